@@ -1,0 +1,251 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/policy"
+	"github.com/peregrine-sec/peregrine/runtime"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+)
+
+func engineVersion() string { return falcocompat.EngineVersion }
+
+func addRulesFlag(cmd *cobra.Command) {
+	cmd.Flags().StringArrayP("rules", "r", nil, "rules file or directory (repeatable, loaded in order)")
+}
+
+// loadRules loads the -r paths and prints errors and warnings to stderr.
+func loadRules(v *viper.Viper, stderr io.Writer) (*falcocompat.Result, error) {
+	paths := v.GetStringSlice("rules")
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no rules: give -r PATH")
+	}
+	res := falcocompat.LoadPaths(paths...)
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "warning: %s (%s)\n", w, w.Code)
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(stderr, "error: %s (%s)\n", e, e.Code)
+	}
+	if len(res.Errors) > 0 {
+		return res, exitError{1}
+	}
+	return res, nil
+}
+
+func newValidateCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "validate -r PATH...",
+		Short: "Load rule files, report errors and warnings, exit 1 on errors",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			paths := v.GetStringSlice("rules")
+			if len(paths) == 0 {
+				return fmt.Errorf("no rules: give -r PATH")
+			}
+			res := falcocompat.LoadPaths(paths...)
+			out := cmd.OutOrStdout()
+			if v.GetBool("json") {
+				report := struct {
+					Rules    int                      `json:"rules"`
+					Macros   int                      `json:"macros"`
+					Lists    int                      `json:"lists"`
+					Warnings []*falcocompat.LoadError `json:"warnings"`
+					Errors   []*falcocompat.LoadError `json:"errors"`
+				}{res.Rules, res.Macros, res.Lists, nonNil(res.Warnings), nonNil(res.Errors)}
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(report); err != nil {
+					return err
+				}
+			} else {
+				for _, w := range res.Warnings {
+					fmt.Fprintf(out, "warning: %s (%s)\n", w, w.Code)
+				}
+				for _, e := range res.Errors {
+					fmt.Fprintf(out, "error: %s (%s)\n", e, e.Code)
+				}
+				status := "ok"
+				if len(res.Errors) > 0 {
+					status = "invalid"
+				}
+				fmt.Fprintf(out, "%s: %d rules, %d macros, %d lists, %d warnings, %d errors\n",
+					status, res.Rules, res.Macros, res.Lists, len(res.Warnings), len(res.Errors))
+			}
+			if len(res.Errors) > 0 {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	addRulesFlag(cmd)
+	cmd.Flags().Bool("json", false, "print the report as JSON")
+	return cmd
+}
+
+func nonNil(l []*falcocompat.LoadError) []*falcocompat.LoadError {
+	if l == nil {
+		return []*falcocompat.LoadError{}
+	}
+	return l
+}
+
+func newReplayCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "replay -r PATH... --events FILE|-",
+		Short: "Evaluate rules over recorded events (JSON lines) and print alerts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := loadRules(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			m, err := runtime.ParseMatching(v.GetString("rule-matching"))
+			if err != nil {
+				return err
+			}
+			eng, err := runtime.NewEngine(res.Ruleset, m)
+			if err != nil {
+				return err
+			}
+			name := v.GetString("events")
+			var in io.Reader = cmd.InOrStdin()
+			switch name {
+			case "":
+				return fmt.Errorf("no events: give --events FILE or --events -")
+			case "-":
+				name = "stdin"
+			default:
+				f, err := os.Open(name)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				in = f
+			}
+			host, _ := os.Hostname()
+			out := cmd.OutOrStdout()
+			asJSON := v.GetBool("json")
+			return runtime.Replay(eng, name, in, func(a runtime.Alert) error {
+				if !asJSON {
+					_, err := fmt.Fprintln(out, falcocompat.TextLine(a.Time, a.Rule.Priority, a.Output))
+					return err
+				}
+				line, err := falcocompat.NewAlertJSON(host, a.Rule, a.Event, a.Time, a.Output).Marshal()
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(out, "%s\n", line)
+				return err
+			})
+		},
+	}
+	addRulesFlag(cmd)
+	cmd.Flags().String("events", "", "events file in the replay format, or - for stdin")
+	cmd.Flags().Bool("json", false, "print alerts in Falco's JSON format")
+	cmd.Flags().String("rule-matching", "first", "first: only the first matching rule alerts; all: every matching rule")
+	return cmd
+}
+
+func newListCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list -r PATH...",
+		Short: "List the loaded rules with priority, tags and source",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := loadRules(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if v.GetBool("json") {
+				type entry struct {
+					Name       string   `json:"name"`
+					Priority   string   `json:"priority"`
+					Source     string   `json:"source"`
+					Tags       []string `json:"tags"`
+					Enabled    bool     `json:"enabled"`
+					EventTypes []string `json:"event_types"`
+				}
+				var list []entry
+				for _, r := range res.Ruleset.Rules {
+					list = append(list, entry{r.Name, r.Priority.String(), r.Source, r.Tags, r.Enabled, r.EventTypes})
+				}
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(list)
+			}
+			for _, r := range res.Ruleset.Rules {
+				state := ""
+				if !r.Enabled {
+					state = " (disabled)"
+				}
+				fmt.Fprintf(out, "%-50s %-13s %-8s %s%s\n", r.Name, r.Priority, r.Source, strings.Join(r.Tags, ","), state)
+			}
+			return nil
+		},
+	}
+	addRulesFlag(cmd)
+	cmd.Flags().Bool("json", false, "print the list as JSON")
+	return cmd
+}
+
+func newFieldsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "fields",
+		Short: "Print the field catalog: every field a condition or output may use",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fields := policy.Fields()
+			out := cmd.OutOrStdout()
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				type entry struct {
+					Name string `json:"name"`
+					Type string `json:"type"`
+					Arg  string `json:"arg,omitempty"`
+					List bool   `json:"list,omitempty"`
+					Desc string `json:"desc"`
+				}
+				list := make([]entry, len(fields))
+				for i, f := range fields {
+					list[i] = entry{f.Name, f.Type.String(), argText(f.Arg), f.List, f.Desc}
+				}
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(list)
+			}
+			sort.SliceStable(fields, func(i, j int) bool { return fields[i].Name < fields[j].Name })
+			for _, f := range fields {
+				name := f.Name
+				if a := argText(f.Arg); a != "" {
+					name += "[" + a + "]"
+				}
+				fmt.Fprintf(out, "%-42s %-8s %s\n", name, f.Type, f.Desc)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().Bool("json", false, "print the catalog as JSON")
+	return cmd
+}
+
+func argText(a policy.ArgKind) string {
+	switch a {
+	case policy.ArgIndexOptional:
+		return "index, optional"
+	case policy.ArgKeyOptional:
+		return "key, optional"
+	case policy.ArgKeyRequired:
+		return "key"
+	case policy.ArgIndexOrKey:
+		return "index or name"
+	}
+	return ""
+}
