@@ -156,16 +156,13 @@ func (e *Event) derive() {
 		}
 		typ, _ := str("fd.type")
 		tc, _ := str("fd.typechar")
-		isFile := typ == "file" || typ == "directory" || tc == "f" || tc == "d" ||
-			(typ == "" && tc == "" && strings.HasPrefix(name, "/"))
-		if isFile {
-			dir, file := splitPath(name)
-			if !has("fd.directory") {
-				e.values["fd.directory"] = dir
-			}
-			if !has("fd.filename") {
-				e.values["fd.filename"] = file
-			}
+		isDir := typ == "directory" || tc == "d"
+		isFile := typ == "file" || tc == "f" || (typ == "" && tc == "" && strings.HasPrefix(name, "/"))
+		if (isFile || isDir) && !has("fd.directory") {
+			e.values["fd.directory"] = fdDirectory(name)
+		}
+		if isFile && !has("fd.filename") {
+			e.values["fd.filename"] = fdFilename(name)
 		}
 	}
 	if typ, ok := str("fd.type"); ok && !has("fd.typechar") {
@@ -198,7 +195,14 @@ func (e *Event) derive() {
 			e.values["evt.failed"] = res != "SUCCESS"
 		}
 	}
-	if typ, ok := str("evt.type"); ok && IsOpenEvent(typ) {
+	if typ, ok := str("evt.type"); ok && !IsOpenEvent(typ) {
+		// Falco extracts false, not nothing, for events that do not open.
+		for _, n := range []string{"evt.is_open_read", "evt.is_open_write", "evt.is_open_exec"} {
+			if !has(n) {
+				e.values[n] = false
+			}
+		}
+	} else if ok {
 		if flags, ok := str("evt.arg.flags"); ok {
 			read, write := OpenAccess(flags)
 			if !has("evt.is_open_read") {
@@ -214,17 +218,32 @@ func (e *Event) derive() {
 	}
 }
 
-// splitPath returns the directory and base name of a path the way
-// libsinsp's fd.directory and fd.filename do.
-func splitPath(p string) (dir, file string) {
+// fdDirectory returns the directory of a path as libsinsp's fd.directory
+// does: the name up to its last '/', "/" when that is the first byte or
+// there is none, the name itself when it ends with '/'.
+func fdDirectory(p string) string {
 	i := strings.LastIndexByte(p, '/')
-	if i < 0 {
-		return "", p
+	switch {
+	case i == len(p)-1 && i >= 0:
+		return p
+	case i <= 0:
+		return "/"
 	}
-	if i == 0 {
-		return "/", p[1:]
+	return p[:i]
+}
+
+// fdFilename returns the base name of a path as libsinsp's fd.filename
+// does: what follows the last '/', "/" when there is none, the name itself
+// when it ends with '/'.
+func fdFilename(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	switch {
+	case i < 0:
+		return "/"
+	case i == len(p)-1:
+		return p
 	}
-	return p[:i], p[i+1:]
+	return p[i+1:]
 }
 
 // IsOpenEvent reports whether the event type opens a file by flags.

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// run executes the CLI in-process and returns stdout, stderr and the exit
+// status.
+func run(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetArgs(args)
+	code := 0
+	if err := cmd.Execute(); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		} else {
+			errOut.WriteString(err.Error())
+			code = 1
+		}
+	}
+	return out.String(), errOut.String(), code
+}
+
+func upstream(t *testing.T) (string, string) {
+	t.Helper()
+	dir := filepath.Join("..", "..", "..", "shared", "falco")
+	if _, err := os.Stat(filepath.Join(dir, "falco_rules.yaml")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("upstream rule files missing in CI: %v", err)
+		}
+		t.Skipf("upstream rule files not found: %v", err)
+	}
+	return filepath.Join(dir, "falco_rules.yaml"), filepath.Join(dir, "falco-incubating_rules.yaml")
+}
+
+func TestValidateUpstream(t *testing.T) {
+	stable, incubating := upstream(t)
+	out, stderr, code := run(t, "", "validate", "-r", stable, "-r", incubating, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, stderr)
+	}
+	var report struct {
+		Rules, Macros, Lists int
+		Errors               []any
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if report.Rules != 56 || report.Macros != 157 || report.Lists != 83 || len(report.Errors) != 0 {
+		t.Errorf("got %+v, want 56 rules, 157 macros, 83 lists, no errors", report)
+	}
+}
+
+func TestBadInputNamesPosition(t *testing.T) {
+	const rule = "- rule: r\n  desc: d\n  output: o\n  priority: info\n  condition: "
+	cases := []struct {
+		name, src, pos, msg string
+	}{
+		{"broken yaml", "- rule: r\n  desc: [\n- x: y: z\n", `bad\.yaml:3:\d+`, ""},
+		{"bad condition", rule + "evt.type = open and (proc.name = x\n", `bad\.yaml:5:\d+`, "expected a ')' token"},
+		{"unknown field", rule + "evt.type = open and proc.nome = x\n", `bad\.yaml:5:34`, "nonexistent field proc.nome"},
+		{"undefined macro", rule + "evt.type = open and not_a_macro\n", `bad\.yaml:5:34`, "Undefined macro 'not_a_macro'"},
+		{"duplicate rule", rule + "evt.type = open\n" + rule + "evt.type = close\n", `bad\.yaml:6:9`, "defined twice"},
+	}
+	dir := t.TempDir()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, "bad.yaml")
+			if err := os.WriteFile(path, []byte(c.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, sub := range []string{"validate", "list"} {
+				out, stderr, code := run(t, "", sub, "-r", path)
+				if code != 1 {
+					t.Errorf("%s: exit %d, want 1", sub, code)
+				}
+				text := out + stderr
+				if !regexp.MustCompile(c.pos).MatchString(text) || !strings.Contains(text, c.msg) {
+					t.Errorf("%s: output %q does not name %s with %q", sub, text, c.pos, c.msg)
+				}
+			}
+		})
+	}
+}
+
+func TestReplay(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "r.yaml")
+	os.WriteFile(rules, []byte("- rule: Shadow read\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow\n  output: \"%proc.name read %fd.name (user=%user.name)\"\n  priority: warning\n  tags: [b, a]\n"), 0o644)
+	events := `{"evt.type":"openat","proc.name":"cat","fd.name":"/etc/shadow","evt.rawtime":1700000000123456789}
+{"evt.type":"openat","proc.name":"cat","fd.name":"/etc/passwd"}
+`
+	out, stderr, code := run(t, events, "replay", "-r", rules, "--events", "-", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("got %d alerts, want 1: %s", len(lines), out)
+	}
+	var a map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &a); err != nil {
+		t.Fatal(err)
+	}
+	fields := a["output_fields"].(map[string]any)
+	if a["rule"] != "Shadow read" || a["priority"] != "Warning" || a["time"] != "2023-11-14T22:13:20.123456789Z" ||
+		fields["proc.name"] != "cat" || fields["user.name"] != nil || fields["evt.time"] != float64(1700000000123456789) {
+		t.Errorf("alert %s", lines[0])
+	}
+	if !strings.HasSuffix(a["output"].(string), ": Warning cat read /etc/shadow (user=<NA>)") {
+		t.Errorf("output %q", a["output"])
+	}
+	if tags := a["tags"].([]any); len(tags) != 2 || tags[0] != "a" {
+		t.Errorf("tags %v, want sorted", tags)
+	}
+	// A broken event line names the line and exits 1.
+	_, stderr, code = run(t, "{\"evt.type\":\"openat\"}\n{broken\n", "replay", "-r", rules, "--events", "-")
+	if code != 1 || !strings.Contains(stderr, "stdin:2") {
+		t.Errorf("broken event: exit %d, %q", code, stderr)
+	}
+}
+
+func TestFieldsCatalog(t *testing.T) {
+	out, _, code := run(t, "", "fields", "--json")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	var fields []struct{ Name, Type string }
+	if err := json.Unmarshal([]byte(out), &fields); err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]string{}
+	for _, f := range fields {
+		have[f.Name] = f.Type
+	}
+	for name, typ := range map[string]string{"proc.aname": "CHARBUF", "proc.exepath": "CHARBUF", "fd.typechar": "CHARBUF", "evt.arg": "CHARBUF",
+		"evt.is_open_write": "BOOL", "container.id": "CHARBUF", "thread.cap_effective": "CHARBUF", "fd.sip.name": "CHARBUF",
+		"k8s.ns.name": "CHARBUF", "user.uid": "UINT32", "fd.sport": "PORT", "fd.snet": "IPNET"} {
+		if have[name] != typ {
+			t.Errorf("field %s: type %q, want %q", name, have[name], typ)
+		}
+	}
+}
