@@ -3,7 +3,13 @@ GO      ?= go
 BIN     ?= bin/peregrine
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build test lint bench fuzz clean
+.PHONY: build test lint bench fuzz clean generate check-generate
+
+# The pinned BPF toolchain, from Debian's packages (clang-19, llvm-19).
+BPF_CLANG  ?= clang-19
+BPF_STRIP  ?= llvm-strip-19
+BPF_CFLAGS ?= -O2 -g -Wall -Werror
+export BPF_CLANG BPF_STRIP BPF_CFLAGS
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/peregrine
@@ -27,6 +33,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoadRules -fuzztime $(FUZZTIME) ./falcocompat
 	$(GO) test -run '^$$' -fuzz FuzzDecodeEvent -fuzztime $(FUZZTIME) ./policy
 	$(GO) test -run '^$$' -fuzz FuzzGlob -fuzztime $(FUZZTIME) ./policy
+
+# Rebuild the eBPF objects and their Go bindings (committed).
+generate:
+	cd bpf && $(GO) generate ./...
+
+# Fail when a rebuild does not give the committed objects byte for byte.
+check-generate: generate
+	@git diff --exit-code --stat -- bpf/ || { echo "bpf objects differ from a rebuild: run make generate and commit"; exit 1; }
 
 clean:
 	rm -rf bin

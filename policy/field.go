@@ -211,7 +211,7 @@ var catalog = []Field{
 	// fd.*
 	f("fd.num", TypeInt64, "number of the fd"),
 	f("fd.type", TypeString, "type of the fd: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd, pidfd"),
-	f("fd.typechar", TypeString, "type of the fd as one character: f file, 4 ipv4, 6 ipv6, u unix, p pipe, e event, s signalfd, l eventpoll, i inotify, t timerfd, n netlink, b bpf, u userfaultfd, r io_uring, m memfd, d pidfd"),
+	f("fd.typechar", TypeString, "type of the fd as one character: f file, d directory, 4 ipv4, 6 ipv6, u unix, p pipe, e event, s signalfd, l eventpoll, i inotify, t timerfd, n netlink, b bpf, u userfaultfd, r io_uring, m memfd, P pidfd"),
 	f("fd.name", TypeString, "full name of the fd: the path of a file, the tuple of a socket"),
 	f("fd.directory", TypeString, "directory of a file fd"),
 	f("fd.filename", TypeString, "base name of a file fd"),

@@ -1,0 +1,558 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+//
+// Peregrine's capture program. It records system calls at their exit, with
+// the arguments saved at their entry and the return value, and the process
+// lifecycle (fork, exec, exit) that userspace needs to keep its process
+// table. Which syscalls are captured, and which of their arguments are
+// paths, socket addresses or file descriptors, is set by userspace in the
+// syscall_desc map, so this file knows no syscall numbers.
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define MAX_SYSCALLS 512
+#define BLOB_MAX 4096 /* PATH_MAX */
+#define SOCKADDR_MAX 128
+#define NAME_MAX_LEN 64
+
+/* Record kinds. Keep in step with bpf/record.go. */
+enum record_kind {
+	RECORD_SYSCALL = 1,
+	RECORD_FORK = 2,
+	RECORD_EXEC = 3,
+	RECORD_EXIT = 4,
+};
+
+/* Counter slots. Keep in step with bpf/counters.go. */
+enum counter {
+	COUNTER_SEEN = 0,   /* syscalls the program ran for */
+	COUNTER_SENT = 1,   /* records written to the ring buffer */
+	COUNTER_LOST = 2,   /* records lost to a full ring buffer */
+	COUNTER_FILTERED = 3,
+	COUNTER_MAX = 4,
+};
+
+#define ARG_NONE -1
+#define ARG_RET 6 /* the return value, as an fd */
+
+/* How to capture one syscall. Filled by userspace (bpf/syscalls.go). */
+struct syscall_desc {
+	__u8 wanted;
+	__s8 path0;        /* arg holding a user string (path, name), or -1 */
+	__s8 path1;        /* arg holding a second user string, or -1 */
+	__s8 sockaddr;     /* arg holding a struct sockaddr *, or -1 */
+	__s8 sockaddr_len; /* arg holding its length, or -1 */
+	__u8 len_is_ptr;   /* the length arg is a socklen_t * (accept) */
+	__s8 fd;           /* arg holding an fd to describe, ARG_RET, or -1 */
+	__s8 msghdr;       /* arg holding a struct msghdr *, or -1 */
+	__s8 open_how;     /* arg holding a struct open_how * (openat2), or -1 */
+	__u8 pad[7];
+};
+
+/* The fixed part of every record; variable-length data follows it. The
+ * layout is mirrored by bpf/record.go. */
+struct record {
+	__u64 ts; /* bpf_ktime_get_boot_ns */
+	__u32 kind;
+	__u32 size; /* whole record, header included */
+	__s32 nr;   /* syscall number, -1 for lifecycle records */
+	__u32 pid;  /* tgid */
+	__u32 tid;
+	__u32 ppid; /* real_parent's tgid */
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u32 loginuid;
+	__s64 ret;
+	__u64 cgroup_id;
+	__u32 pidns;
+	__u32 mntns;
+	__u64 cap_effective;
+	__u64 cap_permitted;
+	__u64 cap_inheritable;
+	__u64 args[6];
+	/* The file behind the described fd (desc.fd), when there is one. */
+	__u64 ino;
+	__u32 dev;
+	__u32 i_mode;
+	__u32 f_mode;
+	__u32 f_flags;
+	/* The socket behind it, when it is one. Ports in host order. */
+	__u16 sk_family;
+	__u16 sk_type;
+	__u16 sk_protocol;
+	__u16 sport; /* local */
+	__u16 dport; /* remote */
+	__u16 len[3]; /* lengths of the three blobs that follow */
+	__u8 saddr[16];
+	__u8 daddr[16];
+	/* Flags: which reads failed (a failed read means unknown, not empty). */
+	__u32 flags;
+	__u32 vpid; /* pid in its own pid namespace */
+	char comm[16];
+};
+
+#define FLAG_BLOB0_FAILED (1 << 0)
+#define FLAG_BLOB1_FAILED (1 << 1)
+#define FLAG_BLOB2_FAILED (1 << 2)
+#define FLAG_BLOB0_TRUNCATED (1 << 3)
+#define FLAG_BLOB1_TRUNCATED (1 << 4)
+#define FLAG_HAS_FILE (1 << 5)
+#define FLAG_HAS_SOCK (1 << 6)
+
+#define DATA_MAX (2 * BLOB_MAX + SOCKADDR_MAX + NAME_MAX_LEN)
+
+struct scratch {
+	struct record r;
+	char data[DATA_MAX + BLOB_MAX];
+};
+
+struct pending {
+	__u64 args[6];
+	__u64 ts;
+	__s32 nr;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_SYSCALLS);
+	__type(key, __u32);
+	__type(value, struct syscall_desc);
+} syscall_descs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct pending);
+} pending_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_buf SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* The size is set by userspace at load time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} events SEC(".maps");
+
+/* The pid of Peregrine itself: its own syscalls are not captured, so the
+ * engine does not feed on the events it causes. */
+const volatile __u32 self_tgid = 0;
+
+static __always_inline void count(__u32 slot)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &slot);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&scratch_buf, &zero);
+}
+
+static __always_inline void fill_task(struct record *r)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+	r->ts = bpf_ktime_get_boot_ns();
+	r->pid = id >> 32;
+	r->tid = (__u32)id;
+	r->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	r->uid = BPF_CORE_READ(t, cred, uid.val);
+	r->gid = BPF_CORE_READ(t, cred, gid.val);
+	r->euid = BPF_CORE_READ(t, cred, euid.val);
+	if (bpf_core_field_exists(t->loginuid))
+		r->loginuid = BPF_CORE_READ(t, loginuid.val);
+	else
+		r->loginuid = (__u32)-1;
+	r->cap_effective = BPF_CORE_READ(t, cred, cap_effective.val);
+	r->cap_permitted = BPF_CORE_READ(t, cred, cap_permitted.val);
+	r->cap_inheritable = BPF_CORE_READ(t, cred, cap_inheritable.val);
+	r->cgroup_id = bpf_get_current_cgroup_id();
+	r->pidns = BPF_CORE_READ(t, nsproxy, pid_ns_for_children, ns.inum);
+	r->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	/* The pid as the task's own namespace numbers it: thread_pid->numbers[level]. */
+	unsigned int level = BPF_CORE_READ(t, thread_pid, level);
+	struct upid up = {};
+	struct pid *tp = BPF_CORE_READ(t, thread_pid);
+	bpf_probe_read_kernel(&up, sizeof(up), &tp->numbers[level & 31]);
+	r->vpid = up.nr;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+}
+
+static __always_inline struct file *fd_file(int fd)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	if (fd < 0 || (unsigned int)fd >= max)
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define AF_INET 2
+#define AF_INET6 10
+
+static __always_inline void describe_fd(struct record *r, int fd)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
+		return;
+	struct inode *ino = BPF_CORE_READ(f, f_inode);
+	r->flags |= FLAG_HAS_FILE;
+	r->ino = BPF_CORE_READ(ino, i_ino);
+	r->dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	r->i_mode = BPF_CORE_READ(ino, i_mode);
+	r->f_mode = BPF_CORE_READ(f, f_mode);
+	r->f_flags = BPF_CORE_READ(f, f_flags);
+	if ((r->i_mode & S_IFMT) != S_IFSOCK)
+		return;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return;
+	r->flags |= FLAG_HAS_SOCK;
+	r->sk_family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	r->sk_type = BPF_CORE_READ(sk, sk_type);
+	r->sk_protocol = BPF_CORE_READ(sk, sk_protocol);
+	r->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	r->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (r->sk_family == AF_INET) {
+		BPF_CORE_READ_INTO(r->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(r->daddr, sk, __sk_common.skc_daddr);
+	} else if (r->sk_family == AF_INET6) {
+		BPF_CORE_READ_INTO(r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(r->daddr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+/* read_str copies a user string into the data area at off, returning the
+ * bytes written (with the NUL) and setting failure flags. */
+static __always_inline __u32 read_str(struct scratch *s, __u32 off, const void *src, __u32 failed, __u32 truncated)
+{
+	if (off > DATA_MAX - BLOB_MAX)
+		return 0;
+	long n = bpf_probe_read_user_str(&s->data[off], BLOB_MAX, src);
+	if (n <= 0) {
+		s->r.flags |= failed;
+		return 0;
+	}
+	if (n == BLOB_MAX)
+		s->r.flags |= truncated;
+	return n & (BLOB_MAX * 2 - 1);
+}
+
+static __always_inline __u32 read_sockaddr(struct scratch *s, __u32 off, const void *src, __u64 len)
+{
+	if (off > DATA_MAX - SOCKADDR_MAX)
+		return 0;
+	if (len > SOCKADDR_MAX)
+		len = SOCKADDR_MAX;
+	if (len == 0 || !src)
+		return 0;
+	if (bpf_probe_read_user(&s->data[off], len & (SOCKADDR_MAX - 1 + SOCKADDR_MAX), src) < 0) {
+		s->r.flags |= FLAG_BLOB2_FAILED;
+		return 0;
+	}
+	return len;
+}
+
+static __always_inline __u64 arg_at(const __u64 *args, __s8 i)
+{
+	if (i < 0 || i > 5)
+		return 0;
+	return args[i & 7];
+}
+
+static __always_inline void emit(struct scratch *s, __u32 data_len)
+{
+	__u32 size = sizeof(struct record) + data_len;
+	if (size > sizeof(struct scratch))
+		size = sizeof(struct scratch);
+	s->r.size = size;
+	if (bpf_ringbuf_output(&events, s, size, 0) == 0)
+		count(COUNTER_SENT);
+	else
+		count(COUNTER_LOST);
+}
+
+static __always_inline int on_enter(__s32 nr, const __u64 *args)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((id >> 32) == self_tgid)
+		return 0;
+	__u32 key = nr;
+	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
+	if (!d || !d->wanted)
+		return 0;
+	count(COUNTER_SEEN);
+	struct pending p = {};
+	__builtin_memcpy(p.args, args, sizeof(p.args));
+	p.ts = bpf_ktime_get_boot_ns();
+	p.nr = nr;
+	bpf_map_update_elem(&pending_calls, &id, &p, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int on_exit(__s32 nr, __s64 ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pending *p = bpf_map_lookup_elem(&pending_calls, &id);
+	if (!p)
+		return 0;
+	if (p->nr != nr) {
+		bpf_map_delete_elem(&pending_calls, &id);
+		return 0;
+	}
+	__u32 key = nr;
+	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
+	struct scratch *s = get_scratch();
+	if (!d || !s) {
+		bpf_map_delete_elem(&pending_calls, &id);
+		return 0;
+	}
+	__builtin_memset(&s->r, 0, sizeof(s->r));
+	__builtin_memcpy(s->r.args, p->args, sizeof(s->r.args));
+	bpf_map_delete_elem(&pending_calls, &id);
+	fill_task(&s->r);
+	s->r.kind = RECORD_SYSCALL;
+	s->r.nr = nr;
+	s->r.ret = ret;
+
+	__u32 off = 0;
+	if (d->path0 >= 0) {
+		__u32 n = read_str(s, off, (const void *)arg_at(s->r.args, d->path0), FLAG_BLOB0_FAILED, FLAG_BLOB0_TRUNCATED);
+		s->r.len[0] = n;
+		off += n;
+	}
+	if (d->path1 >= 0) {
+		__u32 n = read_str(s, off & (BLOB_MAX * 2 - 1), (const void *)arg_at(s->r.args, d->path1), FLAG_BLOB1_FAILED, FLAG_BLOB1_TRUNCATED);
+		s->r.len[1] = n;
+		off += n;
+	}
+	const void *sa = NULL;
+	__u64 salen = 0;
+	if (d->sockaddr >= 0) {
+		sa = (const void *)arg_at(s->r.args, d->sockaddr);
+		salen = arg_at(s->r.args, d->sockaddr_len);
+		if (d->len_is_ptr) {
+			__u32 l = 0;
+			if (salen)
+				bpf_probe_read_user(&l, sizeof(l), (const void *)salen);
+			salen = l;
+		}
+	} else if (d->msghdr >= 0) {
+		struct user_msghdr m = {};
+		if (bpf_probe_read_user(&m, sizeof(m), (const void *)arg_at(s->r.args, d->msghdr)) == 0) {
+			sa = m.msg_name;
+			salen = m.msg_namelen;
+		}
+	}
+	if (sa) {
+		off &= (BLOB_MAX * 2 - 1);
+		__u32 n = read_sockaddr(s, off, sa, salen);
+		s->r.len[2] = n;
+		off += n;
+	}
+	if (d->open_how >= 0) {
+		/* openat2: the flags and mode live in struct open_how; put them
+		 * where openat keeps them (args 2 and 3). */
+		struct open_how how = {};
+		if (bpf_probe_read_user(&how, sizeof(how), (const void *)arg_at(s->r.args, d->open_how)) == 0) {
+			s->r.args[2] = how.flags;
+			s->r.args[3] = how.mode;
+		}
+	}
+	if (d->fd == ARG_RET) {
+		if (ret >= 0)
+			describe_fd(&s->r, (int)ret);
+	} else if (d->fd >= 0) {
+		describe_fd(&s->r, (int)arg_at(s->r.args, d->fd));
+	}
+	emit(s, off);
+	return 0;
+}
+
+/* Per-syscall tracepoints (syscalls:sys_enter_NAME): only the syscalls
+ * attached pay. The context layout is the tracepoint's format file:
+ * common fields (8 bytes), int __syscall_nr, then the arguments or the
+ * return value at offset 16. */
+struct syscall_enter_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 args[6];
+};
+
+struct syscall_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__s64 ret;
+};
+
+SEC("tracepoint/syscalls/sys_enter")
+int tp_sys_enter(struct syscall_enter_ctx *ctx)
+{
+	/* The kernel refuses to attach a program whose direct context reads
+	 * reach past the tracepoint's record, and syscalls with fewer than six
+	 * arguments have shorter records: copy the arguments with a helper. */
+	__u64 args[6] = {};
+	bpf_probe_read_kernel(args, sizeof(args), &ctx->args[0]);
+	return on_enter(ctx->nr, args);
+}
+
+SEC("tracepoint/syscalls/sys_exit")
+int tp_sys_exit(struct syscall_exit_ctx *ctx)
+{
+	return on_exit(ctx->nr, ctx->ret);
+}
+
+/* BTF raw tracepoints on every syscall: one attachment, every syscall pays
+ * for a map lookup. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
+{
+	__u64 args[6];
+#if defined(__TARGET_ARCH_x86)
+	args[0] = BPF_CORE_READ(regs, di);
+	args[1] = BPF_CORE_READ(regs, si);
+	args[2] = BPF_CORE_READ(regs, dx);
+	args[3] = BPF_CORE_READ(regs, r10);
+	args[4] = BPF_CORE_READ(regs, r8);
+	args[5] = BPF_CORE_READ(regs, r9);
+#else
+	args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
+	args[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
+#endif
+	return on_enter(id, args);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
+{
+	long id = BPF_CORE_READ(regs, orig_ax);
+	return on_exit(id, ret);
+}
+
+/* Process lifecycle: always captured, for the process table. */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (child->pid != child->tgid)
+		return 0; /* a new thread, not a new process */
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	__builtin_memset(&s->r, 0, sizeof(s->r));
+	fill_task(&s->r);
+	s->r.kind = RECORD_FORK;
+	s->r.nr = -1;
+	/* The record describes the parent (current); the child's ids go in ret and args. */
+	s->r.ret = child->tgid;
+	s->r.args[0] = child->pid;
+	s->r.args[1] = BPF_CORE_READ(child, start_time);
+	emit(s, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	__builtin_memset(&s->r, 0, sizeof(s->r));
+	fill_task(&s->r);
+	s->r.kind = RECORD_EXEC;
+	s->r.nr = -1;
+	s->r.args[0] = old_pid;
+	/* blob0: the file name given to exec; blob1: argv from the new mm;
+	 * blob2: the dentry name of the executable (memfd:... for fileless). */
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	long n = bpf_probe_read_kernel_str(&s->data[0], BLOB_MAX, filename);
+	__u32 off = 0;
+	if (n > 0) {
+		s->r.len[0] = n;
+		off = n & (BLOB_MAX * 2 - 1);
+	} else {
+		s->r.flags |= FLAG_BLOB0_FAILED;
+	}
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	unsigned long start = BPF_CORE_READ(mm, arg_start);
+	unsigned long end = BPF_CORE_READ(mm, arg_end);
+	unsigned long len = end - start;
+	if (len > BLOB_MAX)
+		len = BLOB_MAX;
+	if (off <= DATA_MAX - BLOB_MAX && len > 0) {
+		if (bpf_probe_read_user(&s->data[off], len & (BLOB_MAX * 2 - 1), (const void *)start) == 0) {
+			s->r.len[1] = len;
+			off += len;
+		} else {
+			s->r.flags |= FLAG_BLOB1_FAILED;
+		}
+	}
+	off &= (BLOB_MAX * 2 - 1);
+	struct file *exe = BPF_CORE_READ(bprm, file);
+	const unsigned char *dname = BPF_CORE_READ(exe, f_path.dentry, d_name.name);
+	if (off <= DATA_MAX - NAME_MAX_LEN) {
+		n = bpf_probe_read_kernel_str(&s->data[off], NAME_MAX_LEN, dname);
+		if (n > 0) {
+			s->r.len[2] = n;
+			off += n;
+		}
+	}
+	struct inode *ino = BPF_CORE_READ(exe, f_inode);
+	s->r.ino = BPF_CORE_READ(ino, i_ino);
+	s->r.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	s->r.i_mode = BPF_CORE_READ(ino, i_mode);
+	emit(s, off);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_exit, struct task_struct *p)
+{
+	if (p->pid != p->tgid)
+		return 0; /* a thread, not the process */
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	__builtin_memset(&s->r, 0, sizeof(s->r));
+	fill_task(&s->r);
+	s->r.kind = RECORD_EXIT;
+	s->r.nr = -1;
+	s->r.ret = p->exit_code;
+	emit(s, 0);
+	return 0;
+}

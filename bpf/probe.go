@@ -1,0 +1,237 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// AttachMode is how the syscall programs attach to the kernel.
+type AttachMode string
+
+// Attach modes.
+const (
+	// AttachTracepoints attaches to syscalls:sys_enter_NAME and
+	// sys_exit_NAME for each captured syscall: other syscalls pay nothing.
+	AttachTracepoints AttachMode = "tracepoint"
+	// AttachRawTracepoints attaches once to the BTF raw tracepoints
+	// sys_enter and sys_exit: every syscall pays a map lookup.
+	AttachRawTracepoints AttachMode = "raw_tracepoint"
+)
+
+// Options configure Load.
+type Options struct {
+	// Syscalls are the names of the syscalls to capture.
+	Syscalls []string
+	// RingBufferSize is the ring buffer's size in bytes, a power of two
+	// and a multiple of the page size; 0 means 8 MiB.
+	RingBufferSize int
+	// Mode selects the attach mode; empty means the cheapest the kernel
+	// offers (see Probe).
+	Mode AttachMode
+}
+
+// Probe is the loaded and attached capture program.
+type Probe struct {
+	objs   captureObjects
+	links  []link.Link
+	reader *ringbuf.Reader
+	mode   AttachMode
+	rec    ringbuf.Record
+}
+
+// TracefsDir is where syscall tracepoints are found.
+const TracefsDir = "/sys/kernel/tracing"
+
+// ensureTracefs mounts tracefs when it is not mounted, as per-syscall
+// tracepoints need it.
+func ensureTracefs() error {
+	if _, err := os.Stat(TracefsDir + "/events"); err == nil {
+		return nil
+	}
+	if err := unix.Mount("nodev", TracefsDir, "tracefs", 0, ""); err != nil {
+		return fmt.Errorf("mount tracefs on %s: %w", TracefsDir, err)
+	}
+	return nil
+}
+
+// Load loads the capture program, fills its syscall table, and attaches
+// it. It returns an error naming the missing capability or kernel feature
+// when the kernel refuses.
+func Load(opts Options) (*Probe, error) {
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("remove memlock limit: %w", err)
+	}
+	spec, err := loadCapture()
+	if err != nil {
+		return nil, fmt.Errorf("load capture spec: %w", err)
+	}
+	if opts.RingBufferSize != 0 {
+		if opts.RingBufferSize&(opts.RingBufferSize-1) != 0 || opts.RingBufferSize < os.Getpagesize() {
+			return nil, fmt.Errorf("ring buffer size %d: want a power of two of at least %d", opts.RingBufferSize, os.Getpagesize())
+		}
+		spec.Maps["events"].MaxEntries = uint32(opts.RingBufferSize)
+	}
+	if err := spec.Variables["self_tgid"].Set(uint32(os.Getpid())); err != nil {
+		return nil, fmt.Errorf("set self_tgid: %w", err)
+	}
+	mode := opts.Mode
+	if mode == "" {
+		mode = AttachTracepoints
+		if ensureTracefs() != nil {
+			mode = AttachRawTracepoints
+		}
+	}
+	// Load only the programs the mode uses, so a kernel without BTF raw
+	// tracepoints can still use syscall tracepoints.
+	p := &Probe{mode: mode}
+	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+		return nil, explain(err)
+	}
+	if err := p.setup(opts.Syscalls); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Probe) setup(names []string) error {
+	var wanted []Syscall
+	for _, n := range names {
+		s, ok := LookupSyscall(n)
+		if !ok {
+			return fmt.Errorf("syscall %q: Peregrine cannot capture it", n)
+		}
+		wanted = append(wanted, s)
+		d := s.desc()
+		if err := p.objs.SyscallDescs.Put(uint32(s.Nr), &d); err != nil {
+			return fmt.Errorf("syscall table: %w", err)
+		}
+	}
+	for _, l := range []struct {
+		name string
+		prog *ebpf.Program
+	}{{"sched_process_fork", p.objs.SchedFork}, {"sched_process_exec", p.objs.SchedExec}, {"sched_process_exit", p.objs.SchedExit}} {
+		lk, err := link.AttachTracing(link.TracingOptions{Program: l.prog})
+		if err != nil {
+			return fmt.Errorf("attach %s: %w", l.name, explain(err))
+		}
+		p.links = append(p.links, lk)
+	}
+	switch p.mode {
+	case AttachTracepoints:
+		if err := ensureTracefs(); err != nil {
+			return err
+		}
+		for _, s := range wanted {
+			for _, dir := range []struct {
+				prefix string
+				prog   *ebpf.Program
+			}{{"sys_enter_", p.objs.TpSysEnter}, {"sys_exit_", p.objs.TpSysExit}} {
+				lk, err := link.Tracepoint("syscalls", dir.prefix+s.Name, dir.prog, nil)
+				if err != nil {
+					return fmt.Errorf("attach tracepoint syscalls:%s%s: %w", dir.prefix, s.Name, explain(err))
+				}
+				p.links = append(p.links, lk)
+			}
+		}
+	case AttachRawTracepoints:
+		for _, prog := range []*ebpf.Program{p.objs.RawSysEnter, p.objs.RawSysExit} {
+			lk, err := link.AttachTracing(link.TracingOptions{Program: prog})
+			if err != nil {
+				return fmt.Errorf("attach raw tracepoint: %w", explain(err))
+			}
+			p.links = append(p.links, lk)
+		}
+	default:
+		return fmt.Errorf("attach mode %q: want %s or %s", p.mode, AttachTracepoints, AttachRawTracepoints)
+	}
+	rd, err := ringbuf.NewReader(p.objs.Events)
+	if err != nil {
+		return fmt.Errorf("ring buffer reader: %w", err)
+	}
+	p.reader = rd
+	return nil
+}
+
+// explain turns the kernel's refusals into what is missing.
+func explain(err error) error {
+	switch {
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return fmt.Errorf("%w (Peregrine needs CAP_BPF and CAP_PERFMON, or root)", err)
+	case errors.Is(err, unix.ENOENT) && strings.Contains(err.Error(), "tracepoint"):
+		return fmt.Errorf("%w (the kernel has no such tracepoint: is CONFIG_FTRACE_SYSCALLS set and tracefs mounted?)", err)
+	}
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		return fmt.Errorf("the kernel's verifier refused the capture program: %w", err)
+	}
+	return err
+}
+
+// Mode returns the attach mode in use.
+func (p *Probe) Mode() AttachMode { return p.mode }
+
+// ReadInto blocks until a record arrives and decodes it into rec, reusing
+// rec's buffer. It returns ringbuf.ErrClosed after Close.
+func (p *Probe) ReadInto(rec *Record) error {
+	p.rec.RawSample = rec.raw
+	if err := p.reader.ReadInto(&p.rec); err != nil {
+		return err
+	}
+	rec.raw = p.rec.RawSample
+	return rec.decode(rec.raw)
+}
+
+// Read is the convenient form of ReadInto: it returns a new Record.
+func (p *Probe) Read() (*Record, error) {
+	rec := &Record{}
+	if err := p.ReadInto(rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// Counters are the kernel-side counts, summed over CPUs.
+type Counters struct {
+	SyscallsSeen   uint64 `json:"syscalls_seen"`
+	EventsSent     uint64 `json:"events_sent"`
+	EventsLost     uint64 `json:"events_lost"`
+	EventsFiltered uint64 `json:"events_filtered"`
+}
+
+// Counters reads the per-CPU counters.
+func (p *Probe) Counters() (Counters, error) {
+	var c Counters
+	for slot, dst := range []*uint64{&c.SyscallsSeen, &c.EventsSent, &c.EventsLost, &c.EventsFiltered} {
+		var perCPU []uint64
+		if err := p.objs.Counters.Lookup(uint32(slot), &perCPU); err != nil {
+			return c, fmt.Errorf("read counter %d: %w", slot, err)
+		}
+		for _, v := range perCPU {
+			*dst += v
+		}
+	}
+	return c, nil
+}
+
+// Close detaches the programs and frees the maps; a blocked ReadInto
+// returns ringbuf.ErrClosed.
+func (p *Probe) Close() error {
+	var errs []error
+	if p.reader != nil {
+		errs = append(errs, p.reader.Close())
+	}
+	for _, l := range p.links {
+		errs = append(errs, l.Close())
+	}
+	errs = append(errs, p.objs.Close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,93 @@
+package bpf
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+)
+
+// requireRoot skips a test that needs to load eBPF programs when not run
+// as root, and fails it under CI, where it must run.
+func requireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("this test loads eBPF programs and must run as root in CI")
+		}
+		t.Skip("loading eBPF programs needs root (CAP_BPF, CAP_PERFMON)")
+	}
+}
+
+// collect reads records until pred accepts one or the deadline passes.
+func collect(t *testing.T, p *Probe, d time.Duration, pred func(*Record) bool) *Record {
+	t.Helper()
+	found := make(chan *Record, 1)
+	go func() {
+		for {
+			rec, err := p.Read()
+			if err != nil {
+				if !errors.Is(err, ringbuf.ErrClosed) {
+					t.Errorf("read: %v", err)
+				}
+				close(found)
+				return
+			}
+			if pred(rec) {
+				found <- rec
+				return
+			}
+		}
+	}()
+	select {
+	case rec := <-found:
+		return rec
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func TestCaptureOpenat(t *testing.T) {
+	requireRoot(t)
+	for _, mode := range []AttachMode{AttachTracepoints, AttachRawTracepoints} {
+		t.Run(string(mode), func(t *testing.T) {
+			p, err := Load(Options{Syscalls: []string{"openat", "connect", "execve"}, Mode: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			dir := t.TempDir()
+			target := filepath.Join(dir, "peregrine-probe-test")
+			cmd := exec.Command("/bin/sh", "-c", "echo hi > "+target)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pid := uint32(cmd.Process.Pid)
+			rec := collect(t, p, 5*time.Second, func(r *Record) bool {
+				s, _ := r.Str(0)
+				return r.Kind == KindSyscall && r.Pid == pid && s == target
+			})
+			cmd.Wait()
+			if rec == nil {
+				t.Fatal("no openat record for the child's open")
+			}
+			if rec.Ret < 0 || rec.File.Ino == 0 || rec.CommString() != "sh" {
+				t.Errorf("record %+v", rec)
+			}
+			if rec.File.FMode&fmodeCreated == 0 {
+				t.Errorf("f_mode %#x lacks FMODE_CREATED for a new file", rec.File.FMode)
+			}
+			c, err := p.Counters()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.SyscallsSeen == 0 || c.EventsSent == 0 {
+				t.Errorf("counters %+v", c)
+			}
+		})
+	}
+}

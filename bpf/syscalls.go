@@ -1,0 +1,134 @@
+package bpf
+
+import "golang.org/x/sys/unix"
+
+// argRet marks the return value as the fd to describe (ARG_RET in C).
+const argRet = 6
+
+// Syscall says how the capture program records one system call: which
+// arguments are user strings, socket addresses or file descriptors.
+type Syscall struct {
+	Name string
+	Nr   int
+	// Path0 and Path1 are the arguments holding user strings, or -1.
+	Path0, Path1 int8
+	// Sockaddr and SockaddrLen are the arguments holding a struct sockaddr
+	// pointer and its length, or -1; LenIsPtr when the length is a
+	// socklen_t pointer (accept).
+	Sockaddr, SockaddrLen int8
+	LenIsPtr              bool
+	// FD is the argument holding a file descriptor to describe, argRet for
+	// the returned one, or -1.
+	FD int8
+	// Msghdr is the argument holding a struct msghdr pointer, or -1.
+	Msghdr int8
+	// OpenHow is the argument holding a struct open_how pointer, or -1.
+	OpenHow int8
+}
+
+// sc builds a Syscall with no special arguments.
+func sc(name string, nr int) Syscall {
+	return Syscall{Name: name, Nr: nr, Path0: -1, Path1: -1, Sockaddr: -1, SockaddrLen: -1, FD: -1, Msghdr: -1, OpenHow: -1}
+}
+
+func (s Syscall) paths(p0, p1 int8) Syscall { s.Path0, s.Path1 = p0, p1; return s }
+func (s Syscall) fd(a int8) Syscall          { s.FD = a; return s }
+func (s Syscall) sockaddr(a, l int8, ptr bool) Syscall {
+	s.Sockaddr, s.SockaddrLen, s.LenIsPtr = a, l, ptr
+	return s
+}
+func (s Syscall) msghdr(a int8) Syscall  { s.Msghdr = a; return s }
+func (s Syscall) openHow(a int8) Syscall { s.OpenHow = a; return s }
+
+// Syscalls is every system call Peregrine can capture, with the argument
+// positions of the x86_64 ABI (man 2 of each call).
+var Syscalls = []Syscall{
+	sc("open", unix.SYS_OPEN).paths(0, -1).fd(argRet),
+	sc("openat", unix.SYS_OPENAT).paths(1, -1).fd(argRet),
+	sc("openat2", unix.SYS_OPENAT2).paths(1, -1).fd(argRet).openHow(2),
+	sc("creat", unix.SYS_CREAT).paths(0, -1).fd(argRet),
+	sc("execve", unix.SYS_EXECVE).paths(0, -1),
+	sc("execveat", unix.SYS_EXECVEAT).paths(1, -1),
+	sc("connect", unix.SYS_CONNECT).sockaddr(1, 2, false).fd(0),
+	sc("accept", unix.SYS_ACCEPT).sockaddr(1, 2, true).fd(argRet),
+	sc("accept4", unix.SYS_ACCEPT4).sockaddr(1, 2, true).fd(argRet),
+	sc("bind", unix.SYS_BIND).sockaddr(1, 2, false).fd(0),
+	sc("listen", unix.SYS_LISTEN).fd(0),
+	sc("socket", unix.SYS_SOCKET).fd(argRet),
+	sc("sendto", unix.SYS_SENDTO).sockaddr(4, 5, false).fd(0),
+	sc("sendmsg", unix.SYS_SENDMSG).msghdr(1).fd(0),
+	sc("recvfrom", unix.SYS_RECVFROM).sockaddr(4, 5, true).fd(0),
+	sc("recvmsg", unix.SYS_RECVMSG).msghdr(1).fd(0),
+	sc("dup", unix.SYS_DUP).fd(argRet),
+	sc("dup2", unix.SYS_DUP2).fd(argRet),
+	sc("dup3", unix.SYS_DUP3).fd(argRet),
+	sc("symlink", unix.SYS_SYMLINK).paths(0, 1),
+	sc("symlinkat", unix.SYS_SYMLINKAT).paths(0, 2),
+	sc("link", unix.SYS_LINK).paths(0, 1),
+	sc("linkat", unix.SYS_LINKAT).paths(1, 3),
+	sc("unlink", unix.SYS_UNLINK).paths(0, -1),
+	sc("unlinkat", unix.SYS_UNLINKAT).paths(1, -1),
+	sc("rename", unix.SYS_RENAME).paths(0, 1),
+	sc("renameat", unix.SYS_RENAMEAT).paths(1, 3),
+	sc("renameat2", unix.SYS_RENAMEAT2).paths(1, 3),
+	sc("mkdir", unix.SYS_MKDIR).paths(0, -1),
+	sc("mkdirat", unix.SYS_MKDIRAT).paths(1, -1),
+	sc("rmdir", unix.SYS_RMDIR).paths(0, -1),
+	sc("chmod", unix.SYS_CHMOD).paths(0, -1),
+	sc("fchmod", unix.SYS_FCHMOD).fd(0),
+	sc("fchmodat", unix.SYS_FCHMODAT).paths(1, -1),
+	sc("setuid", unix.SYS_SETUID),
+	sc("setns", unix.SYS_SETNS).fd(0),
+	sc("unshare", unix.SYS_UNSHARE),
+	sc("ptrace", unix.SYS_PTRACE),
+	sc("bpf", unix.SYS_BPF),
+	sc("userfaultfd", unix.SYS_USERFAULTFD),
+	sc("init_module", unix.SYS_INIT_MODULE).paths(2, -1),
+	sc("finit_module", unix.SYS_FINIT_MODULE).paths(1, -1).fd(0),
+	sc("memfd_create", unix.SYS_MEMFD_CREATE).paths(0, -1).fd(argRet),
+	sc("mount", unix.SYS_MOUNT).paths(0, 1),
+	sc("clone", unix.SYS_CLONE),
+	sc("clone3", unix.SYS_CLONE3),
+	sc("fork", unix.SYS_FORK),
+	sc("vfork", unix.SYS_VFORK),
+	sc("close", unix.SYS_CLOSE),
+	sc("chdir", unix.SYS_CHDIR).paths(0, -1),
+	sc("fchdir", unix.SYS_FCHDIR).fd(0),
+}
+
+var syscallByName = func() map[string]Syscall {
+	m := make(map[string]Syscall, len(Syscalls))
+	for _, s := range Syscalls {
+		m[s.Name] = s
+	}
+	return m
+}()
+
+var syscallByNr = func() map[int]Syscall {
+	m := make(map[int]Syscall, len(Syscalls))
+	for _, s := range Syscalls {
+		m[s.Nr] = s
+	}
+	return m
+}()
+
+// LookupSyscall returns the capture description of a syscall by name.
+func LookupSyscall(name string) (Syscall, bool) {
+	s, ok := syscallByName[name]
+	return s, ok
+}
+
+// SyscallName returns the name of syscall number nr, or "" when
+// Peregrine does not capture it.
+func SyscallName(nr int) string { return syscallByNr[nr].Name }
+
+func (s Syscall) desc() captureSyscallDesc {
+	d := captureSyscallDesc{
+		Wanted: 1, Path0: s.Path0, Path1: s.Path1, Sockaddr: s.Sockaddr, SockaddrLen: s.SockaddrLen,
+		Fd: s.FD, Msghdr: s.Msghdr, OpenHow: s.OpenHow,
+	}
+	if s.LenIsPtr {
+		d.LenIsPtr = 1
+	}
+	return d
+}
