@@ -53,27 +53,27 @@ type SockInfo struct {
 // executable's dentry name. The blobs alias the reader's buffer: they are
 // valid until the next ReadInto with the same Record.
 type Record struct {
-	Kind      Kind
-	Syscall   int32 // syscall number; -1 for lifecycle records
-	Timestamp uint64
-	Pid       uint32 // thread group id
-	Tid       uint32
-	Ppid      uint32
-	VPid      uint32
-	UID, GID  uint32
-	EUID      uint32
-	LoginUID  uint32
-	Ret       int64
-	CgroupID  uint64
-	PidNS     uint32
-	MntNS     uint32
+	Kind                                       Kind
+	Syscall                                    int32 // syscall number; -1 for lifecycle records
+	Timestamp                                  uint64
+	Pid                                        uint32 // thread group id
+	Tid                                        uint32
+	Ppid                                       uint32
+	VPid                                       uint32
+	UID, GID                                   uint32
+	EUID                                       uint32
+	LoginUID                                   uint32
+	Ret                                        int64
+	CgroupID                                   uint64
+	PidNS                                      uint32
+	MntNS                                      uint32
 	CapEffective, CapPermitted, CapInheritable uint64
-	Args  [6]uint64
-	Flags uint32
-	File  FileInfo
-	Sock  SockInfo
-	Comm  [16]byte
-	Blobs [3][]byte
+	Args                                       [6]uint64
+	Flags                                      uint32
+	File                                       FileInfo
+	Sock                                       SockInfo
+	Comm                                       [16]byte
+	Blobs                                      [3][]byte
 
 	raw []byte
 }

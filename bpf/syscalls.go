@@ -32,7 +32,7 @@ func sc(name string, nr int) Syscall {
 }
 
 func (s Syscall) paths(p0, p1 int8) Syscall { s.Path0, s.Path1 = p0, p1; return s }
-func (s Syscall) fd(a int8) Syscall          { s.FD = a; return s }
+func (s Syscall) fd(a int8) Syscall         { s.FD = a; return s }
 func (s Syscall) sockaddr(a, l int8, ptr bool) Syscall {
 	s.Sockaddr, s.SockaddrLen, s.LenIsPtr = a, l, ptr
 	return s
