@@ -341,21 +341,22 @@ func (l *Loader) compileRule(d *ruleDef) *policy.Rule {
 		l.warn(d.pos, warnUnknownSource, item, fmt.Sprintf("Unknown source %s, skipping", d.source))
 		return nil
 	}
-	src := &source{}
-	src.add("(", nil, nil, d.file)
-	src.segs[0].node = firstNode(&d.cond)
-	src.segs[0].file = d.file
-	for _, sg := range d.cond.segs {
-		sg.off++
-		src.segs = append(src.segs, sg)
-	}
-	src.text += d.cond.text
-	src.add(")", nil, nil, d.file)
-	src.segs[len(src.segs)-1].node = lastNode(&d.cond)
-	before := len(l.res.Errors)
-	l.exceptionText(d, src)
-	if len(l.res.Errors) > before {
-		return nil
+	src := &d.cond
+	if hasExceptionText(d) {
+		// Falco wraps the condition in parentheses before appending
+		// exceptions. The "(" maps to the condition's start; the ")"
+		// falls in the condition's last segment, so maps to its end.
+		src = &source{text: "(" + d.cond.text + ")"}
+		src.segs = append(src.segs, segment{node: firstNode(&d.cond), file: d.file})
+		for _, sg := range d.cond.segs {
+			sg.off++
+			src.segs = append(src.segs, sg)
+		}
+		before := len(l.res.Errors)
+		l.exceptionText(d, src)
+		if len(l.res.Errors) > before {
+			return nil
+		}
 	}
 	p, se, pos := l.parse(src)
 	if se != nil {
@@ -404,19 +405,21 @@ func (l *Loader) compileRule(d *ruleDef) *policy.Rule {
 	return r
 }
 
+// hasExceptionText reports whether any exception of the rule has values,
+// and so adds to the condition.
+func hasExceptionText(d *ruleDef) bool {
+	for _, ex := range d.exceptions {
+		if len(ex.values) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func firstNode(s *source) *ynode {
 	for _, sg := range s.segs {
 		if sg.node != nil {
 			return sg.node
-		}
-	}
-	return nil
-}
-
-func lastNode(s *source) *ynode {
-	for i := len(s.segs) - 1; i >= 0; i-- {
-		if s.segs[i].node != nil {
-			return s.segs[i].node
 		}
 	}
 	return nil

@@ -260,7 +260,7 @@ func (r *itemReader) str(key string) (string, *ynode) {
 	case v.kind != yScalar:
 		r.failAt(v, fmt.Sprintf("Value for key '%s' is not a scalar value", key))
 	case v.value == "":
-		r.failAt(v, fmt.Sprintf("Value for key '%s' must be non-empty", key))
+		r.failAt(v, fmt.Sprintf("Value must be non-empty (key '%s')", key))
 	default:
 		return v.value, v
 	}

@@ -187,11 +187,6 @@ func (p *parser) keyword(kw string) bool {
 		p.blanks()
 		return true
 	}
-	if p.i < len(p.s) && isIdentChar(p.s[p.i]) {
-		// "order", "android": not the keyword.
-		p.i = save
-		return false
-	}
 	p.fail(fmt.Sprintf("expected blank or '(' after '%s'", kw))
 	return false
 }

@@ -109,7 +109,7 @@ func TestParseConditionErrors(t *testing.T) {
 		{"proc.name > abc", 12, "expected a number value"},
 		{`proc.name = "a\qb"`, 12, "unsupported string escape sequence"},
 		{"proc.name[ = x", 10, "expected a valid field argument"},
-		{"fd.num < 1 andx", 11, "unexpected token"},
+		{"fd.num < 1 andx", 14, "expected blank or '(' after 'and'"},
 	}
 	for _, c := range cases {
 		_, err := parseCondition(c.in)

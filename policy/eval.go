@@ -128,6 +128,11 @@ var noRHS = map[string]bool{
 	"fd.proto": true, "evt.rawarg": true,
 }
 
+// noTransformer lists the fields Falco refuses transformers on.
+var noTransformer = map[string]bool{
+	"proc.aname": true, "fd.cip.name": true, "fd.sip.name": true, "fd.lip.name": true, "fd.rip.name": true,
+}
+
 func sameCompareClass(a, b FieldType) bool {
 	if a == b {
 		return true
@@ -144,6 +149,9 @@ func checkRef(r *FieldRef) error {
 	}
 	if r.Field.Arg == ArgIndexOptional && r.HasArg && r.Index < 0 {
 		return fmt.Errorf("field %s: argument %q is not a number", r.Field.Name, r.Arg)
+	}
+	if len(r.Transformers) > 0 && noTransformer[r.Field.Name] {
+		return fmt.Errorf("field '%s' does not support transformers", r.Field.Name)
 	}
 	t := r.Field.Type
 	for _, tr := range r.Transformers {

@@ -140,6 +140,11 @@ var fdTypeChars = map[string]string{
 	"netlink": "n", "bpf": "b", "userfaultfd": "u", "io_uring": "r", "memfd": "m", "pidfd": "P",
 }
 
+// Derive fills the fields that Falco computes from others, when absent.
+// DecodeEvent calls it; sources that build events with Set call it once
+// all fields are set.
+func (e *Event) Derive() { e.derive() }
+
 // derive fills fields that Falco computes from others, when absent.
 func (e *Event) derive() {
 	has := func(n string) bool { _, ok := e.values[n]; return ok }

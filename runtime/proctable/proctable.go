@@ -1,0 +1,330 @@
+// Package proctable is Peregrine's userspace process table: the process
+// state that Falco's proc.*, user.*, thread.* and container.* fields need.
+//
+// A Table is bootstrapped from /proc (Bootstrap) and then kept current by the
+// capture's process events: Fork for clone/fork/vfork, Exec for execve and
+// Exit for the end of a thread group. Refresh re-reads one process from /proc
+// when the event does not carry everything (for example credentials and
+// capabilities after executing a set-uid binary).
+//
+// Credentials: UID and GID are the effective ids (second field of the
+// "Uid:"/"Gid:" lines of /proc/PID/status). That is what Falco's user.uid and
+// group.gid report: libscap's /proc scan reads the effective uid from that
+// line, and the kernel drivers fill the uid/gid parameters of clone and
+// execve exit events from the task's effective credentials (euid/egid).
+// The real ids are kept in RealUID and RealGID.
+package proctable
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Process is the state of one process (thread group) as Falco's fields see it.
+//
+// A *Process handed out by a Table is a snapshot: the table never modifies it
+// after publishing it (events replace the entry with an updated copy), and
+// callers must not modify it either.
+type Process struct {
+	Pid  int32 // thread group id (the process id)
+	Tid  int32 // thread id of the task the entry was built from; Pid for a leader
+	Ppid int32 // parent's pid, field 4 of /proc/PID/stat
+
+	Comm    string   // task comm (at most 15 bytes), Falco's proc.name
+	Exe     string   // argv[0], Falco's proc.exe
+	ExePath string   // target of /proc/PID/exe, Falco's proc.exepath
+	Args    []string // argv[1:]; Falco's proc.args joins them with spaces
+	Cwd     string   // target of /proc/PID/cwd, Falco's proc.cwd
+
+	Tty   uint32 // tty_nr from /proc/PID/stat, 0 when there is no controlling terminal
+	Sid   int32  // session id, field 6 of /proc/PID/stat
+	Pgid  int32  // process group id, field 5 of /proc/PID/stat
+	VPid  int32  // pid as seen in the process's own pid namespace (last NSpid value)
+	VPgid int32  // pgid as seen in the process's own pid namespace (last NSpgid value)
+
+	UID     uint32 // effective uid, Falco's user.uid (see the package doc)
+	GID     uint32 // effective gid, Falco's group.gid
+	RealUID uint32 // real uid, first field of "Uid:"
+	RealGID uint32 // real gid, first field of "Gid:"
+
+	LoginUID int64 // /proc/PID/loginuid, -1 when unset (4294967295 in the file)
+
+	CapEffective   uint64 // CapEff from /proc/PID/status
+	CapPermitted   uint64 // CapPrm from /proc/PID/status
+	CapInheritable uint64 // CapInh from /proc/PID/status
+
+	StartTime uint64 // start time in ns since boot (CLOCK_BOOTTIME)
+
+	CgroupPath       string // cgroup path, see parseCgroup for the choice of line
+	ContainerID      string // 12-hex-char container id, or "host"
+	ContainerRuntime string // docker, containerd, cri-o, podman, or "host"
+
+	ExeFromMemfd bool // ExePath starts with "/memfd:" (fileless execution)
+
+	PidNS uint64 // inode number of /proc/PID/ns/pid, 0 when unreadable
+	MntNS uint64 // inode number of /proc/PID/ns/mnt, 0 when unreadable
+}
+
+// Duration returns how long the process has been running at nowBoottimeNs
+// (ns since boot, as from BoottimeNow), Falco's proc.duration. It returns 0
+// when the start time is unknown or later than nowBoottimeNs.
+func (p *Process) Duration(nowBoottimeNs uint64) time.Duration {
+	if p.StartTime == 0 || nowBoottimeNs < p.StartTime {
+		return 0
+	}
+	return time.Duration(nowBoottimeNs - p.StartTime)
+}
+
+// clone returns a shallow copy of p. Args is shared: published processes are
+// never modified, so sharing the slice is safe.
+func (p *Process) clone() *Process {
+	c := *p
+	return &c
+}
+
+// BoottimeNow returns the current CLOCK_BOOTTIME in ns, the clock StartTime
+// is measured on. It returns the clock_gettime error, if any.
+func BoottimeNow() (uint64, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0, fmt.Errorf("proctable: clock_gettime(CLOCK_BOOTTIME): %w", err)
+	}
+	return uint64(ts.Sec)*1e9 + uint64(ts.Nsec), nil
+}
+
+// Table is the process table, keyed by pid (thread group id). It is safe for
+// concurrent use.
+type Table struct {
+	procRoot string
+	now      func() uint64 // boot-time clock for Fork's StartTime; replaced in tests
+
+	mu    sync.RWMutex
+	procs map[int32]*Process
+}
+
+// New returns an empty table that reads processes from procRoot, normally
+// "/proc". It does not touch the file system; call Bootstrap to fill it.
+func New(procRoot string) *Table {
+	return &Table{
+		procRoot: procRoot,
+		now: func() uint64 {
+			ns, _ := BoottimeNow()
+			return ns
+		},
+		procs: make(map[int32]*Process),
+	}
+}
+
+// Bootstrap replaces the table's contents with every process listed in the
+// proc root. Processes that vanish while being read are skipped silently.
+// It returns an error when the proc root cannot be listed (the table is then
+// left unchanged), or the joined errors of processes whose files were present
+// but malformed (wrapping ErrMalformed); those processes are skipped and all
+// others are still loaded.
+func (t *Table) Bootstrap() error {
+	entries, err := os.ReadDir(t.procRoot)
+	if err != nil {
+		return fmt.Errorf("proctable: bootstrap: %w", err)
+	}
+	procs := make(map[int32]*Process, len(entries))
+	r := newReader(t.procRoot)
+	var errs []error
+	for _, e := range entries {
+		pid, ok := parsePidName(e.Name())
+		if !ok {
+			continue
+		}
+		p, err := r.read(pid)
+		if err != nil {
+			if !vanished(err) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		procs[p.Pid] = p
+	}
+	t.mu.Lock()
+	t.procs = procs
+	t.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// Get returns the process with the given pid and whether it is in the table.
+// The returned *Process is a snapshot that must not be modified.
+func (t *Table) Get(pid int32) (*Process, bool) {
+	t.mu.RLock()
+	p, ok := t.procs[pid]
+	t.mu.RUnlock()
+	return p, ok
+}
+
+// Len returns the number of processes in the table.
+func (t *Table) Len() int {
+	t.mu.RLock()
+	n := len(t.procs)
+	t.mu.RUnlock()
+	return n
+}
+
+// Refresh re-reads pid from the proc root and stores the result, replacing
+// any previous entry. pid may also be the id of a non-leader thread: the entry
+// is then stored under its thread group id, with Tid = pid.
+// On error the table is left unchanged. Errors wrap fs.ErrNotExist or
+// syscall.ESRCH when the process is gone, ErrMalformed when its files cannot
+// be parsed, or the underlying read error otherwise.
+func (t *Table) Refresh(pid int32) (*Process, error) {
+	p, err := newReader(t.procRoot).read(pid)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.procs[p.Pid] = p
+	t.mu.Unlock()
+	return p, nil
+}
+
+// Fork records that parentPid created childPid (thread id childTid) and
+// returns the child's entry. It never returns an error.
+//
+// When childPid equals parentPid the clone created a thread in an existing
+// process: nothing changes and the parent's entry is returned (or a minimal
+// entry when the parent is unknown).
+//
+// Otherwise the child is a copy of the parent with Pid = childPid,
+// Tid = childTid, Ppid = parentPid and StartTime = now (CLOCK_BOOTTIME).
+// VPid is childPid when the parent lives in the initial pid namespace
+// (parent VPid == parent Pid), and 0 (unknown, until Refresh) otherwise;
+// VPgid is inherited with the process group. When the parent is not in the
+// table the child is read from the proc root; if that fails too, a minimal
+// entry carrying only the ids is stored.
+func (t *Table) Fork(parentPid, childPid int32, childTid int32) *Process {
+	t.mu.RLock()
+	parent, ok := t.procs[parentPid]
+	t.mu.RUnlock()
+
+	var child *Process
+	switch {
+	case ok && childPid == parentPid:
+		return parent
+	case ok:
+		child = parent.clone()
+		child.Pid, child.Tid, child.Ppid = childPid, childTid, parentPid
+		child.StartTime = t.now()
+		if parent.VPid == parent.Pid {
+			child.VPid = childPid
+		} else {
+			child.VPid = 0
+		}
+	default:
+		if p, err := newReader(t.procRoot).read(childTid); err == nil && p.Pid == childPid {
+			child = p
+		} else {
+			child = minimal(childPid, childTid, parentPid)
+			child.StartTime = t.now()
+		}
+	}
+	t.mu.Lock()
+	t.procs[child.Pid] = child
+	t.mu.Unlock()
+	return child
+}
+
+// Exec records a successful execve by pid and returns the updated entry. exe
+// is argv[0], args argv[1:], exePath the resolved executable path and comm the
+// new task comm. The thread that calls execve becomes the thread group leader,
+// so Tid is set to pid. ExeFromMemfd is recomputed from exePath. It never
+// returns an error: when pid is not in the table it is first read from the
+// proc root, or a minimal entry is created if that fails.
+func (t *Table) Exec(pid int32, exe string, args []string, exePath string, comm string) *Process {
+	t.mu.RLock()
+	old, ok := t.procs[pid]
+	t.mu.RUnlock()
+
+	var p *Process
+	if ok {
+		p = old.clone()
+	} else if fresh, err := newReader(t.procRoot).read(pid); err == nil && fresh.Pid == pid {
+		p = fresh
+	} else {
+		p = minimal(pid, pid, 0)
+	}
+	p.Tid = pid
+	p.Exe = exe
+	p.Args = append([]string(nil), args...)
+	p.ExePath = exePath
+	p.Comm = comm
+	p.ExeFromMemfd = isMemfd(exePath)
+
+	t.mu.Lock()
+	t.procs[pid] = p
+	t.mu.Unlock()
+	return p
+}
+
+// Exit removes pid from the table; call it when the whole thread group has
+// exited. Children keep their Ppid (the table does not emulate reparenting to
+// a subreaper), so Ancestors stops at them. Removing an unknown pid is a no-op.
+func (t *Table) Exit(pid int32) {
+	t.mu.Lock()
+	delete(t.procs, pid)
+	t.mu.Unlock()
+}
+
+// Ancestors returns the chain starting at pid: [0] is the process itself,
+// [1] its parent, and so on. It holds at most max entries (no limit when max
+// <= 0) and stops after a process whose Ppid is 0 (pid 1 and kernel threads),
+// before a parent missing from the table, or on a cycle. It returns nil when
+// pid itself is not in the table.
+func (t *Table) Ancestors(pid int32, max int) []*Process {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var chain []*Process
+	seen := make(map[int32]bool)
+	for cur := pid; max <= 0 || len(chain) < max; {
+		p, ok := t.procs[cur]
+		if !ok || seen[cur] {
+			break
+		}
+		seen[cur] = true
+		chain = append(chain, p)
+		if p.Ppid <= 0 || p.Ppid == p.Pid {
+			break
+		}
+		cur = p.Ppid
+	}
+	return chain
+}
+
+// minimal is the entry stored when nothing but the ids is known.
+func minimal(pid, tid, ppid int32) *Process {
+	return &Process{
+		Pid: pid, Tid: tid, Ppid: ppid, VPid: 0,
+		LoginUID: -1, ContainerID: "host", ContainerRuntime: "host",
+	}
+}
+
+// parsePidName reports whether a /proc directory entry name is a pid.
+func parsePidName(name string) (int32, bool) {
+	if name == "" || name[0] < '1' || name[0] > '9' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(name, 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return int32(n), true
+}
+
+// vanished reports whether err means the process went away while being read:
+// its /proc directory is gone (ENOENT) or the task is dead (ESRCH).
+func vanished(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH)
+}
