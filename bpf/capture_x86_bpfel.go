@@ -77,7 +77,8 @@ type captureSyscallDesc struct {
 	Fd          int8
 	Msghdr      int8
 	OpenHow     int8
-	Pad         [7]uint8
+	Raw         uint8
+	Pad         [6]uint8
 }
 
 // Names of all BPF objects in the ELF.

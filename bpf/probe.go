@@ -45,7 +45,15 @@ type Probe struct {
 	reader *ringbuf.Reader
 	mode   AttachMode
 	rec    ringbuf.Record
+	// rawSyscalls are captured through raw tracepoints in tracepoint
+	// mode, because the kernel has no tracepoint for them.
+	rawSyscalls []string
 }
+
+// RawSyscalls returns the syscalls that, in tracepoint mode, are captured
+// through the raw tracepoints because the kernel has no tracepoint for
+// them. While there are any, every syscall pays for the raw programs.
+func (p *Probe) RawSyscalls() []string { return p.rawSyscalls }
 
 // TracefsDir is where syscall tracepoints are found.
 const TracefsDir = "/sys/kernel/tracing"
@@ -102,19 +110,15 @@ func Load(opts Options) (*Probe, error) {
 	return p, nil
 }
 
+// hasTracepoint reports whether the kernel has syscalls:sys_enter_NAME. A
+// syscall the kernel does not implement (init_module without module
+// support) has none.
+func hasTracepoint(name string) bool {
+	_, err := os.Stat(TracefsDir + "/events/syscalls/sys_enter_" + name)
+	return err == nil
+}
+
 func (p *Probe) setup(names []string) error {
-	var wanted []Syscall
-	for _, n := range names {
-		s, ok := LookupSyscall(n)
-		if !ok {
-			return fmt.Errorf("syscall %q: Peregrine cannot capture it", n)
-		}
-		wanted = append(wanted, s)
-		d := s.desc()
-		if err := p.objs.SyscallDescs.Put(uint32(s.Nr), &d); err != nil {
-			return fmt.Errorf("syscall table: %w", err)
-		}
-	}
 	for _, l := range []struct {
 		name string
 		prog *ebpf.Program
@@ -125,24 +129,49 @@ func (p *Probe) setup(names []string) error {
 		}
 		p.links = append(p.links, lk)
 	}
-	switch p.mode {
-	case AttachTracepoints:
+	if p.mode != AttachTracepoints && p.mode != AttachRawTracepoints {
+		return fmt.Errorf("attach mode %q: want %s or %s", p.mode, AttachTracepoints, AttachRawTracepoints)
+	}
+	if p.mode == AttachTracepoints {
 		if err := ensureTracefs(); err != nil {
 			return err
 		}
-		for _, s := range wanted {
-			for _, dir := range []struct {
-				prefix string
-				prog   *ebpf.Program
-			}{{"sys_enter_", p.objs.TpSysEnter}, {"sys_exit_", p.objs.TpSysExit}} {
-				lk, err := link.Tracepoint("syscalls", dir.prefix+s.Name, dir.prog, nil)
-				if err != nil {
-					return fmt.Errorf("attach tracepoint syscalls:%s%s: %w", dir.prefix, s.Name, explain(err))
-				}
-				p.links = append(p.links, lk)
+	}
+	// In tracepoint mode a syscall without a tracepoint is still captured,
+	// through the raw tracepoints: dropping it would lose events a rule
+	// matches. Every syscall then pays the raw programs' map lookup.
+	needRaw := p.mode == AttachRawTracepoints
+	for _, n := range names {
+		s, ok := LookupSyscall(n)
+		if !ok {
+			return fmt.Errorf("syscall %q: Peregrine cannot capture it", n)
+		}
+		raw := p.mode == AttachRawTracepoints || !hasTracepoint(s.Name)
+		if raw {
+			needRaw = true
+			if p.mode == AttachTracepoints {
+				p.rawSyscalls = append(p.rawSyscalls, s.Name)
 			}
 		}
-	case AttachRawTracepoints:
+		d := s.desc(raw)
+		if err := p.objs.SyscallDescs.Put(uint32(s.Nr), &d); err != nil {
+			return fmt.Errorf("syscall table: %w", err)
+		}
+		if raw {
+			continue
+		}
+		for _, dir := range []struct {
+			prefix string
+			prog   *ebpf.Program
+		}{{"sys_enter_", p.objs.TpSysEnter}, {"sys_exit_", p.objs.TpSysExit}} {
+			lk, err := link.Tracepoint("syscalls", dir.prefix+s.Name, dir.prog, nil)
+			if err != nil {
+				return fmt.Errorf("attach tracepoint syscalls:%s%s: %w", dir.prefix, s.Name, explain(err))
+			}
+			p.links = append(p.links, lk)
+		}
+	}
+	if needRaw {
 		for _, prog := range []*ebpf.Program{p.objs.RawSysEnter, p.objs.RawSysExit} {
 			lk, err := link.AttachTracing(link.TracingOptions{Program: prog})
 			if err != nil {
@@ -150,8 +179,6 @@ func (p *Probe) setup(names []string) error {
 			}
 			p.links = append(p.links, lk)
 		}
-	default:
-		return fmt.Errorf("attach mode %q: want %s or %s", p.mode, AttachTracepoints, AttachRawTracepoints)
 	}
 	rd, err := ringbuf.NewReader(p.objs.Events)
 	if err != nil {
@@ -222,12 +249,24 @@ func (p *Probe) Counters() (Counters, error) {
 	return c, nil
 }
 
+// StopReading makes a blocked ReadInto, and every later one, return
+// ringbuf.ErrClosed; the programs stay attached and the counters
+// readable until Close.
+func (p *Probe) StopReading() error {
+	if p.reader == nil {
+		return nil
+	}
+	return p.reader.Close()
+}
+
 // Close detaches the programs and frees the maps; a blocked ReadInto
 // returns ringbuf.ErrClosed.
 func (p *Probe) Close() error {
 	var errs []error
 	if p.reader != nil {
-		errs = append(errs, p.reader.Close())
+		if err := p.reader.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+			errs = append(errs, err)
+		}
 	}
 	for _, l := range p.links {
 		errs = append(errs, l.Close())

@@ -78,7 +78,7 @@ func TestCaptureOpenat(t *testing.T) {
 			if rec.Ret < 0 || rec.File.Ino == 0 || rec.CommString() != "sh" {
 				t.Errorf("record %+v", rec)
 			}
-			if rec.File.FMode&fmodeCreated == 0 {
+			if rec.File.FMode&FModeCreated == 0 {
 				t.Errorf("f_mode %#x lacks FMODE_CREATED for a new file", rec.File.FMode)
 			}
 			c, err := p.Counters()

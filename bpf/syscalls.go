@@ -122,13 +122,16 @@ func LookupSyscall(name string) (Syscall, bool) {
 // Peregrine does not capture it.
 func SyscallName(nr int) string { return syscallByNr[nr].Name }
 
-func (s Syscall) desc() captureSyscallDesc {
+func (s Syscall) desc(raw bool) captureSyscallDesc {
 	d := captureSyscallDesc{
 		Wanted: 1, Path0: s.Path0, Path1: s.Path1, Sockaddr: s.Sockaddr, SockaddrLen: s.SockaddrLen,
 		Fd: s.FD, Msghdr: s.Msghdr, OpenHow: s.OpenHow,
 	}
 	if s.LenIsPtr {
 		d.LenIsPtr = 1
+	}
+	if raw {
+		d.Raw = 1
 	}
 	return d
 }

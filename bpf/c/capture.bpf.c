@@ -51,7 +51,8 @@ struct syscall_desc {
 	__s8 fd;           /* arg holding an fd to describe, ARG_RET, or -1 */
 	__s8 msghdr;       /* arg holding a struct msghdr *, or -1 */
 	__s8 open_how;     /* arg holding a struct open_how * (openat2), or -1 */
-	__u8 pad[7];
+	__u8 raw;          /* captured by the raw tracepoint programs */
+	__u8 pad[6];
 };
 
 /* The fixed part of every record; variable-length data follows it. The
@@ -301,14 +302,17 @@ static __always_inline void emit(struct scratch *s, __u32 data_len)
 		count(COUNTER_LOST);
 }
 
-static __always_inline int on_enter(__s32 nr, const __u64 *args)
+/* on_enter saves the arguments of a wanted syscall. The raw tracepoint
+ * programs see every syscall and take only those marked raw: the ones
+ * with no per-syscall tracepoint, or all in raw mode. */
+static __always_inline int on_enter(__s32 nr, const __u64 *args, bool raw)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	if ((id >> 32) == self_tgid)
-		return 0;
 	__u32 key = nr;
 	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
-	if (!d || !d->wanted)
+	if (!d || !d->wanted || (raw && !d->raw))
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((id >> 32) == self_tgid)
 		return 0;
 	count(COUNTER_SEEN);
 	struct pending p = {};
@@ -424,7 +428,7 @@ int tp_sys_enter(struct syscall_enter_ctx *ctx)
 	 * arguments have shorter records: copy the arguments with a helper. */
 	__u64 args[6] = {};
 	bpf_probe_read_kernel(args, sizeof(args), &ctx->args[0]);
-	return on_enter(ctx->nr, args);
+	return on_enter(ctx->nr, args, false);
 }
 
 SEC("tracepoint/syscalls/sys_exit")
@@ -454,7 +458,7 @@ int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
 	args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
 	args[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
 #endif
-	return on_enter(id, args);
+	return on_enter(id, args, true);
 }
 
 SEC("tp_btf/sys_exit")

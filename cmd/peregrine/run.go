@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/peregrine-sec/peregrine/bpf"
+	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/rules"
+	"github.com/peregrine-sec/peregrine/runtime"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+)
+
+func newRunCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run [-r PATH...]",
+		Short: "Capture syscalls with eBPF and print alerts until SIGINT or SIGTERM",
+		Long: `run loads the rules (the embedded default ruleset when no -r is given),
+attaches Peregrine's eBPF capture program for the syscalls the rules need,
+and prints an alert for every event a rule matches, until SIGINT or SIGTERM.
+It needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) and a kernel with BTF.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkPrivileges(); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "peregrine run:", err)
+				return exitError{1}
+			}
+			res, err := loadRunRules(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			m, err := runtime.ParseMatching(v.GetString("rule-matching"))
+			if err != nil {
+				return err
+			}
+			opts := runtime.LiveOptions{Ruleset: res.Ruleset, Matching: m,
+				RingBufferSize: v.GetInt("ring-buffer-size"), Mode: bpf.AttachMode(v.GetString("attach-mode"))}
+			if path := v.GetString("record"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				opts.Record = f
+			}
+			live, err := runtime.StartLive(opts)
+			if err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "peregrine run:", err)
+				return exitError{1}
+			}
+			stderr := cmd.ErrOrStderr()
+			fmt.Fprintf(stderr, "peregrine: %d rules, capturing %d syscalls (%s) through %s\n",
+				len(res.Ruleset.Enabled()), len(live.Syscalls()), strings.Join(live.Syscalls(), ","), live.Mode())
+			if raw := live.RawSyscalls(); len(raw) > 0 {
+				fmt.Fprintf(stderr, "peregrine: no tracepoint for %s on this kernel: captured through raw tracepoints, which every syscall pays for\n", strings.Join(raw, ","))
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			emit := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
+			runErr := live.Run(ctx, emit, func(err error) { fmt.Fprintln(stderr, "peregrine:", err) })
+			metrics, merr := live.Metrics()
+			live.Close()
+			if runErr != nil {
+				return runErr
+			}
+			if merr != nil {
+				return merr
+			}
+			if metrics.Kernel.EventsLost > 0 {
+				fmt.Fprintf(stderr, "peregrine: %d events lost to a full ring buffer (raise --ring-buffer-size)\n", metrics.Kernel.EventsLost)
+			}
+			if path := v.GetString("metrics-file"); path != "" {
+				return writeMetrics(path, metrics)
+			}
+			return nil
+		},
+	}
+	addRulesFlag(cmd)
+	cmd.Flags().Bool("json", false, "print alerts in Falco's JSON format")
+	cmd.Flags().String("metrics-file", "", "write the final counters as JSON to this file on exit")
+	cmd.Flags().String("record", "", "write every event that reached userspace to this file, in the replay format")
+	cmd.Flags().Int("ring-buffer-size", 8<<20, "kernel ring buffer size in bytes (a power of two)")
+	cmd.Flags().String("attach-mode", "", "tracepoint or raw_tracepoint; empty picks the cheapest the kernel offers")
+	cmd.Flags().String("rule-matching", "first", "first: only the first matching rule alerts; all: every matching rule")
+	return cmd
+}
+
+// loadRunRules loads the -r paths, or the embedded default ruleset.
+func loadRunRules(v *viper.Viper, stderr io.Writer) (*falcocompat.Result, error) {
+	if len(v.GetStringSlice("rules")) > 0 {
+		return loadRules(v, stderr)
+	}
+	l := falcocompat.NewLoader()
+	name, src := rules.Default()
+	l.AddFile("embedded:"+name, src)
+	res := l.Compile()
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("embedded rules: %w", err)
+	}
+	return res, nil
+}
+
+// alertPrinter returns an emit function printing Falco's text or JSON line.
+func alertPrinter(out io.Writer, asJSON bool) func(runtime.Alert) error {
+	host, _ := os.Hostname()
+	return func(a runtime.Alert) error {
+		if !asJSON {
+			_, err := fmt.Fprintln(out, falcocompat.TextLine(a.Time, a.Rule.Priority, a.Output))
+			return err
+		}
+		line, err := falcocompat.NewAlertJSON(host, a.Rule, a.Event, a.Time, a.Output).Marshal()
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%s\n", line)
+		return err
+	}
+}
+
+// writeMetrics writes the final counters with the names the CLI documents.
+func writeMetrics(path string, m runtime.Metrics) error {
+	flat := map[string]uint64{
+		"kernel.syscalls_seen":        m.Kernel.SyscallsSeen,
+		"kernel.events_sent":          m.Kernel.EventsSent,
+		"kernel.events_lost":          m.Kernel.EventsLost,
+		"kernel.events_filtered":      m.Kernel.EventsFiltered,
+		"userspace.events_evaluated":  m.Userspace.EventsEvaluated,
+		"userspace.processes_tracked": uint64(m.Userspace.Processes),
+		"alerts":                      m.Alerts,
+	}
+	data, err := json.MarshalIndent(flat, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// Capability bits from include/uapi/linux/capability.h.
+const (
+	capSysAdmin = 21
+	capPerfmon  = 38
+	capBPF      = 39
+)
+
+// checkPrivileges says exactly what is missing to load eBPF programs.
+func checkPrivileges() error {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return fmt.Errorf("the kernel exposes no BTF at /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF): %w", err)
+	}
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return err
+	}
+	var eff uint64
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			fmt.Sscanf(strings.TrimSpace(v), "%x", &eff)
+		}
+	}
+	var missing []string
+	for _, c := range []struct {
+		bit  uint
+		name string
+	}{{capBPF, "CAP_BPF"}, {capPerfmon, "CAP_PERFMON"}, {capSysAdmin, "CAP_SYS_ADMIN"}} {
+		if eff&(1<<c.bit) == 0 {
+			missing = append(missing, c.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing capabilities %s: run as root", strings.Join(missing, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,704 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/peregrine-sec/peregrine/bpf"
+	"github.com/peregrine-sec/peregrine/policy"
+	"github.com/peregrine-sec/peregrine/runtime/proctable"
+	"golang.org/x/sys/unix"
+)
+
+// LiveOptions configure a live capture.
+type LiveOptions struct {
+	Ruleset  *policy.Ruleset
+	Matching Matching
+	// RingBufferSize is the kernel ring buffer's size in bytes (0: 8 MiB).
+	RingBufferSize int
+	// Mode is the attach mode; empty picks the cheapest the kernel offers.
+	Mode bpf.AttachMode
+	// Record, when set, receives every event that reached userspace, in
+	// the replay format.
+	Record io.Writer
+	// ProcRoot is where /proc is mounted ("/proc" when empty).
+	ProcRoot string
+}
+
+// Live is a running capture: the eBPF probe, the process table it keeps,
+// and the engine evaluating each event.
+type Live struct {
+	probe  *bpf.Probe
+	table  *proctable.Table
+	users  *proctable.Users
+	eng    *Engine
+	record *json.Encoder
+	proc   string
+	// bootToWall turns CLOCK_BOOTTIME nanoseconds into wall-clock ones.
+	bootToWall int64
+	num        uint64
+	alerts     atomic.Uint64
+	evaluated  atomic.Uint64
+	syscalls   []string
+}
+
+// stateSyscalls are captured whatever the rules need: the process table
+// learns exec file names from them.
+var stateSyscalls = []string{"execve", "execveat"}
+
+// SyscallsFor returns the capturable syscalls the ruleset's enabled rules
+// can match, plus the ones the process state needs. A rule without an
+// event-type restriction needs every capturable syscall.
+func SyscallsFor(rs *policy.Ruleset) []string {
+	set := map[string]bool{}
+	for _, n := range stateSyscalls {
+		set[n] = true
+	}
+	for _, r := range rs.Enabled() {
+		if r.EventTypes == nil {
+			for _, s := range bpf.Syscalls {
+				set[s.Name] = true
+			}
+			continue
+		}
+		for _, t := range r.EventTypes {
+			if _, ok := bpf.LookupSyscall(t); ok {
+				set[t] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for n := range set {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// StartLive bootstraps the process table from /proc, loads and attaches
+// the capture program for the syscalls the rules need, and returns the
+// running capture. It returns an error naming the missing privilege or
+// kernel feature when the kernel refuses.
+func StartLive(opts LiveOptions) (*Live, error) {
+	eng, err := NewEngine(opts.Ruleset, opts.Matching)
+	if err != nil {
+		return nil, err
+	}
+	procRoot := opts.ProcRoot
+	if procRoot == "" {
+		procRoot = "/proc"
+	}
+	l := &Live{
+		eng:      eng,
+		table:    proctable.New(procRoot),
+		users:    proctable.NewUsers("/etc/passwd", "/etc/group"),
+		proc:     procRoot,
+		syscalls: SyscallsFor(opts.Ruleset),
+	}
+	if opts.Record != nil {
+		l.record = json.NewEncoder(opts.Record)
+		l.record.SetEscapeHTML(false)
+	}
+	boot, err := proctable.BoottimeNow()
+	if err != nil {
+		return nil, err
+	}
+	l.bootToWall = time.Now().UnixNano() - int64(boot)
+	probe, err := bpf.Load(bpf.Options{Syscalls: l.syscalls, RingBufferSize: opts.RingBufferSize, Mode: opts.Mode})
+	if err != nil {
+		return nil, err
+	}
+	l.probe = probe
+	// Bootstrap after attaching, so a process started in between is seen
+	// by one or the other.
+	if err := l.table.Bootstrap(); err != nil {
+		probe.Close()
+		return nil, fmt.Errorf("read %s: %w", procRoot, err)
+	}
+	return l, nil
+}
+
+// Syscalls returns the syscalls being captured.
+func (l *Live) Syscalls() []string { return l.syscalls }
+
+// Mode returns the attach mode in use.
+func (l *Live) Mode() bpf.AttachMode { return l.probe.Mode() }
+
+// RawSyscalls returns the syscalls captured through raw tracepoints in
+// tracepoint mode, because the kernel has no tracepoint for them.
+func (l *Live) RawSyscalls() []string { return l.probe.RawSyscalls() }
+
+// Run reads records until ctx is done, keeps the process table, evaluates
+// every syscall event and calls emit for each alert. An error from emit is
+// reported by Run's caller through onError and does not stop detection.
+func (l *Live) Run(ctx context.Context, emit func(Alert) error, onError func(error)) error {
+	go func() {
+		<-ctx.Done()
+		l.probe.StopReading()
+	}()
+	var rec bpf.Record
+	var alerts []Alert
+	for {
+		err := l.probe.ReadInto(&rec)
+		if errors.Is(err, ringbuf.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			if onError != nil {
+				onError(err)
+			}
+			continue
+		}
+		ev := l.handle(&rec)
+		if ev == nil {
+			continue
+		}
+		if l.record != nil {
+			if err := l.record.Encode(ev); err != nil && onError != nil {
+				onError(fmt.Errorf("record: %w", err))
+			}
+		}
+		l.evaluated.Add(1)
+		alerts = l.eng.Evaluate(ev, alerts[:0])
+		for _, a := range alerts {
+			l.alerts.Add(1)
+			if err := emit(a); err != nil && onError != nil {
+				onError(err)
+			}
+		}
+	}
+}
+
+// Metrics are the counters `peregrine run` reports.
+type Metrics struct {
+	Kernel    bpf.Counters `json:"kernel"`
+	Userspace struct {
+		EventsEvaluated uint64 `json:"events_evaluated"`
+		Processes       int    `json:"processes"`
+	} `json:"userspace"`
+	Alerts uint64 `json:"alerts"`
+}
+
+// Metrics reads the kernel counters and the userspace ones.
+func (l *Live) Metrics() (Metrics, error) {
+	var m Metrics
+	c, err := l.probe.Counters()
+	if err != nil {
+		return m, err
+	}
+	m.Kernel = c
+	m.Userspace.EventsEvaluated = l.evaluated.Load()
+	m.Userspace.Processes = l.table.Len()
+	m.Alerts = l.alerts.Load()
+	return m, nil
+}
+
+// Close detaches the capture program.
+func (l *Live) Close() error { return l.probe.Close() }
+
+// handle updates the process table from a record and, for a syscall
+// record, returns the event in Falco's fields.
+func (l *Live) handle(r *bpf.Record) *policy.Event {
+	pid := int32(r.Pid)
+	switch r.Kind {
+	case bpf.KindFork:
+		l.table.Fork(pid, int32(r.Ret), int32(r.Args[0]))
+		return nil
+	case bpf.KindExec:
+		l.exec(r)
+		return nil
+	case bpf.KindExit:
+		l.table.Exit(pid)
+		return nil
+	case bpf.KindSyscall:
+		return l.event(r)
+	}
+	return nil
+}
+
+func (l *Live) exec(r *bpf.Record) {
+	pid := int32(r.Pid)
+	argv := splitNUL(r.Blobs[1])
+	exe := ""
+	var args []string
+	if len(argv) > 0 {
+		exe, args = argv[0], argv[1:]
+	}
+	exePath, err := os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "exe"))
+	if err != nil {
+		// The process may be gone already: fall back to the file name
+		// the kernel executed.
+		exePath, _ = r.Str(0)
+	}
+	if dname, _ := r.Str(2); strings.HasPrefix(dname, "memfd:") && !strings.HasPrefix(exePath, "/memfd:") {
+		exePath = "/" + dname
+	}
+	l.table.Exec(pid, exe, args, exePath, r.CommString())
+}
+
+func splitNUL(b []byte) []string {
+	s := strings.TrimRight(string(b), "\x00")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\x00")
+}
+
+// maxAncestors bounds the proc.aname chain.
+const maxAncestors = 16
+
+// event builds the Falco-field event of a syscall record.
+func (l *Live) event(r *bpf.Record) *policy.Event {
+	name := bpf.SyscallName(int(r.Syscall))
+	if name == "" {
+		return nil
+	}
+	pid := int32(r.Pid)
+	p, ok := l.table.Get(pid)
+	if !ok {
+		p, _ = l.table.Refresh(pid)
+	}
+	ev := policy.NewEvent()
+	l.num++
+	ev.Set("evt.num", l.num)
+	ev.Set("evt.type", name)
+	ev.Set("evt.rawtime", int64(r.Timestamp)+l.bootToWall)
+	ev.Set("evt.rawres", r.Ret)
+	ev.Set("proc.pid", int64(r.Pid))
+	ev.Set("thread.tid", int64(r.Tid))
+	ev.Set("proc.ppid", int64(r.Ppid))
+	ev.Set("proc.vpid", int64(r.VPid))
+	ev.Set("user.uid", r.EUID)
+	if u, ok := l.users.UserName(r.EUID); ok {
+		ev.Set("user.name", u)
+	}
+	if h, ok := l.users.HomeDir(r.EUID); ok {
+		ev.Set("user.homedir", h)
+	}
+	if s, ok := l.users.Shell(r.EUID); ok {
+		ev.Set("user.shell", s)
+	}
+	loginUID := int64(r.LoginUID)
+	if r.LoginUID == ^uint32(0) {
+		loginUID = -1
+	}
+	ev.Set("user.loginuid", loginUID)
+	if loginUID >= 0 {
+		if u, ok := l.users.UserName(uint32(loginUID)); ok {
+			ev.Set("user.loginname", u)
+		}
+	}
+	ev.Set("group.gid", r.GID)
+	if g, ok := l.users.GroupName(r.GID); ok {
+		ev.Set("group.name", g)
+	}
+	ev.Set("thread.cap_effective", proctable.CapNames(r.CapEffective))
+	ev.Set("thread.cap_permitted", proctable.CapNames(r.CapPermitted))
+	ev.Set("thread.cap_inheritable", proctable.CapNames(r.CapInheritable))
+	l.setProcess(ev, r, p)
+	l.setArgs(ev, r, name, p)
+	ev.Derive()
+	return ev
+}
+
+// setProcess sets the proc.* and container.* fields. The process's own
+// name is the comm the kernel saw in this record.
+func (l *Live) setProcess(ev *policy.Event, r *bpf.Record, p *proctable.Process) {
+	comm := r.CommString()
+	names := []string{comm}
+	if p == nil {
+		ev.Set("proc.aname", names)
+		return
+	}
+	ev.Set("proc.exe", p.Exe)
+	ev.Set("proc.exepath", p.ExePath)
+	ev.Set("proc.args", strings.Join(p.Args, " "))
+	if p.Cwd != "" {
+		ev.Set("proc.cwd", p.Cwd)
+	}
+	ev.Set("proc.tty", p.Tty)
+	ev.Set("proc.sid", int64(p.Sid))
+	ev.Set("proc.vpgid", int64(p.VPgid))
+	ev.Set("proc.is_exe_from_memfd", p.ExeFromMemfd)
+	ev.Set("proc.is_vpgid_leader", p.VPid == p.VPgid)
+	ev.Set("proc.is_sid_leader", p.Pid == p.Sid)
+	if now, err := proctable.BoottimeNow(); err == nil && p.StartTime > 0 {
+		ev.Set("proc.duration", uint64(p.Duration(now)))
+	}
+	if s, ok := l.table.Get(p.Sid); ok {
+		ev.Set("proc.sname", s.Comm)
+	}
+	if g, ok := l.table.Get(p.Pgid); ok {
+		ev.Set("proc.vpgid.name", g.Comm)
+		ev.Set("proc.vpgid.exe", g.Exe)
+		ev.Set("proc.vpgid.exepath", g.ExePath)
+	}
+	ev.Set("container.id", p.ContainerID)
+	ev.Set("container.type", p.ContainerRuntime)
+	if p.ContainerID == "host" {
+		ev.Set("container.name", "host")
+	}
+	anc := l.table.Ancestors(p.Pid, maxAncestors)
+	var pids []any
+	var exes, exePaths, cmdlines []string
+	for i, a := range anc {
+		if i > 0 {
+			names = append(names, a.Comm)
+		}
+		pids = append(pids, int64(a.Pid))
+		exes = append(exes, a.Exe)
+		exePaths = append(exePaths, a.ExePath)
+		cmdlines = append(cmdlines, cmdline(a))
+	}
+	ev.Set("proc.aname", names)
+	ev.Set("proc.apid", pids)
+	ev.Set("proc.aexe", exes)
+	ev.Set("proc.aexepath", exePaths)
+	ev.Set("proc.acmdline", cmdlines)
+	cmdlines[0] = strings.TrimSpace(comm + " " + strings.Join(p.Args, " "))
+	ev.Set("proc.cmdline", cmdlines[0])
+}
+
+func cmdline(p *proctable.Process) string {
+	if len(p.Args) == 0 {
+		return p.Comm
+	}
+	return p.Comm + " " + strings.Join(p.Args, " ")
+}
+
+const atFDCWD = -100
+
+// resolve makes a path absolute as Falco does for fd.name: relative to the
+// directory fd dirfd, or to the process's working directory for AT_FDCWD.
+// It returns the path unchanged when the base cannot be found.
+func (l *Live) resolve(pid int32, dirfd int64, path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return filepath.Clean(path)
+	}
+	var base string
+	var err error
+	if int32(dirfd) == atFDCWD {
+		base, err = os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "cwd"))
+	} else {
+		base, err = l.fdPath(pid, dirfd)
+	}
+	if err != nil || !filepath.IsAbs(base) {
+		return path
+	}
+	return filepath.Join(base, path)
+}
+
+// fdPath finds what an fd of a process refers to.
+func (l *Live) fdPath(pid int32, fd int64) (string, error) {
+	return os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "fd", strconv.FormatInt(fd, 10)))
+}
+
+// setArgs sets evt.arg.*, fd.* and fs.path.* for the syscall.
+func (l *Live) setArgs(ev *policy.Event, r *bpf.Record, name string, p *proctable.Process) {
+	pid := int32(r.Pid)
+	a := r.Args
+	str := func(i int) (string, bool) { return r.Str(i) }
+	setPath := func(arg, field string, dirfd int64, i int) string {
+		raw, ok := str(i)
+		if !ok {
+			return ""
+		}
+		abs := l.resolve(pid, dirfd, raw)
+		ev.Set("evt.arg."+arg, abs)
+		ev.Set("fs.path."+field, abs)
+		ev.Set("fs.path."+field+"raw", raw)
+		return abs
+	}
+	switch name {
+	case "open", "openat", "openat2", "creat":
+		dirfd, flags, mode := int64(atFDCWD), a[1], a[2]
+		switch name {
+		case "openat", "openat2":
+			dirfd, flags, mode = int64(int32(a[0])), a[2], a[3]
+			ev.Set("evt.arg.dirfd", dirfd)
+		case "creat":
+			flags, mode = unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, a[1]
+		}
+		raw, ok := str(0)
+		if !ok {
+			break
+		}
+		abs := l.resolve(pid, dirfd, raw)
+		created := r.Ret >= 0 && r.File.FMode&bpf.FModeCreated != 0
+		ev.Set("evt.arg.name", abs)
+		ev.Set("evt.arg.flags", OpenFlags(flags, created))
+		ev.Set("evt.arg.mode", Mode(mode))
+		ev.Set("fs.path.name", abs)
+		ev.Set("fs.path.nameraw", raw)
+		ev.Set("fd.name", abs)
+		ev.Set("fd.nameraw", raw)
+		ev.Set("fd.num", fdNum(r.Ret))
+		ev.Set("evt.arg.fd", r.Ret)
+		typ := "file"
+		if (r.Ret >= 0 && r.File.Mode&unix.S_IFMT == unix.S_IFDIR) || flags&unix.O_DIRECTORY != 0 {
+			typ = "directory"
+		}
+		ev.Set("fd.type", typ)
+		if r.Ret >= 0 {
+			ev.Set("fd.ino", r.File.Ino)
+			ev.Set("fd.dev", r.File.Dev)
+		}
+	case "execve", "execveat":
+		i := 0
+		if name == "execveat" {
+			ev.Set("evt.arg.dirfd", int64(int32(a[0])))
+		}
+		if fn, ok := str(i); ok && r.Ret < 0 {
+			ev.Set("evt.arg.filename", fn)
+		} else if p != nil {
+			ev.Set("evt.arg.filename", p.ExePath)
+		}
+	case "connect", "bind", "listen", "sendto", "sendmsg", "recvfrom", "recvmsg", "accept", "accept4", "socket":
+		l.setSocket(ev, r, name)
+	case "dup", "dup2", "dup3":
+		ev.Set("evt.arg.oldfd", int64(int32(a[0])))
+		if name != "dup" {
+			ev.Set("evt.arg.newfd", int64(int32(a[1])))
+		}
+		ev.Set("fd.num", fdNum(r.Ret))
+		ev.Set("evt.arg.res", r.Ret)
+		l.setFdByKernel(ev, r, pid, r.Ret)
+	case "symlink", "symlinkat":
+		target, _ := str(0)
+		ev.Set("evt.arg.target", target)
+		ev.Set("fs.path.target", target)
+		dirfd := int64(atFDCWD)
+		if name == "symlinkat" {
+			dirfd = int64(int32(a[1]))
+		}
+		setPath("linkpath", "source", dirfd, 1)
+	case "link", "linkat", "rename", "renameat", "renameat2":
+		olddir, newdir := int64(atFDCWD), int64(atFDCWD)
+		if name == "linkat" || name == "renameat" || name == "renameat2" {
+			olddir, newdir = int64(int32(a[0])), int64(int32(a[2]))
+		}
+		setPath("oldpath", "source", olddir, 0)
+		setPath("newpath", "target", newdir, 1)
+	case "unlink", "unlinkat", "rmdir", "mkdir", "mkdirat", "chmod", "fchmodat":
+		dirfd := int64(atFDCWD)
+		if strings.HasSuffix(name, "at") {
+			dirfd = int64(int32(a[0]))
+			ev.Set("evt.arg.dirfd", dirfd)
+		}
+		argName := map[string]string{"unlink": "path", "unlinkat": "name", "rmdir": "path", "mkdir": "path",
+			"mkdirat": "path", "chmod": "filename", "fchmodat": "filename"}[name]
+		abs := setPath(argName, "name", dirfd, 0)
+		if abs != "" {
+			ev.Set("fd.name", abs)
+		}
+		switch name {
+		case "mkdir":
+			ev.Set("evt.arg.mode", Mode(a[1]))
+		case "mkdirat", "fchmodat":
+			ev.Set("evt.arg.mode", Mode(a[2]))
+		case "chmod":
+			ev.Set("evt.arg.mode", Mode(a[1]))
+		case "unlinkat":
+			ev.Set("evt.arg.flags", a[2])
+		}
+	case "fchmod":
+		ev.Set("evt.arg.fd", int64(int32(a[0])))
+		ev.Set("evt.arg.mode", Mode(a[1]))
+		l.setFdByKernel(ev, r, pid, int64(int32(a[0])))
+	case "setuid":
+		ev.Set("evt.arg.uid", int64(int32(a[0])))
+	case "setns":
+		ev.Set("evt.arg.fd", int64(int32(a[0])))
+		ev.Set("evt.arg.nstype", CloneFlags(a[1]))
+		l.setFdByKernel(ev, r, pid, int64(int32(a[0])))
+	case "unshare":
+		ev.Set("evt.arg.flags", CloneFlags(a[0]))
+	case "ptrace":
+		ev.Set("evt.arg.request", PtraceRequest(a[0]))
+		ev.Set("evt.arg.pid", int64(int32(a[1])))
+	case "bpf":
+		ev.Set("evt.arg.cmd", BPFCommand(a[0]))
+		ev.Set("evt.arg.res_or_fd", r.Ret)
+	case "userfaultfd":
+		ev.Set("evt.arg.flags", a[0])
+		ev.Set("fd.num", fdNum(r.Ret))
+	case "init_module":
+		if s, ok := str(0); ok {
+			ev.Set("evt.arg.uargs", s)
+		}
+		ev.Set("evt.arg.len", a[1])
+	case "finit_module":
+		ev.Set("evt.arg.fd", int64(int32(a[0])))
+		if s, ok := str(0); ok {
+			ev.Set("evt.arg.uargs", s)
+		}
+		ev.Set("evt.arg.flags", a[2])
+		l.setFdByKernel(ev, r, pid, int64(int32(a[0])))
+	case "memfd_create":
+		if s, ok := str(0); ok {
+			ev.Set("evt.arg.name", s)
+			ev.Set("fd.name", "/memfd:"+s)
+		}
+		ev.Set("evt.arg.flags", MemfdFlags(a[1]))
+		ev.Set("fd.num", fdNum(r.Ret))
+		ev.Set("fd.type", "memfd")
+	case "mount":
+		if s, ok := str(0); ok {
+			ev.Set("evt.arg.dev", s)
+		}
+		if s, ok := str(1); ok {
+			ev.Set("evt.arg.dir", s)
+			ev.Set("fs.path.target", s)
+		}
+		ev.Set("evt.arg.flags", a[3])
+	case "clone", "clone3", "fork", "vfork":
+		ev.Set("evt.arg.res", r.Ret)
+	case "chdir", "fchdir", "close":
+		ev.Set("evt.arg.fd", int64(int32(a[0])))
+	}
+}
+
+func fdNum(ret int64) int64 {
+	if ret < 0 {
+		return -1
+	}
+	return ret
+}
+
+// setFdByKernel sets fd fields for an fd the kernel described, naming it
+// from /proc when it is not a socket.
+func (l *Live) setFdByKernel(ev *policy.Event, r *bpf.Record, pid int32, fd int64) {
+	if fd < 0 {
+		return
+	}
+	ev.Set("fd.num", fd)
+	if r.Flags&bpf.FlagHasSock != 0 {
+		l.setSockFields(ev, r, false)
+		return
+	}
+	if r.Flags&bpf.FlagHasFile != 0 {
+		ev.Set("fd.type", fileType(r.File.Mode))
+	}
+	if path, err := l.fdPath(pid, fd); err == nil {
+		ev.Set("fd.name", path)
+	}
+}
+
+func fileType(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return "directory"
+	case unix.S_IFIFO:
+		return "pipe"
+	case unix.S_IFSOCK:
+		return "unix"
+	}
+	return "file"
+}
+
+// setSocket sets the socket fields of a network syscall.
+func (l *Live) setSocket(ev *policy.Event, r *bpf.Record, name string) {
+	a := r.Args
+	switch name {
+	case "socket":
+		ev.Set("evt.arg.domain", SocketFamily(a[0]))
+		ev.Set("evt.arg.type", SocketType(a[1]))
+		ev.Set("evt.arg.proto", int64(a[2]))
+		ev.Set("fd.num", fdNum(r.Ret))
+		ev.Set("evt.arg.fd", r.Ret)
+		if r.Flags&bpf.FlagHasSock != 0 {
+			l.setSockFields(ev, r, false)
+		}
+		return
+	case "accept", "accept4":
+		ev.Set("fd.num", fdNum(r.Ret))
+		ev.Set("evt.arg.fd", r.Ret)
+	default:
+		ev.Set("fd.num", int64(int32(a[0])))
+		ev.Set("evt.arg.fd", int64(int32(a[0])))
+	}
+	if fam, addr, port, path, ok := Sockaddr(r.Blobs[2]); ok {
+		switch {
+		case addr.IsValid():
+			ev.Set("evt.arg.addr", fmt.Sprintf("%s:%d", addr, port))
+		case fam == unix.AF_UNIX:
+			ev.Set("evt.arg.addr", path)
+		}
+	}
+	if r.Flags&bpf.FlagHasSock != 0 {
+		l.setSockFields(ev, r, name == "accept" || name == "accept4" || name == "bind" || name == "listen")
+	}
+}
+
+// setSockFields fills fd.* from the kernel's view of the socket. server
+// says whether this process is the server end (accept, bind, listen).
+func (l *Live) setSockFields(ev *policy.Event, r *bpf.Record, server bool) {
+	s := r.Sock
+	switch s.Family {
+	case unix.AF_INET, unix.AF_INET6:
+		typ := "ipv4"
+		if s.Family == unix.AF_INET6 && !s.LocalAddr.Is4() {
+			typ = "ipv6"
+		}
+		ev.Set("fd.type", typ)
+		ev.Set("fd.sockfamily", "ip")
+		proto := "raw"
+		switch {
+		case s.Type == unix.SOCK_STREAM:
+			proto = "tcp"
+		case s.Type == unix.SOCK_DGRAM && s.Protocol == unix.IPPROTO_ICMP:
+			proto = "icmp"
+		case s.Type == unix.SOCK_DGRAM:
+			proto = "udp"
+		}
+		ev.Set("fd.l4proto", proto)
+		local, remote := s.LocalAddr, s.RemoteAddr
+		ev.Set("fd.lip", local.String())
+		ev.Set("fd.lport", uint64(s.LocalPort))
+		connected := remote.IsValid() && !remote.IsUnspecified() && s.RemotePort != 0
+		ev.Set("fd.connected", connected)
+		if connected {
+			ev.Set("fd.rip", remote.String())
+			ev.Set("fd.rport", uint64(s.RemotePort))
+		}
+		cip, cport, sip, sport := local, s.LocalPort, remote, s.RemotePort
+		if server {
+			cip, cport, sip, sport = remote, s.RemotePort, local, s.LocalPort
+		}
+		ev.Set("fd.is_server", server)
+		if sip.IsValid() && (server || connected) {
+			ev.Set("fd.sip", sip.String())
+			ev.Set("fd.sport", uint64(sport))
+		}
+		if cip.IsValid() && (!server || connected) {
+			ev.Set("fd.cip", cip.String())
+			ev.Set("fd.cport", uint64(cport))
+		}
+		if connected {
+			ev.Set("fd.name", fmt.Sprintf("%s:%d->%s:%d", cip, cport, sip, sport))
+		} else {
+			ev.Set("fd.name", fmt.Sprintf("%s:%d", local, s.LocalPort))
+		}
+	case unix.AF_UNIX:
+		ev.Set("fd.type", "unix")
+		ev.Set("fd.sockfamily", "unix")
+		if _, _, _, path, ok := Sockaddr(r.Blobs[2]); ok && path != "" {
+			ev.Set("fd.name", path)
+		}
+	case unix.AF_NETLINK:
+		ev.Set("fd.type", "netlink")
+	default:
+		ev.Set("fd.type", SocketFamily(uint64(s.Family)))
+	}
+}
