@@ -63,7 +63,7 @@ type captureRecord struct {
 type captureScratch struct {
 	_    structs.HostLayout
 	R    captureRecord
-	Data [12480]int8
+	Data [20480]int8
 }
 
 type captureSyscallDesc struct {

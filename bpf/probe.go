@@ -206,6 +206,21 @@ func explain(err error) error {
 // Mode returns the attach mode in use.
 func (p *Probe) Mode() AttachMode { return p.mode }
 
+// ProgramIDs returns the kernel's ids of the loaded programs, so that a
+// caller can check they are gone after Close.
+func (p *Probe) ProgramIDs() []ebpf.ProgramID {
+	var ids []ebpf.ProgramID
+	for _, prog := range []*ebpf.Program{p.objs.TpSysEnter, p.objs.TpSysExit, p.objs.RawSysEnter,
+		p.objs.RawSysExit, p.objs.SchedFork, p.objs.SchedExec, p.objs.SchedExit} {
+		if info, err := prog.Info(); err == nil {
+			if id, ok := info.ID(); ok {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
 // ReadInto blocks until a record arrives and decodes it into rec, reusing
 // rec's buffer. It returns ringbuf.ErrClosed after Close.
 func (p *Probe) ReadInto(rec *Record) error {

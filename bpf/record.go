@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"unsafe"
 )
 
@@ -28,7 +29,24 @@ const (
 	FlagBlob1Truncated = 1 << 4
 	FlagHasFile        = 1 << 5 // File describes the fd
 	FlagHasSock        = 1 << 6 // Sock describes the fd's socket
+	FlagPathIncomplete = 1 << 7 // the executable's path walk stopped short of the root
 )
+
+// ExePath returns the executable's path of an exec record, from the
+// components the kernel walked (leaf first). ok is false when the walk
+// did not reach the root.
+func (r *Record) ExePath() (string, bool) {
+	if r.Kind != KindExec || r.Flags&FlagPathIncomplete != 0 || len(r.Blobs[2]) == 0 {
+		return "", false
+	}
+	comps := bytes.Split(bytes.TrimRight(r.Blobs[2], "\x00"), []byte{0})
+	var b strings.Builder
+	for i := len(comps) - 1; i >= 0; i-- {
+		b.WriteByte('/')
+		b.Write(comps[i])
+	}
+	return b.String(), true
+}
 
 // FileInfo describes the file behind a record's fd (the kernel's struct
 // file and inode).

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/peregrine-sec/peregrine/bpf"
 	"github.com/peregrine-sec/peregrine/policy"
@@ -135,6 +136,9 @@ func (l *Live) Syscalls() []string { return l.syscalls }
 // Mode returns the attach mode in use.
 func (l *Live) Mode() bpf.AttachMode { return l.probe.Mode() }
 
+// ProgramIDs returns the kernel ids of the capture's programs.
+func (l *Live) ProgramIDs() []ebpf.ProgramID { return l.probe.ProgramIDs() }
+
 // RawSyscalls returns the syscalls captured through raw tracepoints in
 // tracepoint mode, because the kernel has no tracepoint for them.
 func (l *Live) RawSyscalls() []string { return l.probe.RawSyscalls() }
@@ -235,14 +239,13 @@ func (l *Live) exec(r *bpf.Record) {
 	if len(argv) > 0 {
 		exe, args = argv[0], argv[1:]
 	}
-	exePath, err := os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "exe"))
-	if err != nil {
-		// The process may be gone already: fall back to the file name
-		// the kernel executed.
-		exePath, _ = r.Str(0)
-	}
-	if dname, _ := r.Str(2); strings.HasPrefix(dname, "memfd:") && !strings.HasPrefix(exePath, "/memfd:") {
-		exePath = "/" + dname
+	// The kernel walked the executable's path at exec time; /proc is the
+	// fallback when the walk fell short, and may be gone already. A path
+	// that neither gives stays empty: not guessed from the file name, which
+	// for a script names the script rather than its interpreter.
+	exePath, ok := r.ExePath()
+	if !ok {
+		exePath, _ = os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "exe"))
 	}
 	l.table.Exec(pid, exe, args, exePath, r.CommString())
 }

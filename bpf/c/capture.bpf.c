@@ -18,7 +18,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define MAX_SYSCALLS 512
 #define BLOB_MAX 4096 /* PATH_MAX */
 #define SOCKADDR_MAX 128
-#define NAME_MAX_LEN 64
+#define NAME_MAX_LEN 256 /* NAME_MAX + NUL */
+#define PATH_DEPTH_MAX 32
 
 /* Record kinds. Keep in step with bpf/record.go. */
 enum record_kind {
@@ -105,13 +106,16 @@ struct record {
 #define FLAG_BLOB1_TRUNCATED (1 << 4)
 #define FLAG_HAS_FILE (1 << 5)
 #define FLAG_HAS_SOCK (1 << 6)
+#define FLAG_PATH_INCOMPLETE (1 << 7)
 
-#define DATA_MAX (2 * BLOB_MAX + SOCKADDR_MAX + NAME_MAX_LEN)
+#define DATA_MAX (4 * BLOB_MAX)
 
 struct scratch {
 	struct record r;
 	char data[DATA_MAX + BLOB_MAX];
 };
+
+#define DATA_MASK (DATA_MAX - 1)
 
 struct pending {
 	__u64 args[6];
@@ -244,11 +248,15 @@ static __always_inline void describe_fd(struct record *r, int fd)
 	r->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	r->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (r->sk_family == AF_INET) {
-		BPF_CORE_READ_INTO(r->saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(r->daddr, sk, __sk_common.skc_daddr);
+		__be32 saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__be32 daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(r->saddr, &saddr, sizeof(saddr));
+		__builtin_memcpy(r->daddr, &daddr, sizeof(daddr));
 	} else if (r->sk_family == AF_INET6) {
-		BPF_CORE_READ_INTO(r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(r->daddr, sk, __sk_common.skc_v6_daddr);
+		struct in6_addr saddr = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
+		struct in6_addr daddr = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+		__builtin_memcpy(r->saddr, &saddr, sizeof(saddr));
+		__builtin_memcpy(r->daddr, &daddr, sizeof(daddr));
 	}
 }
 
@@ -281,6 +289,43 @@ static __always_inline __u32 read_sockaddr(struct scratch *s, __u32 off, const v
 		return 0;
 	}
 	return len;
+}
+
+/* read_dpath writes the path of a file as its components, leaf first,
+ * each NUL-terminated, walking d_parent up to the root and crossing mount
+ * points as d_path does (fs/d_path.c). Tracepoints may not call
+ * bpf_d_path. It returns the bytes written; FLAG_PATH_INCOMPLETE is set
+ * when the walk did not reach the root. */
+static __always_inline __u32 read_dpath(struct scratch *s, __u32 off, struct file *f)
+{
+	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+	struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
+	/* container_of, with the offset relocated by CO-RE. */
+	struct mount *m = (void *)vm - bpf_core_field_offset(struct mount, mnt);
+	__u32 start = off;
+	for (int i = 0; i < PATH_DEPTH_MAX; i++) {
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+		struct dentry *root = BPF_CORE_READ(vm, mnt_root);
+		if (d == root || d == parent) {
+			struct mount *up = BPF_CORE_READ(m, mnt_parent);
+			if (up == m || !up)
+				return off - start; /* the root of the tree */
+			d = BPF_CORE_READ(m, mnt_mountpoint);
+			m = up;
+			vm = (struct vfsmount *)__builtin_preserve_access_index(&m->mnt);
+			continue;
+		}
+		if (off > DATA_MAX - NAME_MAX_LEN)
+			break;
+		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+		long n = bpf_probe_read_kernel_str(&s->data[off & DATA_MASK], NAME_MAX_LEN, name);
+		if (n <= 0)
+			break;
+		off += n;
+		d = parent;
+	}
+	s->r.flags |= FLAG_PATH_INCOMPLETE;
+	return off - start;
 }
 
 static __always_inline __u64 arg_at(const __u64 *args, __s8 i)
@@ -528,14 +573,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	}
 	off &= (BLOB_MAX * 2 - 1);
 	struct file *exe = BPF_CORE_READ(bprm, file);
-	const unsigned char *dname = BPF_CORE_READ(exe, f_path.dentry, d_name.name);
-	if (off <= DATA_MAX - NAME_MAX_LEN) {
-		n = bpf_probe_read_kernel_str(&s->data[off], NAME_MAX_LEN, dname);
-		if (n > 0) {
-			s->r.len[2] = n;
-			off += n;
-		}
-	}
+	s->r.len[2] = read_dpath(s, off, exe);
+	off += s->r.len[2];
 	struct inode *ino = BPF_CORE_READ(exe, f_inode);
 	s->r.ino = BPF_CORE_READ(ino, i_ino);
 	s->r.dev = BPF_CORE_READ(ino, i_sb, s_dev);

@@ -1,0 +1,251 @@
+package runtime_test
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/peregrine-sec/peregrine/runtime"
+)
+
+func TestLiveShadowRead(t *testing.T) {
+	le := startLive(t, defaultRules(t), runtime.LiveOptions{})
+	run(t, exec.Command("/bin/sh", "-c", "cat /etc/shadow > /dev/null; true"))
+	a := le.wait(t, "cat /etc/shadow", func(a runtime.Alert) bool {
+		return a.Rule.Name == "Credential file read by untrusted program" && field(a, "proc.name") == "cat"
+	})
+	want := map[string]string{
+		"proc.name":    "cat",
+		"proc.pname":   "sh",
+		"proc.cmdline": "cat /etc/shadow",
+		"fd.name":      "/etc/shadow",
+		"user.name":    "root",
+		"user.uid":     "0",
+		"proc.exepath": "/usr/bin/cat",
+		"evt.type":     "openat",
+		"container.id": "host",
+	}
+	for f, w := range want {
+		if got := field(a, f); got != w {
+			t.Errorf("%s = %q, want %q", f, got, w)
+		}
+	}
+	if !strings.Contains(field(a, "evt.arg.flags"), "O_RDONLY") || field(a, "evt.is_open_read") != "true" {
+		t.Errorf("flags %q, is_open_read %q", field(a, "evt.arg.flags"), field(a, "evt.is_open_read"))
+	}
+}
+
+func TestLiveExecChain(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "marker")
+	os.WriteFile(marker, []byte("x"), 0o644)
+	rs := loadRules(t, "chain.yaml", []byte(fmt.Sprintf(`
+- rule: Marker read
+  desc: the marker file of the exec chain test was opened
+  condition: evt.type in (open, openat) and fd.name = %s
+  output: "%%proc.name %%proc.aname[1] %%proc.aname[2] %%proc.aname[3]"
+  priority: notice
+`, marker)))
+	le := startLive(t, rs, runtime.LiveOptions{})
+	// Scripts run through #!, so each level's comm is the script's name.
+	// "exit 0" after each call keeps the shell from exec'ing its last
+	// command in place.
+	lvl3 := script(t, dir, "lvl3", "cat "+marker+" > /dev/null\nexit 0")
+	lvl2 := script(t, dir, "lvl2", lvl3+"\nexit 0")
+	lvl1 := script(t, dir, "lvl1", lvl2+"\nexit 0")
+	run(t, exec.Command(lvl1))
+	a := le.wait(t, "the marker read", func(a runtime.Alert) bool { return field(a, "proc.name") == "cat" })
+	for i, w := range []string{"cat", "lvl3", "lvl2", "lvl1"} {
+		f := "proc.aname[" + strconv.Itoa(i) + "]"
+		if got := field(a, f); got != w {
+			t.Errorf("%s = %q, want %q", f, got, w)
+		}
+	}
+	if got := field(a, "proc.pname"); got != "lvl3" {
+		t.Errorf("proc.pname = %q", got)
+	}
+	// A script's executable is its interpreter, as /proc/PID/exe says.
+	interp, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []string{"1", "2", "3"} {
+		if got := field(a, "proc.aexepath["+i+"]"); got != interp {
+			t.Errorf("proc.aexepath[%s] = %q, want the interpreter %q", i, got, interp)
+		}
+	}
+	if got := field(a, "proc.exepath"); got != "/usr/bin/cat" {
+		t.Errorf("proc.exepath = %q", got)
+	}
+}
+
+func TestLiveSymlinkAndConnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	rs := loadRules(t, "net.yaml", []byte(fmt.Sprintf(`
+- rule: Symlink to etc
+  desc: a symbolic link pointing into /etc
+  condition: evt.type in (symlink, symlinkat) and evt.arg.target startswith /etc
+  output: "%%evt.arg.target %%evt.arg.linkpath"
+  priority: warning
+- rule: Loopback connect
+  desc: a TCP connect to the test listener
+  condition: evt.type = connect and fd.rport = %d and fd.l4proto = tcp
+  output: "%%fd.name"
+  priority: notice
+`, port)))
+	le := startLive(t, rs, runtime.LiveOptions{})
+	link := filepath.Join(t.TempDir(), "etc-link")
+	run(t, exec.Command("ln", "-s", "/etc", link))
+	a := le.wait(t, "the symlink", func(a runtime.Alert) bool { return a.Rule.Name == "Symlink to etc" })
+	if field(a, "evt.arg.target") != "/etc" || field(a, "evt.arg.linkpath") != link || field(a, "proc.name") != "ln" {
+		t.Errorf("symlink alert: target %q linkpath %q proc %q", field(a, "evt.arg.target"), field(a, "evt.arg.linkpath"), field(a, "proc.name"))
+	}
+	run(t, exec.Command("bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d; exec 3>&-", port)))
+	a = le.wait(t, "the connect", func(a runtime.Alert) bool { return a.Rule.Name == "Loopback connect" })
+	checks := map[string]string{
+		"fd.rport": strconv.Itoa(port), "fd.sport": strconv.Itoa(port), "fd.sip": "127.0.0.1", "fd.rip": "127.0.0.1",
+		"fd.type": "ipv4", "fd.typechar": "4", "evt.arg.addr": fmt.Sprintf("127.0.0.1:%d", port), "evt.res": "SUCCESS",
+		"proc.name": "bash", "fd.connected": "true",
+	}
+	for f, w := range checks {
+		if got := field(a, f); got != w {
+			t.Errorf("%s = %q, want %q", f, got, w)
+		}
+	}
+	if !strings.HasSuffix(field(a, "fd.name"), fmt.Sprintf("->127.0.0.1:%d", port)) {
+		t.Errorf("fd.name = %q", field(a, "fd.name"))
+	}
+}
+
+func TestLiveMemfdExec(t *testing.T) {
+	le := startLive(t, defaultRules(t), runtime.LiveOptions{})
+	run(t, helper("memfd-exec", "/bin/true"))
+	a := le.wait(t, "the memfd exec", func(a runtime.Alert) bool { return a.Rule.Name == "Fileless execution from memfd" })
+	if field(a, "proc.is_exe_from_memfd") != "true" || !strings.HasPrefix(field(a, "proc.exepath"), "/memfd:peregrine-test") {
+		t.Errorf("is_exe_from_memfd %q exepath %q", field(a, "proc.is_exe_from_memfd"), field(a, "proc.exepath"))
+	}
+}
+
+// TestLiveRecordReplay checks that replaying what a live run recorded
+// gives the alerts the live run gave.
+func TestLiveRecordReplay(t *testing.T) {
+	rs := defaultRules(t)
+	var rec bytes.Buffer
+	le := startLive(t, rs, runtime.LiveOptions{Record: &rec})
+	dir := t.TempDir()
+	run(t, exec.Command("/bin/sh", "-c", "cat /etc/shadow >/dev/null; ln -s /etc/shadow "+filepath.Join(dir, "s")+"; true"))
+	le.wait(t, "the link", func(a runtime.Alert) bool { return a.Rule.Name == "Link created to sensitive file" })
+	le.stop()
+	var live []string
+	for _, a := range le.alerts {
+		live = append(live, a.Rule.Name+"|"+a.Output)
+	}
+	eng, err := runtime.NewEngine(rs, runtime.MatchAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replayed []string
+	err = runtime.Replay(eng, "recording", &rec, func(a runtime.Alert) error {
+		replayed = append(replayed, a.Rule.Name+"|"+a.Output)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(live, "\n") != strings.Join(replayed, "\n") {
+		t.Errorf("live alerts:\n%s\nreplayed:\n%s", strings.Join(live, "\n"), strings.Join(replayed, "\n"))
+	}
+	if len(live) < 2 {
+		t.Errorf("want at least the shadow read and the link alerts, got %v", live)
+	}
+}
+
+// TestLiveRingBufferOverflow floods a deliberately small ring buffer: the
+// loss must be counted and detection must go on.
+func TestLiveRingBufferOverflow(t *testing.T) {
+	le := startLive(t, defaultRules(t), runtime.LiveOptions{RingBufferSize: os.Getpagesize()})
+	dir := t.TempDir()
+	target := filepath.Join(dir, "f")
+	os.WriteFile(target, nil, 0o644)
+	run(t, exec.Command("/bin/sh", "-c", "i=0; while [ $i -lt 3000 ]; do : < "+target+"; i=$((i+1)); done"))
+	deadline := time.Now().Add(5 * time.Second)
+	var m runtime.Metrics
+	for time.Now().Before(deadline) {
+		var err error
+		if m, err = le.live.Metrics(); err != nil {
+			t.Fatal(err)
+		}
+		if m.Kernel.EventsLost > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if m.Kernel.EventsLost == 0 {
+		t.Fatalf("no loss counted after a burst into a %d-byte ring buffer: %+v", os.Getpagesize(), m)
+	}
+	// Detection goes on: a later shadow read alerts. Other activity on the
+	// machine can fill so small a buffer too, so try a few times.
+	found := func(a runtime.Alert) bool {
+		return a.Rule.Name == "Credential file read by untrusted program" && field(a, "proc.name") == "cat"
+	}
+	for i := 0; i < 20 && !le.has(found); i++ {
+		run(t, exec.Command("/bin/sh", "-c", "cat /etc/shadow > /dev/null; true"))
+		time.Sleep(200 * time.Millisecond)
+	}
+	le.wait(t, "a shadow read after the overflow", found)
+}
+
+// stillLoaded returns the ids among ids that the kernel still has.
+func stillLoaded(ids []ebpf.ProgramID) []ebpf.ProgramID {
+	var out []ebpf.ProgramID
+	for _, id := range ids {
+		p, err := ebpf.NewProgramFromID(id)
+		if err == nil {
+			p.Close()
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// TestLiveDetach checks that stopping the engine leaves none of the
+// capture's programs loaded (a program stays loaded while any link or fd
+// holds it, so this covers the links too).
+func TestLiveDetach(t *testing.T) {
+	le := startLive(t, defaultRules(t), runtime.LiveOptions{})
+	ids := le.live.ProgramIDs()
+	if len(ids) != 7 || len(stillLoaded(ids)) != 7 {
+		t.Fatalf("program ids %v while running", ids)
+	}
+	le.stop()
+	// The kernel frees programs after an RCU grace period: poll.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(stillLoaded(ids)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if left := stillLoaded(ids); len(left) > 0 {
+		t.Errorf("programs %v still loaded after stop", left)
+	}
+}
