@@ -52,12 +52,14 @@ type captureRecord struct {
 	SkProtocol     uint16
 	Sport          uint16
 	Dport          uint16
-	Len            [3]uint16
+	Len            [4]uint16
+	Pad16          uint16
 	Saddr          [16]uint8
 	Daddr          [16]uint8
 	Flags          uint32
 	Vpid           uint32
 	Comm           [16]int8
+	_              [4]byte
 }
 
 type captureScratch struct {
@@ -78,7 +80,10 @@ type captureSyscallDesc struct {
 	Msghdr      int8
 	OpenHow     int8
 	Raw         uint8
-	Pad         [6]uint8
+	Dirfd       int8
+	DirfdPath   uint8
+	Pwd         uint8
+	Pad         [3]uint8
 }
 
 // Names of all BPF objects in the ELF.

@@ -264,6 +264,11 @@ func (p *Probe) Counters() (Counters, error) {
 	return c, nil
 }
 
+// Flush makes a blocked ReadInto return: ReadInto then returns the records
+// already in the ring buffer, and ringbuf.ErrFlushed once they are read.
+// Use it to stop reading without losing what the kernel has sent.
+func (p *Probe) Flush() error { return p.reader.Flush() }
+
 // StopReading makes a blocked ReadInto, and every later one, return
 // ringbuf.ErrClosed; the programs stay attached and the counters
 // readable until Close.

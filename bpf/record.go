@@ -29,23 +29,47 @@ const (
 	FlagBlob1Truncated = 1 << 4
 	FlagHasFile        = 1 << 5 // File describes the fd
 	FlagHasSock        = 1 << 6 // Sock describes the fd's socket
-	FlagPathIncomplete = 1 << 7 // the executable's path walk stopped short of the root
+	FlagPathIncomplete = 1 << 7 // the executable's path walk (blob 2) stopped short of the root
+	FlagCwdIncomplete  = 1 << 8 // the directory path walk (blob 3) stopped short of the root
 )
 
 // ExePath returns the executable's path of an exec record, from the
-// components the kernel walked (leaf first). ok is false when the walk
-// did not reach the root.
+// components the kernel walked. ok is false when the walk did not reach
+// the root.
 func (r *Record) ExePath() (string, bool) {
 	if r.Kind != KindExec || r.Flags&FlagPathIncomplete != 0 || len(r.Blobs[2]) == 0 {
 		return "", false
 	}
-	comps := bytes.Split(bytes.TrimRight(r.Blobs[2], "\x00"), []byte{0})
+	return walkedPath(r.Blobs[2]), true
+}
+
+// Dir returns the directory the kernel walked for the record: the working
+// directory at exec and after chdir, or the directory a relative path of
+// a syscall is relative to. ok is false when there is none or the walk did
+// not reach the root.
+func (r *Record) Dir() (string, bool) {
+	if r.Flags&FlagCwdIncomplete != 0 || len(r.Blobs[3]) == 0 {
+		return "", false
+	}
+	return walkedPath(r.Blobs[3]), true
+}
+
+// walkedPath joins path components that the kernel wrote leaf first, each
+// NUL-terminated. No components is the root.
+func walkedPath(blob []byte) string {
+	comps := bytes.Split(bytes.TrimRight(blob, "\x00"), []byte{0})
 	var b strings.Builder
 	for i := len(comps) - 1; i >= 0; i-- {
+		if len(comps[i]) == 0 {
+			continue
+		}
 		b.WriteByte('/')
 		b.Write(comps[i])
 	}
-	return b.String(), true
+	if b.Len() == 0 {
+		return "/"
+	}
+	return b.String()
 }
 
 // FileInfo describes the file behind a record's fd (the kernel's struct
@@ -67,8 +91,9 @@ type SockInfo struct {
 
 // Record is one record of the capture program. For syscall records Blobs
 // hold the user strings and the socket address the syscall's description
-// names; for exec records, the file name, argv (NUL-separated) and the
-// executable's dentry name. The blobs alias the reader's buffer: they are
+// names, and the directory a relative path is relative to; for exec
+// records, the file name, argv (NUL-separated), the executable's path and
+// the working directory (both as components, see ExePath and Dir). The blobs alias the reader's buffer: they are
 // valid until the next ReadInto with the same Record.
 type Record struct {
 	Kind                                       Kind
@@ -91,7 +116,7 @@ type Record struct {
 	File                                       FileInfo
 	Sock                                       SockInfo
 	Comm                                       [16]byte
-	Blobs                                      [3][]byte
+	Blobs                                      [4][]byte
 
 	raw []byte
 }

@@ -2,8 +2,12 @@ package bpf
 
 import "golang.org/x/sys/unix"
 
-// argRet marks the return value as the fd to describe (ARG_RET in C).
-const argRet = 6
+// argRet marks the return value as the fd to describe (ARG_RET in C);
+// argCwd marks a path relative to the working directory (ARG_CWD).
+const (
+	argRet = 6
+	argCwd = 7
+)
 
 // Syscall says how the capture program records one system call: which
 // arguments are user strings, socket addresses or file descriptors.
@@ -24,12 +28,22 @@ type Syscall struct {
 	Msghdr int8
 	// OpenHow is the argument holding a struct open_how pointer, or -1.
 	OpenHow int8
+	// DirFD is the argument holding the directory fd that path DirFDPath
+	// (0 or 1) is relative to, argCwd for the working directory, or -1.
+	// The kernel records that directory's path when the path is relative.
+	DirFD     int8
+	DirFDPath uint8
+	// Pwd records the working directory after the call (chdir, fchdir).
+	Pwd bool
 }
 
 // sc builds a Syscall with no special arguments.
 func sc(name string, nr int) Syscall {
-	return Syscall{Name: name, Nr: nr, Path0: -1, Path1: -1, Sockaddr: -1, SockaddrLen: -1, FD: -1, Msghdr: -1, OpenHow: -1}
+	return Syscall{Name: name, Nr: nr, Path0: -1, Path1: -1, Sockaddr: -1, SockaddrLen: -1, FD: -1, Msghdr: -1, OpenHow: -1, DirFD: -1}
 }
+
+func (s Syscall) dirfd(a int8, path uint8) Syscall { s.DirFD, s.DirFDPath = a, path; return s }
+func (s Syscall) pwd() Syscall                     { s.Pwd = true; return s }
 
 func (s Syscall) paths(p0, p1 int8) Syscall { s.Path0, s.Path1 = p0, p1; return s }
 func (s Syscall) fd(a int8) Syscall         { s.FD = a; return s }
@@ -43,12 +57,12 @@ func (s Syscall) openHow(a int8) Syscall { s.OpenHow = a; return s }
 // Syscalls is every system call Peregrine can capture, with the argument
 // positions of the x86_64 ABI (man 2 of each call).
 var Syscalls = []Syscall{
-	sc("open", unix.SYS_OPEN).paths(0, -1).fd(argRet),
-	sc("openat", unix.SYS_OPENAT).paths(1, -1).fd(argRet),
-	sc("openat2", unix.SYS_OPENAT2).paths(1, -1).fd(argRet).openHow(2),
-	sc("creat", unix.SYS_CREAT).paths(0, -1).fd(argRet),
-	sc("execve", unix.SYS_EXECVE).paths(0, -1),
-	sc("execveat", unix.SYS_EXECVEAT).paths(1, -1),
+	sc("open", unix.SYS_OPEN).paths(0, -1).fd(argRet).dirfd(argCwd, 0),
+	sc("openat", unix.SYS_OPENAT).paths(1, -1).fd(argRet).dirfd(0, 0),
+	sc("openat2", unix.SYS_OPENAT2).paths(1, -1).fd(argRet).openHow(2).dirfd(0, 0),
+	sc("creat", unix.SYS_CREAT).paths(0, -1).fd(argRet).dirfd(argCwd, 0),
+	sc("execve", unix.SYS_EXECVE).paths(0, -1).dirfd(argCwd, 0),
+	sc("execveat", unix.SYS_EXECVEAT).paths(1, -1).dirfd(0, 0),
 	sc("connect", unix.SYS_CONNECT).sockaddr(1, 2, false).fd(0),
 	sc("accept", unix.SYS_ACCEPT).sockaddr(1, 2, true).fd(argRet),
 	sc("accept4", unix.SYS_ACCEPT4).sockaddr(1, 2, true).fd(argRet),
@@ -62,21 +76,21 @@ var Syscalls = []Syscall{
 	sc("dup", unix.SYS_DUP).fd(argRet),
 	sc("dup2", unix.SYS_DUP2).fd(argRet),
 	sc("dup3", unix.SYS_DUP3).fd(argRet),
-	sc("symlink", unix.SYS_SYMLINK).paths(0, 1),
-	sc("symlinkat", unix.SYS_SYMLINKAT).paths(0, 2),
-	sc("link", unix.SYS_LINK).paths(0, 1),
-	sc("linkat", unix.SYS_LINKAT).paths(1, 3),
-	sc("unlink", unix.SYS_UNLINK).paths(0, -1),
-	sc("unlinkat", unix.SYS_UNLINKAT).paths(1, -1),
-	sc("rename", unix.SYS_RENAME).paths(0, 1),
-	sc("renameat", unix.SYS_RENAMEAT).paths(1, 3),
-	sc("renameat2", unix.SYS_RENAMEAT2).paths(1, 3),
-	sc("mkdir", unix.SYS_MKDIR).paths(0, -1),
-	sc("mkdirat", unix.SYS_MKDIRAT).paths(1, -1),
-	sc("rmdir", unix.SYS_RMDIR).paths(0, -1),
-	sc("chmod", unix.SYS_CHMOD).paths(0, -1),
+	sc("symlink", unix.SYS_SYMLINK).paths(0, 1).dirfd(argCwd, 1),
+	sc("symlinkat", unix.SYS_SYMLINKAT).paths(0, 2).dirfd(1, 1),
+	sc("link", unix.SYS_LINK).paths(0, 1).dirfd(argCwd, 0),
+	sc("linkat", unix.SYS_LINKAT).paths(1, 3).dirfd(0, 0),
+	sc("unlink", unix.SYS_UNLINK).paths(0, -1).dirfd(argCwd, 0),
+	sc("unlinkat", unix.SYS_UNLINKAT).paths(1, -1).dirfd(0, 0),
+	sc("rename", unix.SYS_RENAME).paths(0, 1).dirfd(argCwd, 0),
+	sc("renameat", unix.SYS_RENAMEAT).paths(1, 3).dirfd(0, 0),
+	sc("renameat2", unix.SYS_RENAMEAT2).paths(1, 3).dirfd(0, 0),
+	sc("mkdir", unix.SYS_MKDIR).paths(0, -1).dirfd(argCwd, 0),
+	sc("mkdirat", unix.SYS_MKDIRAT).paths(1, -1).dirfd(0, 0),
+	sc("rmdir", unix.SYS_RMDIR).paths(0, -1).dirfd(argCwd, 0),
+	sc("chmod", unix.SYS_CHMOD).paths(0, -1).dirfd(argCwd, 0),
 	sc("fchmod", unix.SYS_FCHMOD).fd(0),
-	sc("fchmodat", unix.SYS_FCHMODAT).paths(1, -1),
+	sc("fchmodat", unix.SYS_FCHMODAT).paths(1, -1).dirfd(0, 0),
 	sc("setuid", unix.SYS_SETUID),
 	sc("setns", unix.SYS_SETNS).fd(0),
 	sc("unshare", unix.SYS_UNSHARE),
@@ -92,8 +106,8 @@ var Syscalls = []Syscall{
 	sc("fork", unix.SYS_FORK),
 	sc("vfork", unix.SYS_VFORK),
 	sc("close", unix.SYS_CLOSE),
-	sc("chdir", unix.SYS_CHDIR).paths(0, -1),
-	sc("fchdir", unix.SYS_FCHDIR).fd(0),
+	sc("chdir", unix.SYS_CHDIR).paths(0, -1).pwd(),
+	sc("fchdir", unix.SYS_FCHDIR).fd(0).pwd(),
 }
 
 var syscallByName = func() map[string]Syscall {
@@ -132,6 +146,10 @@ func (s Syscall) desc(raw bool) captureSyscallDesc {
 	}
 	if raw {
 		d.Raw = 1
+	}
+	d.Dirfd, d.DirfdPath = s.DirFD, s.DirFDPath
+	if s.Pwd {
+		d.Pwd = 1
 	}
 	return d
 }

@@ -55,8 +55,8 @@ type Live struct {
 }
 
 // stateSyscalls are captured whatever the rules need: the process table
-// learns exec file names from them.
-var stateSyscalls = []string{"execve", "execveat"}
+// learns exec file names and working directories from them.
+var stateSyscalls = []string{"execve", "execveat", "chdir", "fchdir"}
 
 // SyscallsFor returns the capturable syscalls the ruleset's enabled rules
 // can match, plus the ones the process state needs. A rule without an
@@ -144,18 +144,20 @@ func (l *Live) ProgramIDs() []ebpf.ProgramID { return l.probe.ProgramIDs() }
 func (l *Live) RawSyscalls() []string { return l.probe.RawSyscalls() }
 
 // Run reads records until ctx is done, keeps the process table, evaluates
-// every syscall event and calls emit for each alert. An error from emit is
+// every syscall event and calls emit for each alert. When ctx is done it
+// still handles the records already in the ring buffer, then returns. An error from emit is
 // reported by Run's caller through onError and does not stop detection.
 func (l *Live) Run(ctx context.Context, emit func(Alert) error, onError func(error)) error {
 	go func() {
 		<-ctx.Done()
-		l.probe.StopReading()
+		// Drain: records already in the ring buffer are still handled.
+		l.probe.Flush()
 	}()
 	var rec bpf.Record
 	var alerts []Alert
 	for {
 		err := l.probe.ReadInto(&rec)
-		if errors.Is(err, ringbuf.ErrClosed) {
+		if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
 			return nil
 		}
 		if err != nil {
@@ -226,7 +228,13 @@ func (l *Live) handle(r *bpf.Record) *policy.Event {
 		l.table.Exit(pid)
 		return nil
 	case bpf.KindSyscall:
-		return l.event(r)
+		ev := l.event(r)
+		if (r.Syscall == unix.SYS_CHDIR || r.Syscall == unix.SYS_FCHDIR) && r.Ret == 0 {
+			if cwd, ok := r.Dir(); ok {
+				l.table.SetCwd(pid, cwd)
+			}
+		}
+		return ev
 	}
 	return nil
 }
@@ -248,6 +256,9 @@ func (l *Live) exec(r *bpf.Record) {
 		exePath, _ = os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "exe"))
 	}
 	l.table.Exec(pid, exe, args, exePath, r.CommString())
+	if cwd, ok := r.Dir(); ok {
+		l.table.SetCwd(pid, cwd)
+	}
 }
 
 func splitNUL(b []byte) []string {
@@ -382,21 +393,33 @@ func cmdline(p *proctable.Process) string {
 
 const atFDCWD = -100
 
-// resolve makes a path absolute as Falco does for fd.name: relative to the
-// directory fd dirfd, or to the process's working directory for AT_FDCWD.
-// It returns the path unchanged when the base cannot be found.
-func (l *Live) resolve(pid int32, dirfd int64, path string) string {
+// resolve makes path number which (0 or 1) of a record absolute, as
+// Falco does for fd.name: relative to the directory fd dirfd, or to the
+// working directory for AT_FDCWD. The base is the directory the kernel
+// walked when it recorded one, else the process table's working directory,
+// else what /proc says now. The path stays relative when no base is known.
+func (l *Live) resolve(r *bpf.Record, p *proctable.Process, dirfd int64, path string, which int) string {
 	if path == "" || filepath.IsAbs(path) {
 		return filepath.Clean(path)
 	}
-	var base string
-	var err error
-	if int32(dirfd) == atFDCWD {
-		base, err = os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "cwd"))
-	} else {
-		base, err = l.fdPath(pid, dirfd)
+	pid := int32(r.Pid)
+	base, ok := "", false
+	if desc, known := bpf.LookupSyscall(bpf.SyscallName(int(r.Syscall))); known && int(desc.DirFDPath) == which {
+		base, ok = r.Dir()
 	}
-	if err != nil || !filepath.IsAbs(base) {
+	if !ok && int32(dirfd) == atFDCWD && p != nil && p.Cwd != "" {
+		base, ok = p.Cwd, true
+	}
+	if !ok {
+		var err error
+		if int32(dirfd) == atFDCWD {
+			base, err = os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "cwd"))
+		} else {
+			base, err = l.fdPath(pid, dirfd)
+		}
+		ok = err == nil && filepath.IsAbs(base)
+	}
+	if !ok {
 		return path
 	}
 	return filepath.Join(base, path)
@@ -417,7 +440,7 @@ func (l *Live) setArgs(ev *policy.Event, r *bpf.Record, name string, p *proctabl
 		if !ok {
 			return ""
 		}
-		abs := l.resolve(pid, dirfd, raw)
+		abs := l.resolve(r, p, dirfd, raw, i)
 		ev.Set("evt.arg."+arg, abs)
 		ev.Set("fs.path."+field, abs)
 		ev.Set("fs.path."+field+"raw", raw)
@@ -437,7 +460,7 @@ func (l *Live) setArgs(ev *policy.Event, r *bpf.Record, name string, p *proctabl
 		if !ok {
 			break
 		}
-		abs := l.resolve(pid, dirfd, raw)
+		abs := l.resolve(r, p, dirfd, raw, 0)
 		created := r.Ret >= 0 && r.File.FMode&bpf.FModeCreated != 0
 		ev.Set("evt.arg.name", abs)
 		ev.Set("evt.arg.flags", OpenFlags(flags, created))
@@ -478,14 +501,18 @@ func (l *Live) setArgs(ev *policy.Event, r *bpf.Record, name string, p *proctabl
 		ev.Set("evt.arg.res", r.Ret)
 		l.setFdByKernel(ev, r, pid, r.Ret)
 	case "symlink", "symlinkat":
-		target, _ := str(0)
-		ev.Set("evt.arg.target", target)
-		ev.Set("fs.path.target", target)
+		// As ln -s names them: the target is what the link points to
+		// (kept as given), the link path is the new file.
+		if target, ok := str(0); ok {
+			ev.Set("evt.arg.target", target)
+			ev.Set("fs.path.source", target)
+			ev.Set("fs.path.sourceraw", target)
+		}
 		dirfd := int64(atFDCWD)
 		if name == "symlinkat" {
 			dirfd = int64(int32(a[1]))
 		}
-		setPath("linkpath", "source", dirfd, 1)
+		setPath("linkpath", "target", dirfd, 1)
 	case "link", "linkat", "rename", "renameat", "renameat2":
 		olddir, newdir := int64(atFDCWD), int64(atFDCWD)
 		if name == "linkat" || name == "renameat" || name == "renameat2" {

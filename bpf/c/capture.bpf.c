@@ -39,7 +39,9 @@ enum counter {
 };
 
 #define ARG_NONE -1
+#define AT_FDCWD -100
 #define ARG_RET 6 /* the return value, as an fd */
+#define ARG_CWD 7 /* no dirfd argument: the path is relative to the cwd */
 
 /* How to capture one syscall. Filled by userspace (bpf/syscalls.go). */
 struct syscall_desc {
@@ -53,7 +55,10 @@ struct syscall_desc {
 	__s8 msghdr;       /* arg holding a struct msghdr *, or -1 */
 	__s8 open_how;     /* arg holding a struct open_how * (openat2), or -1 */
 	__u8 raw;          /* captured by the raw tracepoint programs */
-	__u8 pad[6];
+	__s8 dirfd;        /* arg holding the dirfd a path is relative to, ARG_CWD, or -1 */
+	__u8 dirfd_path;   /* which path (0 or 1) dirfd is the base of */
+	__u8 pwd;          /* record the working directory after the call (chdir) */
+	__u8 pad[3];
 };
 
 /* The fixed part of every record; variable-length data follows it. The
@@ -90,7 +95,8 @@ struct record {
 	__u16 sk_protocol;
 	__u16 sport; /* local */
 	__u16 dport; /* remote */
-	__u16 len[3]; /* lengths of the three blobs that follow */
+	__u16 len[4]; /* lengths of the four blobs that follow */
+	__u16 pad16;
 	__u8 saddr[16];
 	__u8 daddr[16];
 	/* Flags: which reads failed (a failed read means unknown, not empty). */
@@ -106,7 +112,8 @@ struct record {
 #define FLAG_BLOB1_TRUNCATED (1 << 4)
 #define FLAG_HAS_FILE (1 << 5)
 #define FLAG_HAS_SOCK (1 << 6)
-#define FLAG_PATH_INCOMPLETE (1 << 7)
+#define FLAG_PATH_INCOMPLETE (1 << 7) /* blob 2's path walk stopped short */
+#define FLAG_CWD_INCOMPLETE (1 << 8)  /* blob 3's path walk stopped short */
 
 #define DATA_MAX (4 * BLOB_MAX)
 
@@ -291,41 +298,79 @@ static __always_inline __u32 read_sockaddr(struct scratch *s, __u32 off, const v
 	return len;
 }
 
-/* read_dpath writes the path of a file as its components, leaf first,
- * each NUL-terminated, walking d_parent up to the root and crossing mount
- * points as d_path does (fs/d_path.c). Tracepoints may not call
- * bpf_d_path. It returns the bytes written; FLAG_PATH_INCOMPLETE is set
- * when the walk did not reach the root. */
-static __always_inline __u32 read_dpath(struct scratch *s, __u32 off, struct file *f)
+struct walk_ctx {
+	struct dentry *d;
+	struct vfsmount *vm;
+	struct mount *m;
+	__u32 off;
+	__u32 done; /* the walk reached the root */
+};
+
+/* walk_step is one step of read_dpath, run by bpf_loop so that the
+ * verifier checks the body once rather than once per iteration. */
+static long walk_step(__u32 i, void *data)
 {
-	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
-	struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
-	/* container_of, with the offset relocated by CO-RE. */
-	struct mount *m = (void *)vm - bpf_core_field_offset(struct mount, mnt);
-	__u32 start = off;
-	for (int i = 0; i < PATH_DEPTH_MAX; i++) {
-		struct dentry *parent = BPF_CORE_READ(d, d_parent);
-		struct dentry *root = BPF_CORE_READ(vm, mnt_root);
-		if (d == root || d == parent) {
-			struct mount *up = BPF_CORE_READ(m, mnt_parent);
-			if (up == m || !up)
-				return off - start; /* the root of the tree */
-			d = BPF_CORE_READ(m, mnt_mountpoint);
-			m = up;
-			vm = (struct vfsmount *)__builtin_preserve_access_index(&m->mnt);
-			continue;
+	struct walk_ctx *w = data;
+	/* Locals, not w->..., inside BPF_CORE_READ: the macro would relocate
+	 * the walk_ctx access too, and the kernel has no such type. */
+	struct dentry *d = w->d;
+	struct vfsmount *vm = w->vm;
+	struct mount *m = w->m;
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	struct dentry *root = BPF_CORE_READ(vm, mnt_root);
+	if (d == root || d == parent) {
+		struct mount *up = BPF_CORE_READ(m, mnt_parent);
+		if (up == m || !up) {
+			w->done = 1; /* the root of the tree */
+			return 1;
 		}
-		if (off > DATA_MAX - NAME_MAX_LEN)
-			break;
-		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-		long n = bpf_probe_read_kernel_str(&s->data[off & DATA_MASK], NAME_MAX_LEN, name);
-		if (n <= 0)
-			break;
-		off += n;
-		d = parent;
+		w->d = BPF_CORE_READ(m, mnt_mountpoint);
+		w->m = up;
+		w->vm = (struct vfsmount *)__builtin_preserve_access_index(&up->mnt);
+		return 0;
 	}
-	s->r.flags |= FLAG_PATH_INCOMPLETE;
-	return off - start;
+	struct scratch *s = get_scratch();
+	__u32 off = w->off;
+	if (!s || off > DATA_MAX - NAME_MAX_LEN)
+		return 1;
+	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	long n = bpf_probe_read_kernel_str(&s->data[off & DATA_MASK], NAME_MAX_LEN, name);
+	if (n <= 0)
+		return 1;
+	w->off = off + n;
+	w->d = parent;
+	return 0;
+}
+
+/* read_dpath writes a path (dentry and mount) as its components, leaf
+ * first, each NUL-terminated, walking d_parent up to the root and crossing
+ * mount points as d_path does (fs/d_path.c): tracepoints may not call
+ * bpf_d_path. It returns the bytes written, and sets incomplete in the
+ * record's flags when the walk did not reach the root. */
+static __always_inline __u32 read_dpath(struct scratch *s, __u32 off, struct dentry *d, struct vfsmount *vm, __u32 incomplete)
+{
+	struct walk_ctx w = {
+		.d = d,
+		.vm = vm,
+		/* container_of, with the offset relocated by CO-RE. */
+		.m = (void *)vm - bpf_core_field_offset(struct mount, mnt),
+		.off = off,
+	};
+	bpf_loop(PATH_DEPTH_MAX, walk_step, &w, 0);
+	if (!w.done)
+		s->r.flags |= incomplete;
+	return w.off - off;
+}
+
+/* read_cwd writes the current task's working directory as blob 3. */
+static __always_inline __u32 read_cwd(struct scratch *s, __u32 off)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct dentry *d = BPF_CORE_READ(t, fs, pwd.dentry);
+	struct vfsmount *vm = BPF_CORE_READ(t, fs, pwd.mnt);
+	__u32 n = read_dpath(s, off & DATA_MASK, d, vm, FLAG_CWD_INCOMPLETE);
+	s->r.len[3] = n;
+	return n;
 }
 
 static __always_inline __u64 arg_at(const __u64 *args, __s8 i)
@@ -427,6 +472,28 @@ static __always_inline int on_exit(__s32 nr, __s64 ret)
 		__u32 n = read_sockaddr(s, off, sa, salen);
 		s->r.len[2] = n;
 		off += n;
+	}
+	/* A relative path: record the directory it is relative to, so that
+	 * userspace need not look it up after the fact (the process may be
+	 * gone). Blob 2 is free for path syscalls. */
+	__u32 pstart = d->dirfd_path ? (s->r.len[0] & (BLOB_MAX * 2 - 1)) : 0;
+	__u16 plen = d->dirfd_path ? s->r.len[1] : s->r.len[0];
+	if (d->dirfd >= 0 && plen > 0 && s->data[pstart & DATA_MASK] != '/') {
+		int dfd = d->dirfd == ARG_CWD ? AT_FDCWD : (int)arg_at(s->r.args, d->dirfd);
+		off &= (BLOB_MAX * 2 - 1);
+		if (dfd == AT_FDCWD) {
+			off += read_cwd(s, off);
+		} else {
+			struct file *df = fd_file(dfd);
+			if (df) {
+				__u32 n = read_dpath(s, off, BPF_CORE_READ(df, f_path.dentry), BPF_CORE_READ(df, f_path.mnt), FLAG_CWD_INCOMPLETE);
+				s->r.len[3] = n;
+				off += n;
+			}
+		}
+	} else if (d->pwd) {
+		off &= (BLOB_MAX * 2 - 1);
+		off += read_cwd(s, off);
 	}
 	if (d->open_how >= 0) {
 		/* openat2: the flags and mode live in struct open_how; put them
@@ -573,8 +640,23 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	}
 	off &= (BLOB_MAX * 2 - 1);
 	struct file *exe = BPF_CORE_READ(bprm, file);
-	s->r.len[2] = read_dpath(s, off, exe);
+	s->r.len[2] = read_dpath(s, off, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt), FLAG_PATH_INCOMPLETE);
 	off += s->r.len[2];
+	off += read_cwd(s, off);
+	/* A thread other than the leader called exec: the kernel gave it the
+	 * leader's id, so move its saved arguments to the id it will exit
+	 * with. */
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	if ((__u32)old_pid != tgid) {
+		__u64 old_id = ((__u64)tgid << 32) | (__u32)old_pid;
+		__u64 new_id = ((__u64)tgid << 32) | tgid;
+		struct pending *pe = bpf_map_lookup_elem(&pending_calls, &old_id);
+		if (pe) {
+			struct pending copy = *pe;
+			bpf_map_update_elem(&pending_calls, &new_id, &copy, BPF_ANY);
+			bpf_map_delete_elem(&pending_calls, &old_id);
+		}
+	}
 	struct inode *ino = BPF_CORE_READ(exe, f_inode);
 	s->r.ino = BPF_CORE_READ(ino, i_ino);
 	s->r.dev = BPF_CORE_READ(ino, i_sb, s_dev);

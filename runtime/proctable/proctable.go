@@ -328,3 +328,15 @@ func parsePidName(name string) (int32, bool) {
 func vanished(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH)
 }
+
+// SetCwd records the working directory of pid, as learnt from an exec or
+// chdir record. An unknown pid is ignored.
+func (t *Table) SetCwd(pid int32, cwd string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.procs[pid]; ok && old.Cwd != cwd {
+		p := old.clone()
+		p.Cwd = cwd
+		t.procs[pid] = p
+	}
+}
