@@ -16,7 +16,7 @@ build:
 
 # The test command the README and CI use.
 test:
-	$(GO) test ./...
+	$(GO) test -count=1 ./...
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -103,6 +103,7 @@ const (
 	captureProgTpSysEnter  = "tp_sys_enter"
 	captureProgTpSysExit   = "tp_sys_exit"
 	captureVarSelfTgid     = "self_tgid"
+	captureVarWakeupBytes  = "wakeup_bytes"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -171,7 +172,8 @@ type captureMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureVariableSpecs struct {
-	SelfTgid *ebpf.VariableSpec `ebpf:"self_tgid"`
+	SelfTgid    *ebpf.VariableSpec `ebpf:"self_tgid"`
+	WakeupBytes *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
 // captureObjects contains all objects after they have been loaded into the kernel.
@@ -215,7 +217,8 @@ func (m *captureMaps) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureVariables struct {
-	SelfTgid *ebpf.Variable `ebpf:"self_tgid"`
+	SelfTgid    *ebpf.Variable `ebpf:"self_tgid"`
+	WakeupBytes *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
 // capturePrograms contains all programs after they have been loaded into the kernel.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -185,6 +186,7 @@ func (p *Probe) setup(names []string) error {
 		return fmt.Errorf("ring buffer reader: %w", err)
 	}
 	p.reader = rd
+	rd.SetDeadline(time.Now().Add(PollInterval))
 	return nil
 }
 
@@ -221,15 +223,29 @@ func (p *Probe) ProgramIDs() []ebpf.ProgramID {
 	return ids
 }
 
+// PollInterval bounds how long a record can wait in the ring buffer: the
+// capture program wakes the reader only when much data is waiting (a
+// wakeup per event costs a cross-CPU interrupt), so the reader also looks
+// on this timer.
+const PollInterval = 10 * time.Millisecond
+
 // ReadInto blocks until a record arrives and decodes it into rec, reusing
-// rec's buffer. It returns ringbuf.ErrClosed after Close.
+// rec's buffer. It returns ringbuf.ErrClosed after Close and
+// ringbuf.ErrFlushed after Flush, once the records already sent are read.
 func (p *Probe) ReadInto(rec *Record) error {
-	p.rec.RawSample = rec.raw
-	if err := p.reader.ReadInto(&p.rec); err != nil {
-		return err
+	for {
+		p.rec.RawSample = rec.raw
+		err := p.reader.ReadInto(&p.rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			p.reader.SetDeadline(time.Now().Add(PollInterval))
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		rec.raw = p.rec.RawSample
+		return rec.decode(rec.raw)
 	}
-	rec.raw = p.rec.RawSample
-	return rec.decode(rec.raw)
 }
 
 // Read is the convenient form of ReadInto: it returns a new Record.

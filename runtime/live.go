@@ -49,9 +49,12 @@ type Live struct {
 	// bootToWall turns CLOCK_BOOTTIME nanoseconds into wall-clock ones.
 	bootToWall int64
 	num        uint64
-	alerts     atomic.Uint64
-	evaluated  atomic.Uint64
-	syscalls   []string
+	// execFilename holds, per process, the file name of its last exec
+	// until the execve record that follows uses it.
+	execFilename map[int32]string
+	alerts       atomic.Uint64
+	evaluated    atomic.Uint64
+	syscalls     []string
 }
 
 // stateSyscalls are captured whatever the rules need: the process table
@@ -101,11 +104,12 @@ func StartLive(opts LiveOptions) (*Live, error) {
 		procRoot = "/proc"
 	}
 	l := &Live{
-		eng:      eng,
-		table:    proctable.New(procRoot),
-		users:    proctable.NewUsers("/etc/passwd", "/etc/group"),
-		proc:     procRoot,
-		syscalls: SyscallsFor(opts.Ruleset),
+		eng:          eng,
+		table:        proctable.New(procRoot),
+		users:        proctable.NewUsers("/etc/passwd", "/etc/group"),
+		proc:         procRoot,
+		syscalls:     SyscallsFor(opts.Ruleset),
+		execFilename: map[int32]string{},
 	}
 	if opts.Record != nil {
 		l.record = json.NewEncoder(opts.Record)
@@ -226,6 +230,7 @@ func (l *Live) handle(r *bpf.Record) *policy.Event {
 		return nil
 	case bpf.KindExit:
 		l.table.Exit(pid)
+		delete(l.execFilename, pid)
 		return nil
 	case bpf.KindSyscall:
 		ev := l.event(r)
@@ -256,6 +261,9 @@ func (l *Live) exec(r *bpf.Record) {
 		exePath, _ = os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "exe"))
 	}
 	l.table.Exec(pid, exe, args, exePath, r.CommString())
+	if fn, ok := r.Str(0); ok {
+		l.execFilename[pid] = fn
+	}
 	if cwd, ok := r.Dir(); ok {
 		l.table.SetCwd(pid, cwd)
 	}
@@ -481,14 +489,18 @@ func (l *Live) setArgs(ev *policy.Event, r *bpf.Record, name string, p *proctabl
 			ev.Set("fd.dev", r.File.Dev)
 		}
 	case "execve", "execveat":
-		i := 0
 		if name == "execveat" {
 			ev.Set("evt.arg.dirfd", int64(int32(a[0])))
 		}
-		if fn, ok := str(i); ok && r.Ret < 0 {
+		// A successful exec replaced the memory the file name was in: the
+		// exec record that came first carried it.
+		if r.Ret >= 0 {
+			if fn, ok := l.execFilename[pid]; ok {
+				ev.Set("evt.arg.filename", fn)
+				delete(l.execFilename, pid)
+			}
+		} else if fn, ok := str(0); ok {
 			ev.Set("evt.arg.filename", fn)
-		} else if p != nil {
-			ev.Set("evt.arg.filename", p.ExePath)
 		}
 	case "connect", "bind", "listen", "sendto", "sendmsg", "recvfrom", "recvmsg", "accept", "accept4", "socket":
 		l.setSocket(ev, r, name)

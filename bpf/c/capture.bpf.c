@@ -182,31 +182,38 @@ static __always_inline struct scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch_buf, &zero);
 }
 
+/* fill_task fills the record's task fields. It reads through the BTF
+ * pointer of the current task: direct loads the JIT turns into guarded
+ * memory accesses, much cheaper than a probe-read helper call each. */
 static __always_inline void fill_task(struct record *r)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *t = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
 	r->ts = bpf_ktime_get_boot_ns();
 	r->pid = id >> 32;
 	r->tid = (__u32)id;
-	r->ppid = BPF_CORE_READ(t, real_parent, tgid);
-	r->uid = BPF_CORE_READ(t, cred, uid.val);
-	r->gid = BPF_CORE_READ(t, cred, gid.val);
-	r->euid = BPF_CORE_READ(t, cred, euid.val);
+	r->ppid = t->real_parent->tgid;
+	const struct cred *c = t->cred;
+	r->uid = c->uid.val;
+	r->gid = c->gid.val;
+	r->euid = c->euid.val;
 	if (bpf_core_field_exists(t->loginuid))
-		r->loginuid = BPF_CORE_READ(t, loginuid.val);
+		r->loginuid = t->loginuid.val;
 	else
 		r->loginuid = (__u32)-1;
-	r->cap_effective = BPF_CORE_READ(t, cred, cap_effective.val);
-	r->cap_permitted = BPF_CORE_READ(t, cred, cap_permitted.val);
-	r->cap_inheritable = BPF_CORE_READ(t, cred, cap_inheritable.val);
+	r->cap_effective = c->cap_effective.val;
+	r->cap_permitted = c->cap_permitted.val;
+	r->cap_inheritable = c->cap_inheritable.val;
 	r->cgroup_id = bpf_get_current_cgroup_id();
-	r->pidns = BPF_CORE_READ(t, nsproxy, pid_ns_for_children, ns.inum);
-	r->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	struct nsproxy *ns = t->nsproxy;
+	if (ns) {
+		r->pidns = ns->pid_ns_for_children->ns.inum;
+		r->mntns = ns->mnt_ns->ns.inum;
+	}
 	/* The pid as the task's own namespace numbers it: thread_pid->numbers[level]. */
-	unsigned int level = BPF_CORE_READ(t, thread_pid, level);
+	struct pid *tp = t->thread_pid;
+	unsigned int level = tp->level;
 	struct upid up = {};
-	struct pid *tp = BPF_CORE_READ(t, thread_pid);
 	bpf_probe_read_kernel(&up, sizeof(up), &tp->numbers[level & 31]);
 	r->vpid = up.nr;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
@@ -318,6 +325,22 @@ static long walk_step(__u32 i, void *data)
 	struct mount *m = w->m;
 	struct dentry *parent = BPF_CORE_READ(d, d_parent);
 	struct dentry *root = BPF_CORE_READ(vm, mnt_root);
+	if (d == parent && d != root) {
+		/* A pseudo or disconnected dentry (memfd, anonymous files): its
+		 * own parent and not a mount's root. d_path shows its name under
+		 * "/": write it and stop. */
+		struct scratch *s = get_scratch();
+		__u32 off = w->off;
+		if (!s || off > DATA_MAX - NAME_MAX_LEN)
+			return 1;
+		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+		long n = bpf_probe_read_kernel_str(&s->data[off & DATA_MASK], NAME_MAX_LEN, name);
+		if (n > 0) {
+			w->off = off + n;
+			w->done = 1;
+		}
+		return 1;
+	}
 	if (d == root || d == parent) {
 		struct mount *up = BPF_CORE_READ(m, mnt_parent);
 		if (up == m || !up) {
@@ -380,13 +403,21 @@ static __always_inline __u64 arg_at(const __u64 *args, __s8 i)
 	return args[i & 7];
 }
 
+/* Waking the reader for every record costs a cross-CPU wakeup per event;
+ * the reader also polls on a short timer, so wake it only once this much
+ * is waiting. */
+const volatile __u64 wakeup_bytes = 65536;
+
 static __always_inline void emit(struct scratch *s, __u32 data_len)
 {
 	__u32 size = sizeof(struct record) + data_len;
 	if (size > sizeof(struct scratch))
 		size = sizeof(struct scratch);
 	s->r.size = size;
-	if (bpf_ringbuf_output(&events, s, size, 0) == 0)
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, s, size, flags) == 0)
 		count(COUNTER_SENT);
 	else
 		count(COUNTER_LOST);
@@ -554,14 +585,21 @@ int tp_sys_exit(struct syscall_exit_ctx *ctx)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
 {
+	/* Every syscall of the machine comes here: leave at once unless it is
+	 * one to capture through this program. */
+	__u32 key = id;
+	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
+	if (!d || !d->raw)
+		return 0;
 	__u64 args[6];
 #if defined(__TARGET_ARCH_x86)
-	args[0] = BPF_CORE_READ(regs, di);
-	args[1] = BPF_CORE_READ(regs, si);
-	args[2] = BPF_CORE_READ(regs, dx);
-	args[3] = BPF_CORE_READ(regs, r10);
-	args[4] = BPF_CORE_READ(regs, r8);
-	args[5] = BPF_CORE_READ(regs, r9);
+	/* regs is a trusted BTF pointer here: direct loads, no helper calls. */
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
 #else
 	args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
 	args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
@@ -576,7 +614,15 @@ int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
 {
-	long id = BPF_CORE_READ(regs, orig_ax);
+#if defined(__TARGET_ARCH_x86)
+	long id = regs->orig_ax;
+#else
+	long id = BPF_CORE_READ(regs, syscallno);
+#endif
+	__u32 key = id;
+	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
+	if (!d || !d->raw)
+		return 0;
 	return on_exit(id, ret);
 }
 

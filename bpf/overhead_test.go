@@ -1,0 +1,115 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+)
+
+// The overhead harness: a load generator in a child process (the capture
+// ignores its own process) makes one syscall in a loop, with no program
+// loaded and with the capture attached in each mode, and reports the
+// nanoseconds per call. Run it with
+//
+//	go test -run '^$' -bench Overhead -count 5 ./bpf | tee /tmp/o.txt; benchstat /tmp/o.txt
+//
+// benchmarkSyscalls is what the capture attaches to: the syscalls the
+// default ruleset needs that have a tracepoint on every kernel.
+var benchmarkSyscalls = []string{"openat", "open", "openat2", "creat", "execve", "execveat", "connect",
+	"socket", "symlink", "symlinkat", "link", "linkat", "unlink", "unlinkat", "chmod", "fchmod", "fchmodat",
+	"setuid", "setns", "unshare", "ptrace", "bpf", "userfaultfd", "mount", "dup", "dup2", "dup3", "chdir", "fchdir"}
+
+func TestMain(m *testing.M) {
+	if what := os.Getenv("PEREGRINE_LOADGEN"); what != "" {
+		n, _ := strconv.Atoi(os.Getenv("PEREGRINE_LOADGEN_N"))
+		ns, err := loadgen(what, n)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(ns)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// loadgen makes n calls of one kind and returns the nanoseconds per call.
+func loadgen(what string, n int) (float64, error) {
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("peregrine-loadgen-%d", os.Getpid()))
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		return 0, err
+	}
+	defer os.Remove(path)
+	start := time.Now()
+	switch what {
+	case "getppid":
+		for i := 0; i < n; i++ {
+			unix.Getppid()
+		}
+	case "openat":
+		for i := 0; i < n; i++ {
+			fd, err := unix.Openat(unix.AT_FDCWD, path, unix.O_RDONLY, 0)
+			if err != nil {
+				return 0, err
+			}
+			unix.Close(fd)
+		}
+	default:
+		return 0, fmt.Errorf("unknown load %q", what)
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(n), nil
+}
+
+func runLoadgen(b *testing.B, what string) float64 {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "PEREGRINE_LOADGEN="+what, "PEREGRINE_LOADGEN_N="+strconv.Itoa(b.N))
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("load generator: %v", err)
+	}
+	ns, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ns
+}
+
+func BenchmarkOverhead(b *testing.B) {
+	requireRoot(b)
+	for _, load := range []string{"getppid", "openat"} {
+		for _, mode := range []AttachMode{"none", AttachTracepoints, AttachRawTracepoints} {
+			b.Run(load+"/"+string(mode), func(b *testing.B) {
+				if mode != "none" {
+					p, err := Load(Options{Syscalls: benchmarkSyscalls, Mode: mode})
+					if err != nil {
+						b.Fatal(err)
+					}
+					done := make(chan struct{})
+					go func() {
+						defer close(done)
+						var rec Record
+						for {
+							if err := p.ReadInto(&rec); errors.Is(err, ringbuf.ErrClosed) {
+								return
+							}
+						}
+					}()
+					defer func() { p.Close(); <-done }()
+				}
+				b.ResetTimer()
+				ns := runLoadgen(b, load)
+				b.StopTimer()
+				b.ReportMetric(ns, "ns/call")
+			})
+		}
+	}
+}
