@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -151,6 +153,53 @@ func TestFieldsCatalog(t *testing.T) {
 		"k8s.ns.name": "CHARBUF", "user.uid": "UINT32", "fd.sport": "PORT", "fd.snet": "IPNET"} {
 		if have[name] != typ {
 			t.Errorf("field %s: type %q, want %q", name, have[name], typ)
+		}
+	}
+}
+
+// TestMain lets the test binary run the CLI itself, so a test can run it
+// as another user.
+func TestMain(m *testing.M) {
+	if os.Getenv("PEREGRINE_RUN_MAIN") != "" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestRunUnprivileged checks that run, without root, names what is
+// missing and exits 1.
+func TestRunUnprivileged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("this test drops privileges and must run as root in CI")
+		}
+		t.Skip("dropping privileges to another user needs root")
+	}
+	// The build directory is private to root: copy the binary out.
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	bin := filepath.Join(dir, "peregrine")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PEREGRINE_RUN_MAIN=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want status 1: %s", err, out)
+	}
+	for _, want := range []string{"CAP_BPF", "CAP_PERFMON", "run as root"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output %q does not name %s", out, want)
 		}
 	}
 }
