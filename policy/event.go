@@ -223,6 +223,9 @@ func (e *Event) derive() {
 	}
 }
 
+// FDDirectory returns the directory of a path as fd.directory has it.
+func FDDirectory(p string) string { return fdDirectory(p) }
+
 // fdDirectory returns the directory of a path as libsinsp's fd.directory
 // does: the name up to its last '/', "/" when that is the first byte or
 // there is none, the name itself when it ends with '/'.

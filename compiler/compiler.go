@@ -1,0 +1,194 @@
+// Package compiler turns a policy.Ruleset into a Plan: for every rule and
+// syscall a kernel predicate that over-approximates the rule (the kernel
+// filter never drops an event a rule matches), grouped into classes and
+// encoded as the contents of the kernel filter's maps, and the userspace
+// decision tree that evaluates what the kernel lets through.
+//
+// Compile runs an ordered list of named passes, each timed; Plan.Passes
+// reports them and `peregrine explain` shows them.
+package compiler
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/peregrine-sec/peregrine/policy"
+)
+
+// Options configure Compile.
+type Options struct {
+	// Syscalls are the syscalls the capture can deliver; rules are
+	// compiled for these. Empty means every event type of the rules.
+	Syscalls []string
+	// MaxClasses is the class budget (the width of the kernel mask);
+	// 0 means MaskBits. Over budget, classes are merged (soundly) and a
+	// warning is reported.
+	MaxClasses int
+	// NoKernelFilter makes every kernel predicate true but for the
+	// syscall: the syscall-set-only mode Falco has.
+	NoKernelFilter bool
+}
+
+// Plan is a compiled ruleset.
+type Plan struct {
+	Rules []*policy.Rule // the enabled rules, in load order
+	// Preds holds the kernel predicate of each rule for each syscall.
+	Preds [][]SyscallPred
+	// Classes are the distinct kernel predicates; a class is a bit of
+	// the kernel mask.
+	Classes []*Class
+	// Encoding is the content of the kernel filter's maps.
+	Encoding *Encoding
+	// Passes are the passes run, in order, with their durations.
+	Passes []PassTiming
+	// Warnings from compiling (class merges).
+	Warnings []string
+	opts     Options
+}
+
+// SyscallPred is a rule's kernel predicate for one syscall.
+type SyscallPred struct {
+	Syscall string
+	Pred    *Pred
+	Class   int
+}
+
+// PassTiming is a compiler pass and how long it took.
+type PassTiming struct {
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// pass is one named stage of the compiler.
+type pass struct {
+	name string
+	run  func(*compilation) error
+}
+
+// compilation is the state the passes share.
+type compilation struct {
+	rs    *policy.Ruleset
+	opts  Options
+	plan  *Plan
+	conds []policy.Expr // per rule, normalised
+	types [][]string    // per rule, the syscalls it is compiled for
+}
+
+// passes are Compile's stages, in order.
+var passes = []pass{
+	{"select-rules", (*compilation).selectRules},
+	{"normalize", (*compilation).normalize},
+	{"infer-event-types", (*compilation).inferEventTypes},
+	{"split-kernel-predicates", (*compilation).splitKernel},
+	{"group-classes", (*compilation).groupClasses},
+	{"encode-maps", (*compilation).encodeMaps},
+}
+
+// PassNames returns the names of the compiler's passes, in order.
+func PassNames() []string {
+	out := make([]string, len(passes))
+	for i, p := range passes {
+		out[i] = p.name
+	}
+	return out
+}
+
+// Compile compiles the enabled rules of rs. It returns an error when a
+// rule's condition cannot be compiled (an invalid comparison).
+func Compile(rs *policy.Ruleset, opts Options) (*Plan, error) {
+	if opts.MaxClasses <= 0 || opts.MaxClasses > MaskBits {
+		opts.MaxClasses = MaskBits
+	}
+	c := &compilation{rs: rs, opts: opts, plan: &Plan{opts: opts}}
+	for _, p := range passes {
+		start := time.Now()
+		if err := p.run(c); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.name, err)
+		}
+		c.plan.Passes = append(c.plan.Passes, PassTiming{p.name, time.Since(start)})
+	}
+	return c.plan, nil
+}
+
+func (c *compilation) selectRules() error {
+	c.plan.Rules = c.rs.Enabled()
+	return nil
+}
+
+func (c *compilation) normalize() error {
+	c.conds = make([]policy.Expr, len(c.plan.Rules))
+	for i, r := range c.plan.Rules {
+		c.conds[i] = Normalize(r.Condition)
+	}
+	return nil
+}
+
+// inferEventTypes decides, per rule, the syscalls it is compiled for: its
+// event types (all capturable ones when unrestricted) that the capture
+// can deliver.
+func (c *compilation) inferEventTypes() error {
+	capturable := map[string]bool{}
+	for _, s := range c.opts.Syscalls {
+		capturable[s] = true
+	}
+	c.types = make([][]string, len(c.plan.Rules))
+	for i, r := range c.plan.Rules {
+		types := r.EventTypes
+		if types == nil {
+			types = c.opts.Syscalls
+		}
+		for _, t := range types {
+			if len(capturable) == 0 || capturable[t] {
+				c.types[i] = append(c.types[i], t)
+			}
+		}
+		sort.Strings(c.types[i])
+	}
+	return nil
+}
+
+func (c *compilation) splitKernel() error {
+	c.plan.Preds = make([][]SyscallPred, len(c.plan.Rules))
+	for i := range c.plan.Rules {
+		for _, s := range c.types[i] {
+			p := Truth()
+			if !c.opts.NoKernelFilter {
+				p = Project(SpecializeEventType(c.conds[i], s), s)
+			}
+			if p.False {
+				continue // the rule cannot match this syscall
+			}
+			c.plan.Preds[i] = append(c.plan.Preds[i], SyscallPred{Syscall: s, Pred: p})
+		}
+	}
+	return nil
+}
+
+// RuleClasses returns, for rule i, the classes it belongs to, by syscall.
+func (p *Plan) RuleClasses(i int) map[string]int {
+	out := map[string]int{}
+	for _, sp := range p.Preds[i] {
+		out[sp.Syscall] = sp.Class
+	}
+	return out
+}
+
+// Candidates returns the rules the kernel mask admits for a syscall, as a
+// bitmap over rule numbers for Tree.Match, written into dst.
+func (p *Plan) Candidates(syscall string, m Mask, dst []uint64) []uint64 {
+	n := (len(p.Rules) + 63) / 64
+	if cap(dst) < n {
+		dst = make([]uint64, n)
+	}
+	dst = dst[:n]
+	clear(dst)
+	for i, preds := range p.Preds {
+		for _, sp := range preds {
+			if sp.Syscall == syscall && m.Has(sp.Class) {
+				dst[i/64] |= 1 << (i % 64)
+			}
+		}
+	}
+	return dst
+}

@@ -1,0 +1,203 @@
+package compiler
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Class is a set of (rule, syscall) pairs with the same kernel predicate:
+// one bit of the kernel mask.
+type Class struct {
+	Pred     *Pred
+	Syscalls map[string]bool
+	// Merged counts the predicates merged into this one over budget.
+	Merged int
+}
+
+// key identifies a predicate, so identical ones share a class.
+func (p *Pred) key() string {
+	return p.Comm.String() + "|" + p.ParentComm.String() + "|" + p.Path.String() + "|" + fmt.Sprint(p.Features)
+}
+
+func (c *compilation) groupClasses() error {
+	index := map[string]int{}
+	var classes []*Class
+	for i := range c.plan.Preds {
+		for j := range c.plan.Preds[i] {
+			sp := &c.plan.Preds[i][j]
+			k := sp.Pred.key()
+			ci, ok := index[k]
+			if !ok {
+				ci = len(classes)
+				index[k] = ci
+				classes = append(classes, &Class{Pred: sp.Pred, Syscalls: map[string]bool{}})
+			}
+			classes[ci].Syscalls[sp.Syscall] = true
+			sp.Class = ci
+		}
+	}
+	if len(classes) > c.opts.MaxClasses {
+		remap := mergeClasses(&classes, c.opts.MaxClasses)
+		for i := range c.plan.Preds {
+			for j := range c.plan.Preds[i] {
+				c.plan.Preds[i][j].Class = remap[c.plan.Preds[i][j].Class]
+			}
+		}
+		c.plan.Warnings = append(c.plan.Warnings, fmt.Sprintf(
+			"%d distinct kernel predicates exceed the budget of %d classes: merged into %d (sound, less selective)",
+			len(remap), c.opts.MaxClasses, len(classes)))
+	}
+	c.plan.Classes = classes
+	return nil
+}
+
+// mergeClasses folds classes into at most max by uniting predicates: the
+// last classes are merged into the first ones, round-robin. A merged
+// class admits every event either admitted, so the filter stays sound.
+// It returns the old-to-new class numbering.
+func mergeClasses(classes *[]*Class, max int) []int {
+	old := *classes
+	remap := make([]int, len(old))
+	out := make([]*Class, max)
+	for i, cl := range old {
+		j := i % max
+		remap[i] = j
+		if out[j] == nil {
+			out[j] = &Class{Pred: cl.Pred, Syscalls: map[string]bool{}}
+		} else {
+			out[j].Pred = out[j].Pred.or(cl.Pred)
+			out[j].Merged++
+		}
+		for s := range cl.Syscalls {
+			out[j].Syscalls[s] = true
+		}
+	}
+	*classes = out
+	return remap
+}
+
+// Encoding is the content of the kernel filter's maps. For a dimension d
+// and the value v the kernel sees, the classes satisfied are
+//
+//	Wildcard[d] | (listed(v) & Positive[d]) | (^listed(v) & Negative[d])
+//
+// where listed(v) is the mask stored for v; an event passes with the AND
+// of that over dimensions and Syscalls[syscall]. A value the kernel could
+// not read satisfies every class.
+type Encoding struct {
+	NumClasses int
+	Syscalls   map[string]Mask
+	Wildcard   [NumDims]Mask
+	Positive   [NumDims]Mask
+	Negative   [NumDims]Mask
+	// Comm and ParentComm map a comm to the classes that list it.
+	Comm, ParentComm map[string]Mask
+	// Paths are the path dimension's LPM entries: Key is a prefix, or an
+	// exact path with its terminating NUL; Mask carries the classes of
+	// every shorter entry that is a prefix of it too, so that the longest
+	// match answers alone.
+	Paths []PathEntry
+	// Features maps a feature vector to the classes that admit it.
+	Features [NumFeatureVectors]Mask
+	// State are syscalls whose records always reach userspace (the
+	// process table needs them), whatever the masks say.
+	State map[string]bool
+}
+
+// PathEntry is an entry of the path LPM trie.
+type PathEntry struct {
+	Key  string
+	Mask Mask
+}
+
+// PathKeyMax is the longest key the kernel's LPM trie holds; longer
+// prefixes are cut to it, which only widens them.
+const PathKeyMax = 255
+
+func (c *compilation) encodeMaps() error {
+	e := &Encoding{
+		NumClasses: len(c.plan.Classes),
+		Syscalls:   map[string]Mask{},
+		Comm:       map[string]Mask{},
+		ParentComm: map[string]Mask{},
+		State:      map[string]bool{},
+	}
+	paths := map[string]Mask{}
+	for ci, cl := range c.plan.Classes {
+		for s := range cl.Syscalls {
+			m := e.Syscalls[s]
+			m.Set(ci)
+			e.Syscalls[s] = m
+		}
+		p := cl.Pred
+		encodeStrSet(e, DimComm, ci, p.Comm, e.Comm)
+		encodeStrSet(e, DimParentComm, ci, p.ParentComm, e.ParentComm)
+		if p.Path.All {
+			e.Wildcard[DimPath].Set(ci)
+		} else {
+			e.Positive[DimPath].Set(ci)
+			for x := range p.Path.Exact {
+				key := x + "\x00"
+				if len(key) > PathKeyMax {
+					key = x[:PathKeyMax]
+				}
+				m := paths[key]
+				m.Set(ci)
+				paths[key] = m
+			}
+			for x := range p.Path.Prefix {
+				key := x
+				if len(key) > PathKeyMax {
+					key = key[:PathKeyMax]
+				}
+				m := paths[key]
+				m.Set(ci)
+				paths[key] = m
+			}
+		}
+		e.Positive[DimFeatures].Set(ci)
+		for v := 0; v < NumFeatureVectors; v++ {
+			if p.Features.Has(v) {
+				e.Features[v].Set(ci)
+			}
+		}
+	}
+	// Propagate: each key carries the classes of its prefixes.
+	for k, m := range paths {
+		for q, qm := range paths {
+			if q != k && strings.HasPrefix(k, q) && !strings.HasSuffix(q, "\x00") {
+				m = m.Or(qm)
+			}
+		}
+		e.Paths = append(e.Paths, PathEntry{Key: k, Mask: m})
+	}
+	sort.Slice(e.Paths, func(i, j int) bool { return e.Paths[i].Key < e.Paths[j].Key })
+	c.plan.Encoding = e
+	return nil
+}
+
+func encodeStrSet(e *Encoding, d Dim, ci int, s StrSet, listed map[string]Mask) {
+	switch {
+	case s.All:
+		e.Wildcard[d].Set(ci)
+		return
+	case s.Neg:
+		e.Negative[d].Set(ci)
+	default:
+		e.Positive[d].Set(ci)
+	}
+	for k := range s.Items {
+		m := listed[k]
+		m.Set(ci)
+		listed[k] = m
+	}
+}
+
+// MapEntries counts the kernel map entries the encoding needs.
+func (e *Encoding) MapEntries() map[string]int {
+	return map[string]int{
+		"syscalls": len(e.Syscalls), "comm": len(e.Comm), "parent_comm": len(e.ParentComm),
+		"paths": len(e.Paths), "features": NumFeatureVectors,
+	}
+}

@@ -1,0 +1,155 @@
+package compiler
+
+import (
+	"github.com/peregrine-sec/peregrine/policy"
+)
+
+// Normalize returns x in negation normal form with constants folded and
+// nested and/or flattened: Not appears only directly above a Compare.
+func Normalize(x policy.Expr) policy.Expr { return fold(nnf(x, false)) }
+
+// nnf pushes negations down to the comparisons (De Morgan).
+func nnf(x policy.Expr, neg bool) policy.Expr {
+	switch x := x.(type) {
+	case *policy.And:
+		out := make([]policy.Expr, len(x.Exprs))
+		for i, s := range x.Exprs {
+			out[i] = nnf(s, neg)
+		}
+		if neg {
+			return &policy.Or{Exprs: out}
+		}
+		return &policy.And{Exprs: out}
+	case *policy.Or:
+		out := make([]policy.Expr, len(x.Exprs))
+		for i, s := range x.Exprs {
+			out[i] = nnf(s, neg)
+		}
+		if neg {
+			return &policy.And{Exprs: out}
+		}
+		return &policy.Or{Exprs: out}
+	case *policy.Not:
+		return nnf(x.X, !neg)
+	case *policy.Const:
+		return &policy.Const{Value: x.Value != neg}
+	}
+	if neg {
+		return &policy.Not{X: x}
+	}
+	return x
+}
+
+// fold flattens nested and/or and folds constants.
+func fold(x policy.Expr) policy.Expr {
+	switch x := x.(type) {
+	case *policy.And:
+		var out []policy.Expr
+		for _, s := range x.Exprs {
+			s = fold(s)
+			if c, ok := s.(*policy.Const); ok {
+				if !c.Value {
+					return c
+				}
+				continue
+			}
+			if a, ok := s.(*policy.And); ok {
+				out = append(out, a.Exprs...)
+				continue
+			}
+			out = append(out, s)
+		}
+		switch len(out) {
+		case 0:
+			return &policy.Const{Value: true}
+		case 1:
+			return out[0]
+		}
+		return &policy.And{Exprs: out}
+	case *policy.Or:
+		var out []policy.Expr
+		for _, s := range x.Exprs {
+			s = fold(s)
+			if c, ok := s.(*policy.Const); ok {
+				if c.Value {
+					return c
+				}
+				continue
+			}
+			if o, ok := s.(*policy.Or); ok {
+				out = append(out, o.Exprs...)
+				continue
+			}
+			out = append(out, s)
+		}
+		switch len(out) {
+		case 0:
+			return &policy.Const{Value: false}
+		case 1:
+			return out[0]
+		}
+		return &policy.Or{Exprs: out}
+	case *policy.Not:
+		if c, ok := x.X.(*policy.Const); ok {
+			return &policy.Const{Value: !c.Value}
+		}
+	}
+	return x
+}
+
+// SpecializeEventType folds the comparisons on evt.type for an event of
+// type typ, which every event the kernel delivers for that syscall has:
+// evt.type = typ is true, evt.type in (...) is decided, and so on. x must
+// be normalised; the result is normalised.
+func SpecializeEventType(x policy.Expr, typ string) policy.Expr {
+	return fold(specialize(x, typ))
+}
+
+func specialize(x policy.Expr, typ string) policy.Expr {
+	switch x := x.(type) {
+	case *policy.And:
+		out := make([]policy.Expr, len(x.Exprs))
+		for i, s := range x.Exprs {
+			out[i] = specialize(s, typ)
+		}
+		return &policy.And{Exprs: out}
+	case *policy.Or:
+		out := make([]policy.Expr, len(x.Exprs))
+		for i, s := range x.Exprs {
+			out[i] = specialize(s, typ)
+		}
+		return &policy.Or{Exprs: out}
+	case *policy.Not:
+		if v, ok := eventTypeValue(x.X, typ); ok {
+			return &policy.Const{Value: !v}
+		}
+		return x
+	case *policy.Compare:
+		if v, ok := eventTypeValue(x, typ); ok {
+			return &policy.Const{Value: v}
+		}
+	}
+	return x
+}
+
+// eventTypeValue decides a comparison on evt.type for events of type typ.
+func eventTypeValue(x policy.Expr, typ string) (bool, bool) {
+	c, ok := x.(*policy.Compare)
+	if !ok || c.Left.Field.Name != "evt.type" || c.Left.HasArg || len(c.Left.Transformers) > 0 ||
+		c.Right != nil || c.Modifier != policy.ModNone {
+		return false, false
+	}
+	in := false
+	for _, v := range c.Values {
+		in = in || v == typ
+	}
+	switch c.Op {
+	case policy.OpEq, policy.OpIn, policy.OpIntersects:
+		return in, true
+	case policy.OpNe:
+		return !in, true
+	case policy.OpExists:
+		return true, true
+	}
+	return false, false
+}

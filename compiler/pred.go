@@ -1,0 +1,496 @@
+package compiler
+
+import (
+	"math/bits"
+	"sort"
+	"strings"
+)
+
+// MaskBits is the number of classes the kernel mask holds.
+const MaskBits = 256
+
+// Mask is a set of classes: bit i is class i.
+type Mask [MaskBits / 64]uint64
+
+// Has reports whether class i is in the mask.
+func (m Mask) Has(i int) bool { return m[i/64]&(1<<(i%64)) != 0 }
+
+// Set adds class i.
+func (m *Mask) Set(i int) { m[i/64] |= 1 << (i % 64) }
+
+// Or returns the union.
+func (m Mask) Or(o Mask) Mask {
+	for i := range m {
+		m[i] |= o[i]
+	}
+	return m
+}
+
+// And returns the intersection.
+func (m Mask) And(o Mask) Mask {
+	for i := range m {
+		m[i] &= o[i]
+	}
+	return m
+}
+
+// AndNot returns m without the classes of o.
+func (m Mask) AndNot(o Mask) Mask {
+	for i := range m {
+		m[i] &^= o[i]
+	}
+	return m
+}
+
+// IsZero reports whether the mask is empty.
+func (m Mask) IsZero() bool { return m == Mask{} }
+
+// Count returns the number of classes in the mask.
+func (m Mask) Count() int {
+	n := 0
+	for _, w := range m {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
+// AllClasses returns the mask of the first n classes.
+func AllClasses(n int) Mask {
+	var m Mask
+	for i := 0; i < n; i++ {
+		m.Set(i)
+	}
+	return m
+}
+
+// Dim is a dimension of the kernel filter: a value the kernel knows for an
+// event, checked against each class's set for it.
+type Dim uint8
+
+// The kernel filter's dimensions.
+const (
+	DimComm       Dim = iota // proc.name: the task's comm
+	DimParentComm            // proc.pname, proc.aname[1]: the parent's comm
+	DimPath                  // fd.name of open, openat, openat2, creat: the path argument
+	DimFeatures              // open access mode and flags, result, path features
+	NumDims
+)
+
+var dimNames = [...]string{DimComm: "comm", DimParentComm: "parent_comm", DimPath: "path", DimFeatures: "features"}
+
+func (d Dim) String() string { return dimNames[d] }
+
+// CommLen is the longest comm the kernel keeps (TASK_COMM_LEN - 1).
+const CommLen = 15
+
+// StrSet is a set of strings for an exact-match dimension: every value
+// (All), the listed ones, or all but the listed ones (Neg).
+type StrSet struct {
+	All   bool
+	Neg   bool
+	Items map[string]bool
+}
+
+func allStrings() StrSet { return StrSet{All: true} }
+
+func strSet(neg bool, items ...string) StrSet {
+	s := StrSet{Neg: neg, Items: map[string]bool{}}
+	for _, it := range items {
+		s.Items[it] = true
+	}
+	return s
+}
+
+func (s StrSet) empty() bool { return !s.All && !s.Neg && len(s.Items) == 0 }
+
+func (s StrSet) intersect(o StrSet) StrSet {
+	switch {
+	case s.All:
+		return o
+	case o.All:
+		return s
+	case !s.Neg && !o.Neg:
+		out := strSet(false)
+		for k := range s.Items {
+			if o.Items[k] {
+				out.Items[k] = true
+			}
+		}
+		return out
+	case s.Neg && o.Neg:
+		out := strSet(true)
+		for k := range s.Items {
+			out.Items[k] = true
+		}
+		for k := range o.Items {
+			out.Items[k] = true
+		}
+		return out
+	}
+	pos, neg := s, o
+	if s.Neg {
+		pos, neg = o, s
+	}
+	out := strSet(false)
+	for k := range pos.Items {
+		if !neg.Items[k] {
+			out.Items[k] = true
+		}
+	}
+	return out
+}
+
+func (s StrSet) union(o StrSet) StrSet {
+	switch {
+	case s.All || o.All:
+		return allStrings()
+	case !s.Neg && !o.Neg:
+		out := strSet(false)
+		for k := range s.Items {
+			out.Items[k] = true
+		}
+		for k := range o.Items {
+			out.Items[k] = true
+		}
+		return out
+	case s.Neg && o.Neg:
+		out := strSet(true)
+		for k := range s.Items {
+			if o.Items[k] {
+				out.Items[k] = true
+			}
+		}
+		return out
+	}
+	pos, neg := s, o
+	if s.Neg {
+		pos, neg = o, s
+	}
+	out := strSet(true)
+	for k := range neg.Items {
+		if !pos.Items[k] {
+			out.Items[k] = true
+		}
+	}
+	return out
+}
+
+func (s StrSet) contains(v string) bool {
+	if s.All {
+		return true
+	}
+	return s.Items[v] != s.Neg
+}
+
+func (s StrSet) String() string {
+	if s.All {
+		return "*"
+	}
+	keys := make([]string, 0, len(s.Items))
+	for k := range s.Items {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := "{" + strings.Join(keys, ",") + "}"
+	if s.Neg {
+		return "not " + out
+	}
+	return out
+}
+
+// PathSet is a set of absolute, normalised paths: every path (All), or
+// those equal to one of Exact or starting with one of Prefix (bytewise).
+type PathSet struct {
+	All    bool
+	Exact  map[string]bool
+	Prefix map[string]bool
+}
+
+func allPaths() PathSet { return PathSet{All: true} }
+
+func pathSet() PathSet { return PathSet{Exact: map[string]bool{}, Prefix: map[string]bool{}} }
+
+func (s PathSet) empty() bool { return !s.All && len(s.Exact) == 0 && len(s.Prefix) == 0 }
+
+func (s PathSet) hasPrefixOf(p string) bool {
+	for q := range s.Prefix {
+		if strings.HasPrefix(p, q) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s PathSet) contains(p string) bool {
+	return s.All || s.Exact[p] || s.hasPrefixOf(p)
+}
+
+func (s PathSet) intersect(o PathSet) PathSet {
+	switch {
+	case s.All:
+		return o
+	case o.All:
+		return s
+	}
+	out := pathSet()
+	for e := range s.Exact {
+		if o.contains(e) {
+			out.Exact[e] = true
+		}
+	}
+	for e := range o.Exact {
+		if s.contains(e) {
+			out.Exact[e] = true
+		}
+	}
+	// Prefix p and prefix q meet in the longer one, when one extends the other.
+	for p := range s.Prefix {
+		if o.hasPrefixOf(p) {
+			out.Prefix[p] = true
+		}
+	}
+	for q := range o.Prefix {
+		if s.hasPrefixOf(q) {
+			out.Prefix[q] = true
+		}
+	}
+	return out
+}
+
+func (s PathSet) union(o PathSet) PathSet {
+	if s.All || o.All {
+		return allPaths()
+	}
+	out := pathSet()
+	for _, src := range []PathSet{s, o} {
+		for e := range src.Exact {
+			out.Exact[e] = true
+		}
+		for p := range src.Prefix {
+			out.Prefix[p] = true
+		}
+	}
+	return out
+}
+
+func (s PathSet) String() string {
+	if s.All {
+		return "*"
+	}
+	var parts []string
+	for e := range s.Exact {
+		parts = append(parts, "="+e)
+	}
+	for p := range s.Prefix {
+		parts = append(parts, p+"*")
+	}
+	sort.Strings(parts)
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// Feature bits: what the kernel knows of an open and of any syscall's
+// result. A FeatureSet is the set of bit vectors a class admits.
+const (
+	FeatRead    = 1 << iota // the open asks for read access (evt.is_open_read)
+	FeatWrite               // ... write access (evt.is_open_write)
+	FeatTrunc               // O_TRUNC
+	FeatCreat               // O_CREAT
+	FeatAppend              // O_APPEND
+	FeatExcl                // O_EXCL
+	FeatCreated             // the open created the file (O_F_CREATED)
+	FeatFailed              // the syscall returned an error
+	FeatDotDot              // the raw path contains "../"
+	FeatDir                 // the fd is a directory (fd.typechar d)
+	NumFeatureBits = iota
+)
+
+// NumFeatureVectors is the size of the features dimension's universe.
+const NumFeatureVectors = 1 << NumFeatureBits
+
+// FeatureSet is a set of feature vectors.
+type FeatureSet [NumFeatureVectors / 64]uint64
+
+func allFeatures() FeatureSet {
+	var f FeatureSet
+	for i := range f {
+		f[i] = ^uint64(0)
+	}
+	return f
+}
+
+// featuresWhere returns the vectors for which pred holds.
+func featuresWhere(pred func(v int) bool) FeatureSet {
+	var f FeatureSet
+	for v := 0; v < NumFeatureVectors; v++ {
+		if pred(v) {
+			f[v/64] |= 1 << (v % 64)
+		}
+	}
+	return f
+}
+
+// Has reports whether vector v is in the set.
+func (f FeatureSet) Has(v int) bool { return f[v/64]&(1<<(v%64)) != 0 }
+
+func (f FeatureSet) intersect(o FeatureSet) FeatureSet {
+	for i := range f {
+		f[i] &= o[i]
+	}
+	return f
+}
+
+func (f FeatureSet) union(o FeatureSet) FeatureSet {
+	for i := range f {
+		f[i] |= o[i]
+	}
+	return f
+}
+
+func (f FeatureSet) complement() FeatureSet {
+	for i := range f {
+		f[i] = ^f[i]
+	}
+	return f
+}
+
+func (f FeatureSet) empty() bool { return f == FeatureSet{} }
+
+func (f FeatureSet) all() bool { return f == allFeatures() }
+
+func (f FeatureSet) count() int {
+	n := 0
+	for _, w := range f {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
+// Pred is a kernel predicate: a conjunction over dimensions of set
+// membership. False means no event can satisfy it.
+type Pred struct {
+	False      bool
+	Comm       StrSet
+	ParentComm StrSet
+	Path       PathSet
+	Features   FeatureSet
+}
+
+// Truth returns the predicate every event satisfies.
+func Truth() *Pred {
+	return &Pred{Comm: allStrings(), ParentComm: allStrings(), Path: allPaths(), Features: allFeatures()}
+}
+
+func falsePred() *Pred { return &Pred{False: true} }
+
+func (p *Pred) and(o *Pred) *Pred {
+	if p.False || o.False {
+		return falsePred()
+	}
+	// An empty dimension is kept, not folded to false: it admits no
+	// value the kernel knows, but an event the kernel could not read
+	// still passes, as an event lacking the field can still match (a
+	// negated comparison on a missing field is true).
+	return &Pred{
+		Comm:       p.Comm.intersect(o.Comm),
+		ParentComm: p.ParentComm.intersect(o.ParentComm),
+		Path:       p.Path.intersect(o.Path),
+		Features:   p.Features.intersect(o.Features),
+	}
+}
+
+func (p *Pred) or(o *Pred) *Pred {
+	switch {
+	case p.False:
+		return o
+	case o.False:
+		return p
+	}
+	return &Pred{
+		Comm:       p.Comm.union(o.Comm),
+		ParentComm: p.ParentComm.union(o.ParentComm),
+		Path:       p.Path.union(o.Path),
+		Features:   p.Features.union(o.Features),
+	}
+}
+
+// Wildcard reports whether the predicate leaves dimension d unchecked.
+func (p *Pred) Wildcard(d Dim) bool {
+	switch d {
+	case DimComm:
+		return p.Comm.All
+	case DimParentComm:
+		return p.ParentComm.All
+	case DimPath:
+		return p.Path.All
+	}
+	return p.Features.all()
+}
+
+// IsTrue reports whether the predicate checks nothing.
+func (p *Pred) IsTrue() bool {
+	if p.False {
+		return false
+	}
+	for d := Dim(0); d < NumDims; d++ {
+		if !p.Wildcard(d) {
+			return false
+		}
+	}
+	return true
+}
+
+// String renders the predicate, dimension by dimension.
+func (p *Pred) String() string {
+	if p.False {
+		return "false"
+	}
+	var parts []string
+	if !p.Comm.All {
+		parts = append(parts, "comm "+p.Comm.String())
+	}
+	if !p.ParentComm.All {
+		parts = append(parts, "parent_comm "+p.ParentComm.String())
+	}
+	if !p.Path.All {
+		parts = append(parts, "path "+p.Path.String())
+	}
+	if !p.Features.all() {
+		parts = append(parts, "features "+describeFeatures(p.Features))
+	}
+	if len(parts) == 0 {
+		return "true"
+	}
+	return strings.Join(parts, " and ")
+}
+
+var featureNames = [...]string{"read", "write", "trunc", "creat", "append", "excl", "created", "failed", "dotdot", "dir"}
+
+// describeFeatures names the bits the set fixes: "write failed=0".
+func describeFeatures(f FeatureSet) string {
+	var parts []string
+	for b := 0; b < NumFeatureBits; b++ {
+		with := f.intersect(featuresWhere(func(v int) bool { return v&(1<<b) != 0 }))
+		without := f.intersect(featuresWhere(func(v int) bool { return v&(1<<b) == 0 }))
+		switch {
+		case without.empty():
+			parts = append(parts, featureNames[b])
+		case with.empty():
+			parts = append(parts, "!"+featureNames[b])
+		}
+	}
+	if len(parts) == 0 {
+		return "(" + itoa(f.count()) + " vectors)"
+	}
+	return strings.Join(parts, ",")
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}

@@ -1,0 +1,363 @@
+package compiler
+
+import (
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/peregrine-sec/peregrine/policy"
+)
+
+// OpenSyscalls are the syscalls whose path argument is fd.name, and whose
+// flags are the open flags: the path and open-flag dimensions apply to
+// them only.
+var OpenSyscalls = map[string]bool{"open": true, "openat": true, "openat2": true, "creat": true}
+
+// Project returns a kernel predicate implied by x for events of the given
+// syscall: every event that satisfies x satisfies the predicate. x must
+// be normalised and specialised for the syscall. Comparisons no dimension
+// can check become true; a conjunction intersects its operands'
+// predicates and a disjunction unites them, dimension by dimension.
+func Project(x policy.Expr, syscall string) *Pred {
+	switch x := x.(type) {
+	case *policy.Const:
+		if x.Value {
+			return Truth()
+		}
+		return falsePred()
+	case *policy.And:
+		p := Truth()
+		for _, s := range x.Exprs {
+			if p = p.and(Project(s, syscall)); p.False {
+				return p
+			}
+		}
+		return p
+	case *policy.Or:
+		p := falsePred()
+		for _, s := range x.Exprs {
+			p = p.or(Project(s, syscall))
+		}
+		return p
+	case *policy.Not:
+		if c, ok := x.X.(*policy.Compare); ok {
+			return atom(c, true, syscall)
+		}
+		return Truth()
+	case *policy.Compare:
+		return atom(x, false, syscall)
+	}
+	return Truth()
+}
+
+// plain reports whether a comparison is on a field itself, against
+// literals: no transformer, no right-hand field, no modifier.
+func plain(c *policy.Compare) bool {
+	return len(c.Left.Transformers) == 0 && c.Right == nil && c.Modifier == policy.ModNone
+}
+
+// atom projects one comparison, negated or not.
+func atom(c *policy.Compare, neg bool, syscall string) *Pred {
+	if !plain(c) {
+		return Truth()
+	}
+	name := c.Left.Name()
+	switch {
+	case name == "proc.name":
+		return commAtom(c, neg, func(p *Pred, s StrSet) { p.Comm = s })
+	case name == "proc.pname" || name == "proc.aname[1]":
+		return commAtom(c, neg, func(p *Pred, s StrSet) { p.ParentComm = s })
+	}
+	open := OpenSyscalls[syscall]
+	if open {
+		switch name {
+		case "fd.name", "fs.path.name", "evt.arg.name", "evt.arg[name]":
+			if !neg {
+				return pathAtom(c)
+			}
+			return Truth()
+		case "fd.directory":
+			if !neg {
+				return directoryAtom(c)
+			}
+			return Truth()
+		}
+	}
+	if f, exact, ok := featureAtom(c, name, open); ok {
+		if neg {
+			if !exact {
+				// The complement of a wider set would be too narrow.
+				return Truth()
+			}
+			f = f.complement()
+		}
+		p := Truth()
+		p.Features = f
+		return p
+	}
+	return Truth()
+}
+
+// commAtom projects a comparison on a comm: =, in, != and their negations.
+func commAtom(c *policy.Compare, neg bool, set func(*Pred, StrSet)) *Pred {
+	var s StrSet
+	switch c.Op {
+	case policy.OpEq, policy.OpIn, policy.OpIntersects:
+		s = strSet(neg, comms(c.Values)...)
+	case policy.OpNe:
+		s = strSet(!neg, comms(c.Values)...)
+	default:
+		return Truth()
+	}
+	p := Truth()
+	set(p, s)
+	return p
+}
+
+// comms keeps the values a comm can take: at most CommLen bytes, no NUL.
+func comms(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		if len(v) <= CommLen && !strings.ContainsRune(v, 0) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// pathAtom projects a positive comparison on the opened path.
+func pathAtom(c *policy.Compare) *Pred {
+	s := pathSet()
+	switch c.Op {
+	case policy.OpEq, policy.OpIn, policy.OpIntersects:
+		for _, v := range c.Values {
+			s.Exact[v] = true
+		}
+	case policy.OpStartsWith:
+		if c.Values[0] == "" {
+			return Truth()
+		}
+		s.Prefix[c.Values[0]] = true
+	case policy.OpPmatch:
+		for _, v := range c.Values {
+			if policy.HasGlobMeta(v) {
+				return Truth()
+			}
+			n := normalizeComponents(v)
+			if n == "/" {
+				return Truth()
+			}
+			s.Exact[n] = true
+			s.Prefix[n+"/"] = true
+		}
+	default:
+		return Truth()
+	}
+	p := Truth()
+	p.Path = s
+	return p
+}
+
+// directoryAtom projects fd.directory = D: the path starts with D/.
+func directoryAtom(c *policy.Compare) *Pred {
+	if c.Op != policy.OpEq && c.Op != policy.OpIn && c.Op != policy.OpIntersects {
+		return Truth()
+	}
+	s := pathSet()
+	for _, d := range c.Values {
+		if d == "/" || d == "" || !strings.HasPrefix(d, "/") {
+			return Truth()
+		}
+		s.Prefix[strings.TrimSuffix(d, "/")+"/"] = true
+	}
+	p := Truth()
+	p.Path = s
+	return p
+}
+
+// normalizeComponents joins the non-empty components of p under "/".
+func normalizeComponents(p string) string {
+	var comps []string
+	for _, c := range strings.Split(p, "/") {
+		if c != "" {
+			comps = append(comps, c)
+		}
+	}
+	return "/" + strings.Join(comps, "/")
+}
+
+// featureAtom projects a comparison on a field the feature bits decide.
+// open tells whether the syscall is an open, for which the open bits
+// mean something. exact is true when the comparison holds exactly for the
+// returned vectors, not only within them, so that its negation can be
+// projected as the complement.
+func featureAtom(c *policy.Compare, name string, open bool) (f FeatureSet, exact, ok bool) {
+	bit := func(b int, want bool) FeatureSet {
+		return featuresWhere(func(v int) bool { return (v&b != 0) == want })
+	}
+	switch name {
+	case "evt.is_open_read", "evt.is_open_write":
+		b := FeatRead
+		if name == "evt.is_open_write" {
+			b = FeatWrite
+		}
+		want, ok := boolCompare(c)
+		if !ok || !open {
+			return FeatureSet{}, false, false
+		}
+		return bit(b, want), true, true
+	case "evt.arg.flags", "evt.arg[flags]":
+		if !open || c.Op != policy.OpContains {
+			return FeatureSet{}, false, false
+		}
+		switch c.Values[0] {
+		case "O_TRUNC":
+			return bit(FeatTrunc, true), true, true
+		case "O_CREAT":
+			return bit(FeatCreat, true), true, true
+		case "O_APPEND":
+			return bit(FeatAppend, true), true, true
+		case "O_EXCL":
+			return bit(FeatExcl, true), true, true
+		case "O_F_CREATED":
+			return bit(FeatCreated, true), true, true
+		case "O_RDONLY":
+			return bit(FeatRead, true).intersect(bit(FeatWrite, false)), true, true
+		case "O_WRONLY":
+			return bit(FeatWrite, true).intersect(bit(FeatRead, false)), true, true
+		case "O_RDWR":
+			return bit(FeatWrite, true).intersect(bit(FeatRead, true)), true, true
+		}
+	case "fd.nameraw":
+		if open && c.Op == policy.OpContains && c.Values[0] == "../" {
+			return bit(FeatDotDot, true), true, true
+		}
+	case "fd.typechar":
+		// Only =: "!= f" also holds for types other than f and d.
+		if open && c.Op == policy.OpEq && (c.Values[0] == "d" || c.Values[0] == "f") {
+			return bit(FeatDir, c.Values[0] == "d"), true, true
+		}
+	case "evt.failed":
+		if want, ok := boolCompare(c); ok {
+			return bit(FeatFailed, want), true, true
+		}
+	case "evt.res":
+		return resAtom(c)
+	case "evt.rawres":
+		return numAtom(c, false)
+	case "fd.num":
+		if open {
+			return numAtom(c, true)
+		}
+	}
+	return FeatureSet{}, false, false
+}
+
+// boolCompare reads field = true/false and != as the value tested for.
+func boolCompare(c *policy.Compare) (bool, bool) {
+	if (c.Op != policy.OpEq && c.Op != policy.OpNe) || len(c.Values) != 1 {
+		return false, false
+	}
+	v, err := strconv.ParseBool(c.Values[0])
+	if err != nil || (c.Values[0] != "true" && c.Values[0] != "false") {
+		return false, false
+	}
+	if c.Op == policy.OpNe {
+		v = !v
+	}
+	return v, true
+}
+
+// resAtom projects evt.res: SUCCESS or an errno name.
+func resAtom(c *policy.Compare) (FeatureSet, bool, bool) {
+	success := featuresWhere(func(v int) bool { return v&FeatFailed == 0 })
+	failure := success.complement()
+	switch c.Op {
+	case policy.OpEq, policy.OpIn, policy.OpIntersects:
+		var f FeatureSet
+		exact := true
+		for _, v := range c.Values {
+			if v == "SUCCESS" {
+				f = f.union(success)
+			} else {
+				f = f.union(failure)
+				exact = false // one errno among many
+			}
+		}
+		return f, exact, true
+	case policy.OpNe:
+		if c.Values[0] == "SUCCESS" {
+			return failure, true, true
+		}
+	case policy.OpStartsWith:
+		switch v := c.Values[0]; {
+		case v == "":
+			return allFeatures(), true, true
+		case strings.HasPrefix("SUCCESS", v):
+			return success, v == "S" || v == "SUCCESS" || strings.HasPrefix("SUCCESS", v), true
+		case v == "E":
+			return failure, true, true
+		case strings.HasPrefix(v, "E"):
+			return failure, false, true
+		}
+		return FeatureSet{}, true, true
+	}
+	return FeatureSet{}, false, false
+}
+
+// numAtom projects a comparison of the result (evt.rawres, or fd.num of
+// an open: the fd, or -1 on failure) onto success and failure. It is
+// exact when, on each side, the comparison holds for all values or none.
+func numAtom(c *policy.Compare, fdnum bool) (FeatureSet, bool, bool) {
+	failMin := int64(math.MinInt64)
+	if fdnum {
+		failMin = -1
+	}
+	ranges := [2][2]int64{{0, math.MaxInt64}, {failMin, -1}} // success, failure
+	var some, all [2]bool
+	for r := range ranges {
+		all[r] = c.Op != policy.OpIn && c.Op != policy.OpIntersects
+	}
+	for _, s := range c.Values {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return FeatureSet{}, false, false
+		}
+		for r, rg := range ranges {
+			sm, al := numRange(c.Op, n, rg[0], rg[1])
+			if c.Op == policy.OpIn || c.Op == policy.OpIntersects {
+				some[r] = some[r] || sm
+				all[r] = all[r] || al
+			} else {
+				some[r], all[r] = sm, al
+			}
+		}
+	}
+	exact := some[0] == all[0] && some[1] == all[1]
+	return featuresWhere(func(v int) bool {
+		if v&FeatFailed != 0 {
+			return some[1]
+		}
+		return some[0]
+	}), exact, true
+}
+
+// numRange tells whether "x op n" holds for some x in [lo, hi], and for
+// all of them.
+func numRange(op policy.Op, n, lo, hi int64) (some, all bool) {
+	switch op {
+	case policy.OpEq, policy.OpIn, policy.OpIntersects:
+		return lo <= n && n <= hi, lo == hi && lo == n
+	case policy.OpNe:
+		return !(lo == hi && lo == n), !(lo <= n && n <= hi)
+	case policy.OpLt:
+		return lo < n, hi < n
+	case policy.OpLe:
+		return lo <= n, hi <= n
+	case policy.OpGt:
+		return hi > n, lo > n
+	case policy.OpGe:
+		return hi >= n, lo >= n
+	}
+	return true, false
+}
