@@ -13,6 +13,37 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type captureCommKey struct {
+	_    structs.HostLayout
+	Gen  uint32
+	Dim  uint32
+	Comm [16]int8
+}
+
+type captureDimMasks struct {
+	_        structs.HostLayout
+	Wildcard captureMask
+	Positive captureMask
+	Negative captureMask
+}
+
+type captureFilterCtl struct {
+	_   structs.HostLayout
+	Gen uint32
+	Pad uint32
+}
+
+type captureMask struct {
+	_ structs.HostLayout
+	W [4]uint64
+}
+
+type capturePathKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Data      [256]uint8
+}
+
 type capturePending struct {
 	_    structs.HostLayout
 	Args [6]uint64
@@ -59,7 +90,9 @@ type captureRecord struct {
 	Flags          uint32
 	Vpid           uint32
 	Comm           [16]int8
+	Pcomm          [16]int8
 	_              [4]byte
+	Mask           [4]uint64
 }
 
 type captureScratch struct {
@@ -83,27 +116,36 @@ type captureSyscallDesc struct {
 	Dirfd       int8
 	DirfdPath   uint8
 	Pwd         uint8
-	Pad         [3]uint8
+	FlagsArg    int8
+	PathDim     uint8
+	State       uint8
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	captureMapCounters     = "counters"
-	captureMapEvents       = "events"
-	captureMapPendingCalls = "pending_calls"
-	captureMapScratchBuf   = "scratch_buf"
-	captureMapSyscallDescs = "syscall_descs"
-	captureProgRawSysEnter = "raw_sys_enter"
-	captureProgRawSysExit  = "raw_sys_exit"
-	captureProgSchedExec   = "sched_exec"
-	captureProgSchedExit   = "sched_exit"
-	captureProgSchedFork   = "sched_fork"
-	captureProgTpSysEnter  = "tp_sys_enter"
-	captureProgTpSysExit   = "tp_sys_exit"
-	captureVarSelfTgid     = "self_tgid"
-	captureVarWakeupBytes  = "wakeup_bytes"
+	captureMapCounters       = "counters"
+	captureMapEvents         = "events"
+	captureMapFilterComms    = "filter_comms"
+	captureMapFilterCtl      = "filter_ctl"
+	captureMapFilterDims     = "filter_dims"
+	captureMapFilterFeatures = "filter_features"
+	captureMapFilterPaths    = "filter_paths"
+	captureMapFilterSyscalls = "filter_syscalls"
+	captureMapPathKeyBuf     = "path_key_buf"
+	captureMapPendingCalls   = "pending_calls"
+	captureMapScratchBuf     = "scratch_buf"
+	captureMapSyscallDescs   = "syscall_descs"
+	captureProgRawSysEnter   = "raw_sys_enter"
+	captureProgRawSysExit    = "raw_sys_exit"
+	captureProgSchedExec     = "sched_exec"
+	captureProgSchedExit     = "sched_exit"
+	captureProgSchedFork     = "sched_fork"
+	captureProgTpSysEnter    = "tp_sys_enter"
+	captureProgTpSysExit     = "tp_sys_exit"
+	captureVarSelfTgid       = "self_tgid"
+	captureVarWakeupBytes    = "wakeup_bytes"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -161,11 +203,18 @@ type captureProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
-	Counters     *ebpf.MapSpec `ebpf:"counters"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	PendingCalls *ebpf.MapSpec `ebpf:"pending_calls"`
-	ScratchBuf   *ebpf.MapSpec `ebpf:"scratch_buf"`
-	SyscallDescs *ebpf.MapSpec `ebpf:"syscall_descs"`
+	Counters       *ebpf.MapSpec `ebpf:"counters"`
+	Events         *ebpf.MapSpec `ebpf:"events"`
+	FilterComms    *ebpf.MapSpec `ebpf:"filter_comms"`
+	FilterCtl      *ebpf.MapSpec `ebpf:"filter_ctl"`
+	FilterDims     *ebpf.MapSpec `ebpf:"filter_dims"`
+	FilterFeatures *ebpf.MapSpec `ebpf:"filter_features"`
+	FilterPaths    *ebpf.MapSpec `ebpf:"filter_paths"`
+	FilterSyscalls *ebpf.MapSpec `ebpf:"filter_syscalls"`
+	PathKeyBuf     *ebpf.MapSpec `ebpf:"path_key_buf"`
+	PendingCalls   *ebpf.MapSpec `ebpf:"pending_calls"`
+	ScratchBuf     *ebpf.MapSpec `ebpf:"scratch_buf"`
+	SyscallDescs   *ebpf.MapSpec `ebpf:"syscall_descs"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
@@ -196,17 +245,31 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
-	Counters     *ebpf.Map `ebpf:"counters"`
-	Events       *ebpf.Map `ebpf:"events"`
-	PendingCalls *ebpf.Map `ebpf:"pending_calls"`
-	ScratchBuf   *ebpf.Map `ebpf:"scratch_buf"`
-	SyscallDescs *ebpf.Map `ebpf:"syscall_descs"`
+	Counters       *ebpf.Map `ebpf:"counters"`
+	Events         *ebpf.Map `ebpf:"events"`
+	FilterComms    *ebpf.Map `ebpf:"filter_comms"`
+	FilterCtl      *ebpf.Map `ebpf:"filter_ctl"`
+	FilterDims     *ebpf.Map `ebpf:"filter_dims"`
+	FilterFeatures *ebpf.Map `ebpf:"filter_features"`
+	FilterPaths    *ebpf.Map `ebpf:"filter_paths"`
+	FilterSyscalls *ebpf.Map `ebpf:"filter_syscalls"`
+	PathKeyBuf     *ebpf.Map `ebpf:"path_key_buf"`
+	PendingCalls   *ebpf.Map `ebpf:"pending_calls"`
+	ScratchBuf     *ebpf.Map `ebpf:"scratch_buf"`
+	SyscallDescs   *ebpf.Map `ebpf:"syscall_descs"`
 }
 
 func (m *captureMaps) Close() error {
 	return _CaptureClose(
 		m.Counters,
 		m.Events,
+		m.FilterComms,
+		m.FilterCtl,
+		m.FilterDims,
+		m.FilterFeatures,
+		m.FilterPaths,
+		m.FilterSyscalls,
+		m.PathKeyBuf,
 		m.PendingCalls,
 		m.ScratchBuf,
 		m.SyscallDescs,

@@ -31,6 +31,9 @@ const (
 type Options struct {
 	// Syscalls are the names of the syscalls to capture.
 	Syscalls []string
+	// State are syscalls whose records always reach userspace, whatever
+	// the filter says: the process table needs them.
+	State []string
 	// RingBufferSize is the ring buffer's size in bytes, a power of two
 	// and a multiple of the page size; 0 means 8 MiB.
 	RingBufferSize int
@@ -49,7 +52,14 @@ type Probe struct {
 	// rawSyscalls are captured through raw tracepoints in tracepoint
 	// mode, because the kernel has no tracepoint for them.
 	rawSyscalls []string
+	// gens remembers what each generation of the filter maps holds.
+	gens [2]filterGen
 }
+
+// maxSyscalls is MAX_SYSCALLS: the syscall table's size per generation.
+const maxSyscalls = 512
+
+var errKeyNotExist = ebpf.ErrKeyNotExist
 
 // RawSyscalls returns the syscalls that, in tracepoint mode, are captured
 // through the raw tracepoints because the kernel has no tracepoint for
@@ -91,6 +101,15 @@ func Load(opts Options) (*Probe, error) {
 	if err := spec.Variables["self_tgid"].Set(uint32(os.Getpid())); err != nil {
 		return nil, fmt.Errorf("set self_tgid: %w", err)
 	}
+	// Wake the reader once an eighth of the ring buffer waits (at most
+	// 64 KiB): sooner on a small buffer, which would fill between polls.
+	wake := uint64(spec.Maps["events"].MaxEntries / 8)
+	if wake > 64<<10 {
+		wake = 64 << 10
+	}
+	if err := spec.Variables["wakeup_bytes"].Set(wake); err != nil {
+		return nil, fmt.Errorf("set wakeup_bytes: %w", err)
+	}
 	mode := opts.Mode
 	if mode == "" {
 		mode = AttachTracepoints
@@ -104,7 +123,7 @@ func Load(opts Options) (*Probe, error) {
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
 		return nil, explain(err)
 	}
-	if err := p.setup(opts.Syscalls); err != nil {
+	if err := p.setup(opts.Syscalls, opts.State); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -119,7 +138,11 @@ func hasTracepoint(name string) bool {
 	return err == nil
 }
 
-func (p *Probe) setup(names []string) error {
+func (p *Probe) setup(names, state []string) error {
+	isState := map[string]bool{}
+	for _, n := range state {
+		isState[n] = true
+	}
 	for _, l := range []struct {
 		name string
 		prog *ebpf.Program
@@ -154,7 +177,7 @@ func (p *Probe) setup(names []string) error {
 				p.rawSyscalls = append(p.rawSyscalls, s.Name)
 			}
 		}
-		d := s.desc(raw)
+		d := s.desc(raw, isState[s.Name])
 		if err := p.objs.SyscallDescs.Put(uint32(s.Nr), &d); err != nil {
 			return fmt.Errorf("syscall table: %w", err)
 		}
@@ -187,7 +210,8 @@ func (p *Probe) setup(names []string) error {
 	}
 	p.reader = rd
 	rd.SetDeadline(time.Now().Add(PollInterval))
-	return nil
+	// Until a plan is applied, every captured syscall passes.
+	return p.passAll(names)
 }
 
 // explain turns the kernel's refusals into what is missing.

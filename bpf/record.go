@@ -116,17 +116,26 @@ type Record struct {
 	File                                       FileInfo
 	Sock                                       SockInfo
 	Comm                                       [16]byte
-	Blobs                                      [4][]byte
+	// PComm is the parent's comm, as the kernel filter judged it.
+	PComm [16]byte
+	// Mask is the set of filter classes the record satisfied.
+	Mask  [4]uint64
+	Blobs [4][]byte
 
 	raw []byte
 }
 
 // CommString returns the task's comm as a string.
-func (r *Record) CommString() string {
-	if i := bytes.IndexByte(r.Comm[:], 0); i >= 0 {
-		return string(r.Comm[:i])
+func (r *Record) CommString() string { return cstring(r.Comm[:]) }
+
+// PCommString returns the parent's comm as a string.
+func (r *Record) PCommString() string { return cstring(r.PComm[:]) }
+
+func cstring(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return string(b[:i])
 	}
-	return string(r.Comm[:])
+	return string(b)
 }
 
 // Str returns blob i as a string without its terminating NUL, and false
@@ -163,6 +172,8 @@ func (r *Record) decode(raw []byte) error {
 		raw: r.raw,
 	}
 	r.Comm = *(*[16]byte)(unsafe.Pointer(&h.Comm))
+	r.PComm = *(*[16]byte)(unsafe.Pointer(&h.Pcomm))
+	r.Mask = h.Mask
 	if h.Flags&FlagHasFile != 0 {
 		r.File = FileInfo{Ino: h.Ino, Dev: h.Dev, Mode: h.I_mode, FMode: h.F_mode, FFlags: h.F_flags}
 	}

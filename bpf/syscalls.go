@@ -3,10 +3,12 @@ package bpf
 import "golang.org/x/sys/unix"
 
 // argRet marks the return value as the fd to describe (ARG_RET in C);
-// argCwd marks a path relative to the working directory (ARG_CWD).
+// argCwd marks a path relative to the working directory (ARG_CWD);
+// flagsCreat marks creat's implied open flags (FLAGS_CREAT).
 const (
-	argRet = 6
-	argCwd = 7
+	argRet     = 6
+	argCwd     = 7
+	flagsCreat = 7
 )
 
 // Syscall says how the capture program records one system call: which
@@ -35,12 +37,17 @@ type Syscall struct {
 	DirFDPath uint8
 	// Pwd records the working directory after the call (chdir, fchdir).
 	Pwd bool
+	// FlagsArg is the argument holding open flags (flagsCreat for creat),
+	// or -1; with it, Path0 is the kernel filter's path dimension.
+	FlagsArg int8
 }
 
 // sc builds a Syscall with no special arguments.
 func sc(name string, nr int) Syscall {
-	return Syscall{Name: name, Nr: nr, Path0: -1, Path1: -1, Sockaddr: -1, SockaddrLen: -1, FD: -1, Msghdr: -1, OpenHow: -1, DirFD: -1}
+	return Syscall{Name: name, Nr: nr, Path0: -1, Path1: -1, Sockaddr: -1, SockaddrLen: -1, FD: -1, Msghdr: -1, OpenHow: -1, DirFD: -1, FlagsArg: -1}
 }
+
+func (s Syscall) flags(a int8) Syscall { s.FlagsArg = a; return s }
 
 func (s Syscall) dirfd(a int8, path uint8) Syscall { s.DirFD, s.DirFDPath = a, path; return s }
 func (s Syscall) pwd() Syscall                     { s.Pwd = true; return s }
@@ -57,10 +64,10 @@ func (s Syscall) openHow(a int8) Syscall { s.OpenHow = a; return s }
 // Syscalls is every system call Peregrine can capture, with the argument
 // positions of the x86_64 ABI (man 2 of each call).
 var Syscalls = []Syscall{
-	sc("open", unix.SYS_OPEN).paths(0, -1).fd(argRet).dirfd(argCwd, 0),
-	sc("openat", unix.SYS_OPENAT).paths(1, -1).fd(argRet).dirfd(0, 0),
-	sc("openat2", unix.SYS_OPENAT2).paths(1, -1).fd(argRet).openHow(2).dirfd(0, 0),
-	sc("creat", unix.SYS_CREAT).paths(0, -1).fd(argRet).dirfd(argCwd, 0),
+	sc("open", unix.SYS_OPEN).paths(0, -1).fd(argRet).dirfd(argCwd, 0).flags(1),
+	sc("openat", unix.SYS_OPENAT).paths(1, -1).fd(argRet).dirfd(0, 0).flags(2),
+	sc("openat2", unix.SYS_OPENAT2).paths(1, -1).fd(argRet).openHow(2).dirfd(0, 0).flags(2),
+	sc("creat", unix.SYS_CREAT).paths(0, -1).fd(argRet).dirfd(argCwd, 0).flags(flagsCreat),
 	sc("execve", unix.SYS_EXECVE).paths(0, -1).dirfd(argCwd, 0),
 	sc("execveat", unix.SYS_EXECVEAT).paths(1, -1).dirfd(0, 0),
 	sc("connect", unix.SYS_CONNECT).sockaddr(1, 2, false).fd(0),
@@ -136,7 +143,7 @@ func LookupSyscall(name string) (Syscall, bool) {
 // Peregrine does not capture it.
 func SyscallName(nr int) string { return syscallByNr[nr].Name }
 
-func (s Syscall) desc(raw bool) captureSyscallDesc {
+func (s Syscall) desc(raw, state bool) captureSyscallDesc {
 	d := captureSyscallDesc{
 		Wanted: 1, Path0: s.Path0, Path1: s.Path1, Sockaddr: s.Sockaddr, SockaddrLen: s.SockaddrLen,
 		Fd: s.FD, Msghdr: s.Msghdr, OpenHow: s.OpenHow,
@@ -148,6 +155,13 @@ func (s Syscall) desc(raw bool) captureSyscallDesc {
 		d.Raw = 1
 	}
 	d.Dirfd, d.DirfdPath = s.DirFD, s.DirFDPath
+	d.FlagsArg = s.FlagsArg
+	if s.FlagsArg >= 0 {
+		d.PathDim = 1
+	}
+	if state {
+		d.State = 1
+	}
 	if s.Pwd {
 		d.Pwd = 1
 	}

@@ -111,9 +111,10 @@ type PathEntry struct {
 	Mask Mask
 }
 
-// PathKeyMax is the longest key the kernel's LPM trie holds; longer
+// PathKeyMax is the longest key the kernel's LPM trie holds (its 255 data
+// bytes after the generation byte), NUL included; longer
 // prefixes are cut to it, which only widens them.
-const PathKeyMax = 255
+const PathKeyMax = 254
 
 func (c *compilation) encodeMaps() error {
 	e := &Encoding{

@@ -291,16 +291,16 @@ func (s PathSet) String() string {
 // Feature bits: what the kernel knows of an open and of any syscall's
 // result. A FeatureSet is the set of bit vectors a class admits.
 const (
-	FeatRead    = 1 << iota // the open asks for read access (evt.is_open_read)
-	FeatWrite               // ... write access (evt.is_open_write)
-	FeatTrunc               // O_TRUNC
-	FeatCreat               // O_CREAT
-	FeatAppend              // O_APPEND
-	FeatExcl                // O_EXCL
-	FeatCreated             // the open created the file (O_F_CREATED)
-	FeatFailed              // the syscall returned an error
-	FeatDotDot              // the raw path contains "../"
-	FeatDir                 // the fd is a directory (fd.typechar d)
+	FeatRead       = 1 << iota // the open asks for read access (evt.is_open_read)
+	FeatWrite                  // ... write access (evt.is_open_write)
+	FeatTrunc                  // O_TRUNC
+	FeatCreat                  // O_CREAT
+	FeatAppend                 // O_APPEND
+	FeatExcl                   // O_EXCL
+	FeatCreated                // the open created the file (O_F_CREATED)
+	FeatFailed                 // the syscall returned an error
+	FeatDotDot                 // the raw path contains "../"
+	FeatDir                    // the fd is a directory (fd.typechar d)
 	NumFeatureBits = iota
 )
 

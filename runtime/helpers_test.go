@@ -25,6 +25,8 @@ func runHelper(name string, args []string) int {
 		}
 	case "memfd-exec":
 		err = memfdExec(args)
+	case "benign-load":
+		err = benignLoad(args)
 	default:
 		err = fmt.Errorf("unknown helper %q", name)
 	}
@@ -74,4 +76,31 @@ func memfdExec(args []string) error {
 	argv := append([]string{"memfd-program"}, args[min(1, len(args)):]...)
 	time.Sleep(10 * time.Millisecond)
 	return syscall.Exec(path, argv, os.Environ())
+}
+
+// benignLoad opens and closes args[0] files in the directory args[2]
+// (cycling over 100 names) and runs /bin/true args[1] times: activity no
+// upstream rule is about.
+func benignLoad(args []string) error {
+	opens, _ := strconv.Atoi(args[0])
+	execs, _ := strconv.Atoi(args[1])
+	dir := args[2]
+	for i := 0; i < 100; i++ {
+		if err := os.WriteFile(fmt.Sprintf("%s/f%d", dir, i), nil, 0o644); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < opens; i++ {
+		fd, err := unix.Open(fmt.Sprintf("%s/f%d", dir, i%100), unix.O_RDONLY, 0)
+		if err != nil {
+			return err
+		}
+		unix.Close(fd)
+	}
+	for i := 0; i < execs; i++ {
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

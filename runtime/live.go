@@ -17,6 +17,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/peregrine-sec/peregrine/bpf"
+	"github.com/peregrine-sec/peregrine/compiler"
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/runtime/proctable"
 	"golang.org/x/sys/unix"
@@ -35,6 +36,9 @@ type LiveOptions struct {
 	Record io.Writer
 	// ProcRoot is where /proc is mounted ("/proc" when empty).
 	ProcRoot string
+	// NoKernelFilter turns the kernel filter off: every captured syscall
+	// reaches userspace, as with Falco (for comparison).
+	NoKernelFilter bool
 }
 
 // Live is a running capture: the eBPF probe, the process table it keeps,
@@ -44,6 +48,7 @@ type Live struct {
 	table  *proctable.Table
 	users  *proctable.Users
 	eng    *Engine
+	plan   *compiler.Plan
 	record *json.Encoder
 	proc   string
 	// bootToWall turns CLOCK_BOOTTIME nanoseconds into wall-clock ones.
@@ -120,11 +125,20 @@ func StartLive(opts LiveOptions) (*Live, error) {
 		return nil, err
 	}
 	l.bootToWall = time.Now().UnixNano() - int64(boot)
-	probe, err := bpf.Load(bpf.Options{Syscalls: l.syscalls, RingBufferSize: opts.RingBufferSize, Mode: opts.Mode})
+	plan, err := compiler.Compile(opts.Ruleset, compiler.Options{Syscalls: l.syscalls, NoKernelFilter: opts.NoKernelFilter})
+	if err != nil {
+		return nil, fmt.Errorf("compile rules: %w", err)
+	}
+	l.plan = plan
+	probe, err := bpf.Load(bpf.Options{Syscalls: l.syscalls, State: stateSyscalls, RingBufferSize: opts.RingBufferSize, Mode: opts.Mode})
 	if err != nil {
 		return nil, err
 	}
 	l.probe = probe
+	if err := probe.ApplyPlan(plan.Encoding); err != nil {
+		probe.Close()
+		return nil, fmt.Errorf("kernel filter: %w", err)
+	}
 	// Bootstrap after attaching, so a process started in between is seen
 	// by one or the other.
 	if err := l.table.Bootstrap(); err != nil {
@@ -133,6 +147,9 @@ func StartLive(opts LiveOptions) (*Live, error) {
 	}
 	return l, nil
 }
+
+// Plan returns the compiled plan the kernel filter runs.
+func (l *Live) Plan() *compiler.Plan { return l.plan }
 
 // Syscalls returns the syscalls being captured.
 func (l *Live) Syscalls() []string { return l.syscalls }
@@ -340,6 +357,9 @@ func (l *Live) setProcess(ev *policy.Event, r *bpf.Record, p *proctable.Process)
 	comm := r.CommString()
 	names := []string{comm}
 	if p == nil {
+		if r.PComm[0] != 0 {
+			names = append(names, r.PCommString())
+		}
 		ev.Set("proc.aname", names)
 		return
 	}
@@ -375,13 +395,20 @@ func (l *Live) setProcess(ev *policy.Event, r *bpf.Record, p *proctable.Process)
 	var pids []any
 	var exes, exePaths, cmdlines []string
 	for i, a := range anc {
-		if i > 0 {
+		switch {
+		case i == 1 && r.PComm[0] != 0:
+			// The parent's name as the kernel filter judged it.
+			names = append(names, r.PCommString())
+		case i > 0:
 			names = append(names, a.Comm)
 		}
 		pids = append(pids, int64(a.Pid))
 		exes = append(exes, a.Exe)
 		exePaths = append(exePaths, a.ExePath)
 		cmdlines = append(cmdlines, cmdline(a))
+	}
+	if len(anc) < 2 && r.PComm[0] != 0 {
+		names = append(names, r.PCommString())
 	}
 	ev.Set("proc.aname", names)
 	ev.Set("proc.apid", pids)
@@ -464,20 +491,20 @@ func (l *Live) setArgs(ev *policy.Event, r *bpf.Record, name string, p *proctabl
 		case "creat":
 			flags, mode = unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, a[1]
 		}
-		raw, ok := str(0)
-		if !ok {
-			break
-		}
-		abs := l.resolve(r, p, dirfd, raw, 0)
+		// The flags, result and type are known even when the path is
+		// not: the kernel filter judged them.
 		created := r.Ret >= 0 && r.File.FMode&bpf.FModeCreated != 0
-		ev.Set("evt.arg.name", abs)
 		ev.Set("evt.arg.flags", OpenFlags(flags, created))
 		ev.Set("evt.arg.mode", Mode(mode))
-		ev.Set("fs.path.name", abs)
-		ev.Set("fs.path.nameraw", raw)
-		ev.Set("fd.name", abs)
-		ev.Set("fd.nameraw", raw)
 		ev.Set("fd.num", fdNum(r.Ret))
+		if raw, ok := str(0); ok {
+			abs := l.resolve(r, p, dirfd, raw, 0)
+			ev.Set("evt.arg.name", abs)
+			ev.Set("fs.path.name", abs)
+			ev.Set("fs.path.nameraw", raw)
+			ev.Set("fd.name", abs)
+			ev.Set("fd.nameraw", raw)
+		}
 		ev.Set("evt.arg.fd", r.Ret)
 		typ := "file"
 		if (r.Ret >= 0 && r.File.Mode&unix.S_IFMT == unix.S_IFDIR) || flags&unix.O_DIRECTORY != 0 {

@@ -16,6 +16,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define MAX_SYSCALLS 512
+#define MASK_WORDS 4 /* 256 classes; keep in step with compiler.MaskBits */
 #define BLOB_MAX 4096 /* PATH_MAX */
 #define SOCKADDR_MAX 128
 #define NAME_MAX_LEN 256 /* NAME_MAX + NUL */
@@ -42,6 +43,7 @@ enum counter {
 #define AT_FDCWD -100
 #define ARG_RET 6 /* the return value, as an fd */
 #define ARG_CWD 7 /* no dirfd argument: the path is relative to the cwd */
+#define FLAGS_CREAT 7 /* creat(2): O_CREAT|O_WRONLY|O_TRUNC */
 
 /* How to capture one syscall. Filled by userspace (bpf/syscalls.go). */
 struct syscall_desc {
@@ -58,7 +60,9 @@ struct syscall_desc {
 	__s8 dirfd;        /* arg holding the dirfd a path is relative to, ARG_CWD, or -1 */
 	__u8 dirfd_path;   /* which path (0 or 1) dirfd is the base of */
 	__u8 pwd;          /* record the working directory after the call (chdir) */
-	__u8 pad[3];
+	__s8 flags_arg;    /* arg holding open flags, FLAGS_CREAT for creat, or -1 */
+	__u8 path_dim;     /* path0 is the path dimension (fd.name of an open) */
+	__u8 state;        /* the process table needs every record: never filtered */
 };
 
 /* The fixed part of every record; variable-length data follows it. The
@@ -103,6 +107,8 @@ struct record {
 	__u32 flags;
 	__u32 vpid; /* pid in its own pid namespace */
 	char comm[16];
+	char pcomm[16]; /* the parent's comm, as the filter judged it */
+	__u64 mask[MASK_WORDS]; /* the filter classes the record satisfied */
 };
 
 #define FLAG_BLOB0_FAILED (1 << 0)
@@ -217,6 +223,7 @@ static __always_inline void fill_task(struct record *r)
 	bpf_probe_read_kernel(&up, sizeof(up), &tp->numbers[level & 31]);
 	r->vpid = up.nr;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	bpf_probe_read_kernel_str(r->pcomm, sizeof(r->pcomm), t->real_parent->comm);
 }
 
 static __always_inline struct file *fd_file(int fd)
@@ -423,6 +430,296 @@ static __always_inline void emit(struct scratch *s, __u32 data_len)
 		count(COUNTER_LOST);
 }
 
+
+/* The kernel filter. Userspace (bpf/filter.go) writes a compiled plan
+ * (compiler.Encoding) into one generation of these maps, then flips
+ * filter_ctl.gen: an event is judged wholly by one plan. For a dimension
+ * with value v, the classes satisfied are
+ *	wildcard | (listed(v) & positive) | (~listed(v) & negative)
+ * and an unknown v satisfies all. Keep in step with compiler/emulate.go. */
+
+#define DIM_COMM 0
+#define DIM_PARENT 1
+#define DIM_PATH 2
+#define DIM_FEATURES 3
+#define NUM_DIMS 4
+#define NUM_FEATURES 1024
+#define PATH_KEY_MAX 255 /* path bytes and NUL in an LPM key */
+
+#define FEAT_READ (1 << 0)
+#define FEAT_WRITE (1 << 1)
+#define FEAT_TRUNC (1 << 2)
+#define FEAT_CREAT (1 << 3)
+#define FEAT_APPEND (1 << 4)
+#define FEAT_EXCL (1 << 5)
+#define FEAT_CREATED (1 << 6)
+#define FEAT_FAILED (1 << 7)
+#define FEAT_DOTDOT (1 << 8)
+#define FEAT_DIR (1 << 9)
+
+#define O_ACCMODE 00000003
+#define O_WRONLY 00000001
+#define O_RDWR 00000002
+#define O_CREAT 00000100
+#define O_EXCL 00000200
+#define O_TRUNC 00001000
+#define O_APPEND 00002000
+#define O_DIRECTORY 00200000
+#define S_IFDIR 0040000
+#define FMODE_CREATED 0x100000
+
+struct mask {
+	__u64 w[MASK_WORDS];
+};
+
+struct dim_masks {
+	struct mask wildcard;
+	struct mask positive;
+	struct mask negative;
+};
+
+struct filter_ctl {
+	__u32 gen;
+	__u32 pad;
+};
+
+struct comm_key {
+	__u32 gen;
+	__u32 dim;
+	char comm[16];
+};
+
+struct path_key {
+	__u32 prefixlen; /* in bits, the generation byte included */
+	__u8 data[1 + PATH_KEY_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct filter_ctl);
+} filter_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * MAX_SYSCALLS);
+	__type(key, __u32);
+	__type(value, struct mask);
+} filter_syscalls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * NUM_DIMS);
+	__type(key, __u32);
+	__type(value, struct dim_masks);
+} filter_dims SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct comm_key);
+	__type(value, struct mask);
+} filter_comms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * NUM_FEATURES);
+	__type(key, __u32);
+	__type(value, struct mask);
+} filter_features SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__type(key, struct path_key);
+	__type(value, struct mask);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} filter_paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_key);
+} path_key_buf SEC(".maps");
+
+static __always_inline void mask_and(struct mask *m, const struct mask *o)
+{
+	for (int i = 0; i < MASK_WORDS; i++)
+		m->w[i] &= o->w[i];
+}
+
+static __always_inline bool mask_zero(const struct mask *m)
+{
+	return !(m->w[0] | m->w[1] | m->w[2] | m->w[3]);
+}
+
+/* dim_apply ANDs into m the classes dimension dim satisfies for a value
+ * whose listed mask is listed (NULL: not listed). */
+static __always_inline void dim_apply(struct mask *m, __u32 gen, __u32 dim, const struct mask *listed)
+{
+	__u32 k = gen * NUM_DIMS + dim;
+	struct dim_masks *dm = bpf_map_lookup_elem(&filter_dims, &k);
+	if (!dm)
+		return;
+	for (int i = 0; i < MASK_WORDS; i++) {
+		__u64 l = listed ? listed->w[i] : 0;
+		m->w[i] &= dm->wildcard.w[i] | (l & dm->positive.w[i]) | (~l & dm->negative.w[i]);
+	}
+}
+
+static __always_inline void comm_dim(struct mask *m, __u32 gen, __u32 dim, const char *comm)
+{
+	struct comm_key k = {.gen = gen, .dim = dim};
+	__builtin_memcpy(k.comm, comm, sizeof(k.comm));
+	dim_apply(m, gen, dim, bpf_map_lookup_elem(&filter_comms, &k));
+}
+
+struct scan_ctx {
+	__u32 len;
+	__u32 comp_start;
+	__u32 bad;
+	__u32 dotdot;
+};
+
+/* scan_step checks one byte of the path (blob 0): whether the path is
+ * normalised (no empty, "." or ".." component, no trailing "/") and
+ * whether it contains "../". */
+static long scan_step(__u32 i, void *data)
+{
+	struct scan_ctx *c = data;
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 1;
+	char ch = s->data[i & DATA_MASK];
+	if (ch != '/' && i + 1 < c->len)
+		return 0;
+	/* A component ends at i (a '/' at i, or the path's last byte). */
+	__u32 end = ch == '/' ? i : i + 1;
+	__u32 n = end - c->comp_start;
+	if (i > 0 || ch != '/') {
+		if (n == 0)
+			c->bad = 1;
+		char c0 = s->data[c->comp_start & DATA_MASK];
+		char c1 = s->data[(c->comp_start + 1) & DATA_MASK];
+		if ((n == 1 && c0 == '.') || (n == 2 && c0 == '.' && c1 == '.'))
+			c->bad = 1;
+	}
+	if (ch == '/' && i >= 2 && s->data[(i - 1) & DATA_MASK] == '.' && s->data[(i - 2) & DATA_MASK] == '.')
+		c->dotdot = 1;
+	if (ch == '/' && i + 1 == c->len && i > 0)
+		c->bad = 1; /* a trailing '/' */
+	c->comp_start = i + 1;
+	return 0;
+}
+
+/* features computes the feature vector of an open (and the failure bit
+ * for any syscall). dotdot_known is cleared when the path was unreadable. */
+static __always_inline __u32 features(struct scratch *s, struct syscall_desc *d, __s64 ret, __u32 dotdot, bool *dotdot_known)
+{
+	__u32 v = ret < 0 ? FEAT_FAILED : 0;
+	if (d->flags_arg < 0)
+		return v;
+	__u64 flags = d->flags_arg == FLAGS_CREAT ? (O_CREAT | O_WRONLY | O_TRUNC) : arg_at(s->r.args, d->flags_arg);
+	switch (flags & O_ACCMODE) {
+	case O_WRONLY:
+		v |= FEAT_WRITE;
+		break;
+	case O_RDWR:
+		v |= FEAT_READ | FEAT_WRITE;
+		break;
+	default:
+		v |= FEAT_READ;
+	}
+	if (flags & O_TRUNC)
+		v |= FEAT_TRUNC;
+	if (flags & O_CREAT)
+		v |= FEAT_CREAT;
+	if (flags & O_APPEND)
+		v |= FEAT_APPEND;
+	if (flags & O_EXCL)
+		v |= FEAT_EXCL;
+	if (ret >= 0 && (s->r.f_mode & FMODE_CREATED))
+		v |= FEAT_CREATED;
+	if ((ret >= 0 && (s->r.i_mode & S_IFMT) == S_IFDIR) || (flags & O_DIRECTORY))
+		v |= FEAT_DIR;
+	if (dotdot)
+		v |= FEAT_DOTDOT;
+	return v;
+}
+
+static __always_inline void features_dim(struct mask *m, __u32 gen, __u32 v, bool dotdot_known)
+{
+	__u32 k = gen * NUM_FEATURES + (v & (NUM_FEATURES - 1));
+	struct mask *l = bpf_map_lookup_elem(&filter_features, &k);
+	struct mask sat = {};
+	if (l)
+		sat = *l;
+	if (!dotdot_known) {
+		k = gen * NUM_FEATURES + ((v | FEAT_DOTDOT) & (NUM_FEATURES - 1));
+		struct mask *l2 = bpf_map_lookup_elem(&filter_features, &k);
+		if (l2)
+			for (int i = 0; i < MASK_WORDS; i++)
+				sat.w[i] |= l2->w[i];
+	}
+	mask_and(m, &sat);
+}
+
+/* path_dim matches the opened path (blob 0) against the path trie. */
+static __always_inline void path_dim(struct mask *m, struct scratch *s, __u32 gen)
+{
+	__u32 zero = 0;
+	struct path_key *k = bpf_map_lookup_elem(&path_key_buf, &zero);
+	if (!k)
+		return;
+	__u32 n = s->r.len[0]; /* path and its NUL */
+	if (n > PATH_KEY_MAX)
+		n = PATH_KEY_MAX;
+	if (n == 0)
+		return;
+	k->data[0] = gen;
+	if (bpf_probe_read_kernel(&k->data[1], n & 0xff, &s->data[0]) < 0)
+		return;
+	k->prefixlen = 8 * (1 + n);
+	dim_apply(m, gen, DIM_PATH, bpf_map_lookup_elem(&filter_paths, k));
+}
+
+/* filter_pre judges what is known before the arguments are read: the
+ * syscall and the comms. It returns false when no class can pass. */
+static __always_inline bool filter_pre(struct scratch *s, __u32 gen, __s32 nr)
+{
+	struct mask *sm;
+	__u32 k = gen * MAX_SYSCALLS + (nr & (MAX_SYSCALLS - 1));
+	sm = bpf_map_lookup_elem(&filter_syscalls, &k);
+	struct mask m = {};
+	if (sm)
+		m = *sm;
+	comm_dim(&m, gen, DIM_COMM, s->r.comm);
+	comm_dim(&m, gen, DIM_PARENT, s->r.pcomm);
+	__builtin_memcpy(s->r.mask, m.w, sizeof(m.w));
+	return !mask_zero(&m);
+}
+
+/* filter_post judges the path and the features. */
+static __always_inline bool filter_post(struct scratch *s, struct syscall_desc *d, __u32 gen, __s64 ret)
+{
+	struct mask m;
+	__builtin_memcpy(m.w, s->r.mask, sizeof(m.w));
+	bool path_ok = d->path_dim && s->r.len[0] > 1 && !(s->r.flags & (FLAG_BLOB0_FAILED | FLAG_BLOB0_TRUNCATED)) && s->data[0] == '/';
+	struct scan_ctx sc = {.len = s->r.len[0] > 0 ? s->r.len[0] - 1 : 0};
+	bool dotdot_known = false;
+	if (path_ok && sc.len <= PATH_KEY_MAX - 1) {
+		bpf_loop(sc.len, scan_step, &sc, 0);
+		dotdot_known = true;
+		if (!sc.bad)
+			path_dim(&m, s, gen);
+	}
+	features_dim(&m, gen, features(s, d, ret, sc.dotdot, &dotdot_known), dotdot_known || d->flags_arg < 0);
+	__builtin_memcpy(s->r.mask, m.w, sizeof(m.w));
+	return !mask_zero(&m);
+}
+
 /* on_enter saves the arguments of a wanted syscall. The raw tracepoint
  * programs see every syscall and take only those marked raw: the ones
  * with no per-syscall tracepoint, or all in raw mode. */
@@ -468,6 +765,13 @@ static __always_inline int on_exit(__s32 nr, __s64 ret)
 	s->r.kind = RECORD_SYSCALL;
 	s->r.nr = nr;
 	s->r.ret = ret;
+	__u32 zero = 0;
+	struct filter_ctl *ctl = bpf_map_lookup_elem(&filter_ctl, &zero);
+	__u32 gen = ctl ? (ctl->gen & 1) : 0;
+	if (!filter_pre(s, gen, nr) && !d->state) {
+		count(COUNTER_FILTERED);
+		return 0;
+	}
 
 	__u32 off = 0;
 	if (d->path0 >= 0) {
@@ -540,6 +844,10 @@ static __always_inline int on_exit(__s32 nr, __s64 ret)
 			describe_fd(&s->r, (int)ret);
 	} else if (d->fd >= 0) {
 		describe_fd(&s->r, (int)arg_at(s->r.args, d->fd));
+	}
+	if (!filter_post(s, d, gen, ret) && !d->state) {
+		count(COUNTER_FILTERED);
+		return 0;
 	}
 	emit(s, off);
 	return 0;

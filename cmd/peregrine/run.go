@@ -40,7 +40,8 @@ It needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) and a kernel with BTF.`,
 				return err
 			}
 			opts := runtime.LiveOptions{Ruleset: res.Ruleset, Matching: m,
-				RingBufferSize: v.GetInt("ring-buffer-size"), Mode: bpf.AttachMode(v.GetString("attach-mode"))}
+				RingBufferSize: v.GetInt("ring-buffer-size"), Mode: bpf.AttachMode(v.GetString("attach-mode")),
+				NoKernelFilter: v.GetBool("no-kernel-filter")}
 			if path := v.GetString("record"); path != "" {
 				f, err := os.Create(path)
 				if err != nil {
@@ -88,6 +89,7 @@ It needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) and a kernel with BTF.`,
 	cmd.Flags().Int("ring-buffer-size", 8<<20, "kernel ring buffer size in bytes (a power of two)")
 	cmd.Flags().String("attach-mode", "", "tracepoint or raw_tracepoint; empty picks the cheapest the kernel offers")
 	cmd.Flags().String("rule-matching", "first", "first: only the first matching rule alerts; all: every matching rule")
+	cmd.Flags().Bool("no-kernel-filter", false, "filter in the kernel by syscall only, as Falco does (for comparison)")
 	return cmd
 }
 

@@ -1,0 +1,124 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/peregrine-sec/peregrine/compiler"
+)
+
+// Kernel filter dimensions, in the C program's numbering (DIM_*).
+var dimIndex = [compiler.NumDims]uint32{
+	compiler.DimComm: 0, compiler.DimParentComm: 1, compiler.DimPath: 2, compiler.DimFeatures: 3,
+}
+
+const numDims = 4
+
+// filterGen is what one generation of the filter maps holds, so that the
+// next plan written to it can remove what the last one left.
+type filterGen struct {
+	syscalls []uint32
+	comms    []captureCommKey
+	paths    []capturePathKey
+}
+
+// passAll writes, to both generations, a filter that lets every captured
+// syscall through: what runs until a plan is applied.
+func (p *Probe) passAll(names []string) error {
+	var enc compiler.Encoding
+	enc.Syscalls = map[string]compiler.Mask{}
+	all := compiler.AllClasses(compiler.MaskBits)
+	for _, n := range names {
+		enc.Syscalls[n] = all
+	}
+	for d := range enc.Wildcard {
+		enc.Wildcard[d] = all
+	}
+	for v := range enc.Features {
+		enc.Features[v] = all
+	}
+	for gen := uint32(0); gen < 2; gen++ {
+		if err := p.writeGen(gen, &enc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ApplyPlan writes a compiled plan into the inactive generation of the
+// filter maps and then makes it the active one: each event is judged
+// wholly by the old plan or wholly by the new. It returns an error, and
+// leaves the running plan in place, when a map update fails.
+func (p *Probe) ApplyPlan(enc *compiler.Encoding) error {
+	var ctl captureFilterCtl
+	if err := p.objs.FilterCtl.Lookup(uint32(0), &ctl); err != nil {
+		return fmt.Errorf("read filter generation: %w", err)
+	}
+	next := (ctl.Gen + 1) & 1
+	if err := p.writeGen(next, enc); err != nil {
+		return fmt.Errorf("write filter generation %d: %w", next, err)
+	}
+	ctl.Gen = next
+	if err := p.objs.FilterCtl.Put(uint32(0), &ctl); err != nil {
+		return fmt.Errorf("switch filter generation: %w", err)
+	}
+	return nil
+}
+
+func toMask(m compiler.Mask) captureMask { return captureMask{W: m} }
+
+// writeGen replaces generation gen's contents with enc.
+func (p *Probe) writeGen(gen uint32, enc *compiler.Encoding) error {
+	old := &p.gens[gen]
+	var errs []error
+	for _, k := range old.syscalls {
+		errs = append(errs, p.objs.FilterSyscalls.Put(gen*maxSyscalls+k, captureMask{}))
+	}
+	for i := range old.comms {
+		if err := p.objs.FilterComms.Delete(&old.comms[i]); err != nil && !errors.Is(err, errKeyNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	for i := range old.paths {
+		if err := p.objs.FilterPaths.Delete(&old.paths[i]); err != nil && !errors.Is(err, errKeyNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	*old = filterGen{}
+	for name, m := range enc.Syscalls {
+		s, ok := LookupSyscall(name)
+		if !ok {
+			continue // a syscall the capture cannot deliver
+		}
+		errs = append(errs, p.objs.FilterSyscalls.Put(gen*maxSyscalls+uint32(s.Nr), toMask(m)))
+		old.syscalls = append(old.syscalls, uint32(s.Nr))
+	}
+	for d := compiler.Dim(0); d < compiler.NumDims; d++ {
+		dm := captureDimMasks{Wildcard: toMask(enc.Wildcard[d]), Positive: toMask(enc.Positive[d]), Negative: toMask(enc.Negative[d])}
+		errs = append(errs, p.objs.FilterDims.Put(gen*numDims+dimIndex[d], &dm))
+	}
+	for v, m := range enc.Features {
+		errs = append(errs, p.objs.FilterFeatures.Put(gen*compiler.NumFeatureVectors+uint32(v), toMask(m)))
+	}
+	for _, set := range []struct {
+		dim compiler.Dim
+		m   map[string]compiler.Mask
+	}{{compiler.DimComm, enc.Comm}, {compiler.DimParentComm, enc.ParentComm}} {
+		for comm, m := range set.m {
+			k := captureCommKey{Gen: gen, Dim: dimIndex[set.dim]}
+			for i := 0; i < len(comm) && i < len(k.Comm)-1; i++ {
+				k.Comm[i] = int8(comm[i])
+			}
+			errs = append(errs, p.objs.FilterComms.Put(&k, toMask(m)))
+			old.comms = append(old.comms, k)
+		}
+	}
+	for _, pe := range enc.Paths {
+		k := capturePathKey{Prefixlen: uint32(8 * (1 + len(pe.Key)))}
+		k.Data[0] = uint8(gen)
+		copy(k.Data[1:], pe.Key)
+		errs = append(errs, p.objs.FilterPaths.Put(&k, toMask(pe.Mask)))
+		old.paths = append(old.paths, k)
+	}
+	return errors.Join(errs...)
+}
