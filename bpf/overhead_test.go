@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
+	"github.com/peregrine-sec/peregrine/compiler"
+	"github.com/peregrine-sec/peregrine/falcocompat"
 	"golang.org/x/sys/unix"
 )
 
@@ -111,5 +114,59 @@ func BenchmarkOverhead(b *testing.B) {
 				b.ReportMetric(ns, "ns/call")
 			})
 		}
+	}
+}
+
+// filterRules writes n rules with distinct kernel predicates on openat.
+func filterRules(b *testing.B, n int) *compiler.Plan {
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&sb, "- rule: r%d\n  desc: d\n  condition: evt.type = openat and proc.name = p%d and fd.name startswith /dir%d/ and evt.is_open_write = true\n  output: o\n  priority: info\n", i, i, i)
+	}
+	l := falcocompat.NewLoader()
+	l.AddFile("gen.yaml", []byte(sb.String()))
+	res := l.Compile()
+	if err := res.Err(); err != nil {
+		b.Fatal(err)
+	}
+	plan, err := compiler.Compile(res.Ruleset, compiler.Options{Syscalls: []string{"openat"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return plan
+}
+
+// BenchmarkFilterCost reports the capture program's cost per openat, from
+// the kernel's BPF run-time statistics, as the rule count grows: the
+// filter's lookups per event do not depend on it.
+func BenchmarkFilterCost(b *testing.B) {
+	requireRoot(b)
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		b.Skipf("BPF run-time statistics: %v", err)
+	}
+	defer stats.Close()
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			p, err := Load(Options{Syscalls: []string{"openat"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			if err := p.ApplyPlan(filterRules(b, n).Encoding); err != nil {
+				b.Fatal(err)
+			}
+			before, _ := p.objs.TpSysExit.Stats()
+			b.ResetTimer()
+			runLoadgen(b, "openat")
+			b.StopTimer()
+			after, _ := p.objs.TpSysExit.Stats()
+			runs := after.RunCount - before.RunCount
+			if runs > 0 {
+				b.ReportMetric(float64(after.Runtime-before.Runtime)/float64(runs), "ns/exit-prog-run")
+			}
+			c, _ := p.Counters()
+			b.ReportMetric(float64(c.EventsSent), "events-sent")
+		})
 	}
 }

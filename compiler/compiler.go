@@ -52,6 +52,9 @@ type SyscallPred struct {
 	Syscall string
 	Pred    *Pred
 	Class   int
+	// Exact is true when the predicate is the rule's whole condition for
+	// this syscall: the kernel decides the rule alone.
+	Exact bool
 }
 
 // PassTiming is a compiler pass and how long it took.
@@ -152,14 +155,15 @@ func (c *compilation) splitKernel() error {
 	c.plan.Preds = make([][]SyscallPred, len(c.plan.Rules))
 	for i := range c.plan.Rules {
 		for _, s := range c.types[i] {
-			p := Truth()
+			p, exact := Truth(), false
 			if !c.opts.NoKernelFilter {
-				p = Project(SpecializeEventType(c.conds[i], s), s)
+				x := SpecializeEventType(c.conds[i], s)
+				p, exact = Project(x, s), Exact(x, s)
 			}
 			if p.False {
 				continue // the rule cannot match this syscall
 			}
-			c.plan.Preds[i] = append(c.plan.Preds[i], SyscallPred{Syscall: s, Pred: p})
+			c.plan.Preds[i] = append(c.plan.Preds[i], SyscallPred{Syscall: s, Pred: p, Exact: exact})
 		}
 	}
 	return nil

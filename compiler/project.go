@@ -50,6 +50,75 @@ func Project(x policy.Expr, syscall string) *Pred {
 	return Truth()
 }
 
+// Exact reports whether the kernel predicate Project gives for x is
+// exactly x for that syscall, not only implied by it: then the kernel
+// decides the rule alone. x must be normalised and specialised.
+func Exact(x policy.Expr, syscall string) bool {
+	_, exact, _ := exactness(x, syscall)
+	return exact
+}
+
+// exactness returns whether the projection of x is exact and the set of
+// dimensions it constrains (as a bit set).
+func exactness(x policy.Expr, syscall string) (bool, bool, uint) {
+	switch x := x.(type) {
+	case *policy.Const:
+		return true, true, 0
+	case *policy.And:
+		var dims uint
+		for _, s := range x.Exprs {
+			_, ex, d := exactness(s, syscall)
+			if !ex {
+				return false, false, 0
+			}
+			dims |= d
+		}
+		return true, true, dims
+	case *policy.Or:
+		// A union is exact when every operand constrains the same single
+		// dimension: the union of sets in one dimension is exact.
+		var dims uint
+		for _, s := range x.Exprs {
+			_, ex, d := exactness(s, syscall)
+			if !ex {
+				return false, false, 0
+			}
+			dims |= d
+		}
+		return true, dims&(dims-1) == 0, dims
+	case *policy.Not:
+		c, ok := x.X.(*policy.Compare)
+		if !ok {
+			return false, false, 0
+		}
+		return atomExact(c, true, syscall)
+	case *policy.Compare:
+		return atomExact(x, false, syscall)
+	}
+	return false, false, 0
+}
+
+func atomExact(c *policy.Compare, neg bool, syscall string) (bool, bool, uint) {
+	if !plain(c) {
+		return false, false, 0
+	}
+	name := c.Left.Name()
+	switch {
+	case name == "proc.name":
+		return true, c.Op == policy.OpEq || c.Op == policy.OpIn || c.Op == policy.OpNe, 1 << DimComm
+	case name == "proc.pname" || name == "proc.aname[1]":
+		return true, c.Op == policy.OpEq || c.Op == policy.OpIn || c.Op == policy.OpNe, 1 << DimParentComm
+	}
+	open := OpenSyscalls[syscall]
+	if open && !neg && (name == "fd.name" || name == "fs.path.name" || name == "evt.arg.name") {
+		return true, c.Op == policy.OpEq || c.Op == policy.OpIn || c.Op == policy.OpStartsWith, 1 << DimPath
+	}
+	if _, exact, ok := featureAtom(c, name, open); ok {
+		return true, exact, 1 << DimFeatures
+	}
+	return false, false, 0
+}
+
 // plain reports whether a comparison is on a field itself, against
 // literals: no transformer, no right-hand field, no modifier.
 func plain(c *policy.Compare) bool {

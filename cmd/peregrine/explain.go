@@ -1,0 +1,159 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/peregrine-sec/peregrine/compiler"
+	"github.com/peregrine-sec/peregrine/runtime"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+)
+
+// explainRule is one rule in explain's JSON output. The keys are part of
+// the CLI contract (see the README).
+type explainRule struct {
+	Name       string           `json:"name"`
+	EventTypes []string         `json:"event_types"`
+	Kernel     []explainSyscall `json:"kernel"`
+	Residual   string           `json:"residual"`
+	// KernelDecided is true when, for every syscall, the kernel predicate
+	// is the whole condition.
+	KernelDecided bool `json:"kernel_decided"`
+}
+
+type explainSyscall struct {
+	Syscall    string   `json:"syscall"`
+	Class      int      `json:"class"`
+	Predicate  string   `json:"predicate"`
+	Dimensions []string `json:"dimensions"`
+	Exact      bool     `json:"exact"`
+}
+
+// explainOutput is explain's JSON document.
+type explainOutput struct {
+	Rules   []explainRule  `json:"rules"`
+	Summary explainSummary `json:"summary"`
+}
+
+type explainSummary struct {
+	Rules      int                   `json:"rules"`
+	Classes    int                   `json:"classes"`
+	Syscalls   []string              `json:"syscalls"`
+	Dimensions map[string]int        `json:"dimensions"`
+	MapEntries map[string]int        `json:"map_entries"`
+	Passes     []compiler.PassTiming `json:"passes"`
+	Warnings   []string              `json:"warnings"`
+}
+
+func newExplainCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "explain -r PATH... [--rule NAME] [--json]",
+		Short: "Show how the rules compile: kernel predicates, classes, what userspace evaluates",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := loadRunRules(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			syscalls := runtime.SyscallsFor(res.Ruleset)
+			plan, err := compiler.Compile(res.Ruleset, compiler.Options{Syscalls: syscalls, NoKernelFilter: v.GetBool("no-kernel-filter")})
+			if err != nil {
+				return err
+			}
+			out := buildExplain(plan, syscalls, v.GetString("rule"))
+			if v.GetString("rule") != "" && len(out.Rules) == 0 {
+				return fmt.Errorf("no enabled rule named %q", v.GetString("rule"))
+			}
+			if v.GetBool("json") {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			printExplain(cmd.OutOrStdout(), out)
+			return nil
+		},
+	}
+	addRulesFlag(cmd)
+	cmd.Flags().String("rule", "", "explain only this rule")
+	cmd.Flags().Bool("json", false, "print as JSON")
+	cmd.Flags().Bool("no-kernel-filter", false, "compile as run --no-kernel-filter does")
+	return cmd
+}
+
+func buildExplain(plan *compiler.Plan, syscalls []string, only string) explainOutput {
+	var out explainOutput
+	s := explainSummary{
+		Rules: len(plan.Rules), Classes: len(plan.Classes), Syscalls: syscalls,
+		Dimensions: map[string]int{}, MapEntries: plan.Encoding.MapEntries(),
+		Passes: plan.Passes, Warnings: append([]string{}, plan.Warnings...),
+	}
+	for _, cl := range plan.Classes {
+		for d := compiler.Dim(0); d < compiler.NumDims; d++ {
+			if !cl.Pred.Wildcard(d) {
+				s.Dimensions[d.String()]++
+			}
+		}
+	}
+	for i, r := range plan.Rules {
+		if only != "" && r.Name != only {
+			continue
+		}
+		er := explainRule{Name: r.Name, EventTypes: r.EventTypes, Residual: r.Condition.String(), KernelDecided: len(plan.Preds[i]) > 0}
+		for _, sp := range plan.Preds[i] {
+			var dims []string
+			for d := compiler.Dim(0); d < compiler.NumDims; d++ {
+				if !sp.Pred.Wildcard(d) {
+					dims = append(dims, d.String())
+				}
+			}
+			er.Kernel = append(er.Kernel, explainSyscall{Syscall: sp.Syscall, Class: sp.Class, Predicate: sp.Pred.String(), Dimensions: dims, Exact: sp.Exact})
+			er.KernelDecided = er.KernelDecided && sp.Exact
+		}
+		if er.KernelDecided {
+			er.Residual = "true"
+		}
+		out.Rules = append(out.Rules, er)
+	}
+	if s.Warnings == nil {
+		s.Warnings = []string{}
+	}
+	out.Summary = s
+	return out
+}
+
+func printExplain(w io.Writer, out explainOutput) {
+	s := out.Summary
+	for _, r := range out.Rules {
+		fmt.Fprintf(w, "rule %q\n  event types: %s\n", r.Name, strings.Join(r.EventTypes, ","))
+		for _, k := range r.Kernel {
+			exact := ""
+			if k.Exact {
+				exact = " (exact)"
+			}
+			fmt.Fprintf(w, "  kernel %-10s class %-3d %s%s\n", k.Syscall, k.Class, k.Predicate, exact)
+		}
+		if r.KernelDecided {
+			fmt.Fprintf(w, "  decided in the kernel\n")
+		} else {
+			fmt.Fprintf(w, "  userspace: %s\n", r.Residual)
+		}
+	}
+	fmt.Fprintf(w, "\n%d rules, %d classes, %d syscalls captured\n", s.Rules, s.Classes, len(s.Syscalls))
+	dims := make([]string, 0, len(s.Dimensions))
+	for d, n := range s.Dimensions {
+		dims = append(dims, fmt.Sprintf("%s:%d", d, n))
+	}
+	sort.Strings(dims)
+	fmt.Fprintf(w, "dimensions used (classes): %s\n", strings.Join(dims, " "))
+	fmt.Fprintf(w, "map entries: %v\n", s.MapEntries)
+	for _, p := range s.Passes {
+		fmt.Fprintf(w, "pass %-24s %v\n", p.Name, p.Duration)
+	}
+	for _, wr := range s.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", wr)
+	}
+}
