@@ -67,21 +67,24 @@ func (p *Probe) ApplyPlan(enc *compiler.Encoding) error {
 
 func toMask(m compiler.Mask) captureMask { return captureMask{W: m} }
 
-// writeGen replaces generation gen's contents with enc.
+// writeGen replaces generation gen's contents with enc. It stops at the
+// first map update that fails and returns it: the generation is then
+// incomplete, and must not be made active.
 func (p *Probe) writeGen(gen uint32, enc *compiler.Encoding) error {
 	old := &p.gens[gen]
-	var errs []error
 	for _, k := range old.syscalls {
-		errs = append(errs, p.objs.FilterSyscalls.Put(gen*maxSyscalls+k, captureMask{}))
+		if err := p.objs.FilterSyscalls.Put(gen*maxSyscalls+k, captureMask{}); err != nil {
+			return fmt.Errorf("clear syscall %d: %w", k, err)
+		}
 	}
 	for i := range old.comms {
 		if err := p.objs.FilterComms.Delete(&old.comms[i]); err != nil && !errors.Is(err, errKeyNotExist) {
-			errs = append(errs, err)
+			return fmt.Errorf("clear comm entry: %w", err)
 		}
 	}
 	for i := range old.paths {
 		if err := p.objs.FilterPaths.Delete(&old.paths[i]); err != nil && !errors.Is(err, errKeyNotExist) {
-			errs = append(errs, err)
+			return fmt.Errorf("clear path entry: %w", err)
 		}
 	}
 	*old = filterGen{}
@@ -90,15 +93,21 @@ func (p *Probe) writeGen(gen uint32, enc *compiler.Encoding) error {
 		if !ok {
 			continue // a syscall the capture cannot deliver
 		}
-		errs = append(errs, p.objs.FilterSyscalls.Put(gen*maxSyscalls+uint32(s.Nr), toMask(m)))
 		old.syscalls = append(old.syscalls, uint32(s.Nr))
+		if err := p.objs.FilterSyscalls.Put(gen*maxSyscalls+uint32(s.Nr), toMask(m)); err != nil {
+			return fmt.Errorf("syscall %s: %w", name, err)
+		}
 	}
 	for d := compiler.Dim(0); d < compiler.NumDims; d++ {
 		dm := captureDimMasks{Wildcard: toMask(enc.Wildcard[d]), Positive: toMask(enc.Positive[d]), Negative: toMask(enc.Negative[d])}
-		errs = append(errs, p.objs.FilterDims.Put(gen*numDims+dimIndex[d], &dm))
+		if err := p.objs.FilterDims.Put(gen*numDims+dimIndex[d], &dm); err != nil {
+			return fmt.Errorf("dimension %s: %w", d, err)
+		}
 	}
 	for v, m := range enc.Features {
-		errs = append(errs, p.objs.FilterFeatures.Put(gen*compiler.NumFeatureVectors+uint32(v), toMask(m)))
+		if err := p.objs.FilterFeatures.Put(gen*compiler.NumFeatureVectors+uint32(v), toMask(m)); err != nil {
+			return fmt.Errorf("features %d: %w", v, err)
+		}
 	}
 	for _, set := range []struct {
 		dim compiler.Dim
@@ -109,16 +118,20 @@ func (p *Probe) writeGen(gen uint32, enc *compiler.Encoding) error {
 			for i := 0; i < len(comm) && i < len(k.Comm)-1; i++ {
 				k.Comm[i] = int8(comm[i])
 			}
-			errs = append(errs, p.objs.FilterComms.Put(&k, toMask(m)))
 			old.comms = append(old.comms, k)
+			if err := p.objs.FilterComms.Put(&k, toMask(m)); err != nil {
+				return fmt.Errorf("%s entry %q (%d entries): %w", set.dim, comm, len(set.m), err)
+			}
 		}
 	}
-	for _, pe := range enc.Paths {
+	for i, pe := range enc.Paths {
 		k := capturePathKey{Prefixlen: uint32(8 * (1 + len(pe.Key)))}
 		k.Data[0] = uint8(gen)
 		copy(k.Data[1:], pe.Key)
-		errs = append(errs, p.objs.FilterPaths.Put(&k, toMask(pe.Mask)))
 		old.paths = append(old.paths, k)
+		if err := p.objs.FilterPaths.Put(&k, toMask(pe.Mask)); err != nil {
+			return fmt.Errorf("path entry %d of %d (the trie holds %d): %w", i, len(enc.Paths), p.objs.FilterPaths.MaxEntries(), err)
+		}
 	}
-	return errors.Join(errs...)
+	return nil
 }

@@ -1,0 +1,115 @@
+package bpf
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peregrine-sec/peregrine/compiler"
+	"github.com/peregrine-sec/peregrine/falcocompat"
+)
+
+func planFor(t *testing.T, cond string) *compiler.Plan {
+	t.Helper()
+	l := falcocompat.NewLoader()
+	l.AddFile("r.yaml", []byte(fmt.Sprintf("- rule: r\n  desc: d\n  condition: %s\n  output: o\n  priority: info\n", cond)))
+	res := l.Compile()
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := compiler.Compile(res.Ruleset, compiler.Options{Syscalls: []string{"openat"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// pathCounter counts the openat records the probe delivers, by path.
+type pathCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (c *pathCounter) read(p *Probe) {
+	var rec Record
+	for p.ReadInto(&rec) == nil {
+		if s, ok := rec.Str(0); ok && rec.Kind == KindSyscall {
+			c.mu.Lock()
+			c.counts[s]++
+			c.mu.Unlock()
+		}
+	}
+}
+
+// sentFor counts the records that reach userspace while a child opens
+// path five times.
+func (c *pathCounter) sentFor(t *testing.T, path string) int {
+	t.Helper()
+	c.mu.Lock()
+	before := c.counts[path]
+	c.mu.Unlock()
+	if out, err := exec.Command("/bin/sh", "-c", "for i in 1 2 3 4 5; do : < "+path+"; done").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	time.Sleep(3 * PollInterval)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[path] - before
+}
+
+// TestApplyPlan checks that a plan filters in the kernel, that a plan
+// whose maps cannot be written is refused with the previous one left
+// running, and that a later plan replaces it.
+func TestApplyPlan(t *testing.T) {
+	requireRoot(t)
+	p, err := Load(Options{Syscalls: []string{"openat"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := &pathCounter{counts: map[string]int{}}
+	go c.read(p)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	os.WriteFile(a, nil, 0o644)
+	os.WriteFile(b, nil, 0o644)
+	if err := p.ApplyPlan(planFor(t, "evt.type = openat and fd.name = "+a).Encoding); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.sentFor(t, a); n < 5 {
+		t.Errorf("plan A: %d records for 5 opens of %s, want at least 5", n, a)
+	}
+	if n := c.sentFor(t, b); n != 0 {
+		t.Errorf("plan A: %d records for opens of %s, want 0", n, b)
+	}
+	// A plan with more path entries than the trie holds fails to write.
+	big := *planFor(t, "evt.type = openat and fd.name = "+b).Encoding
+	for i := 0; i < 70000; i++ {
+		big.Paths = append(big.Paths, compiler.PathEntry{Key: fmt.Sprintf("/many/%d\x00", i), Mask: compiler.AllClasses(1)})
+	}
+	if err := p.ApplyPlan(&big); err == nil {
+		t.Fatal("a plan larger than the maps was applied")
+	} else {
+		t.Logf("refused as expected: %.200v", err)
+	}
+	if n := c.sentFor(t, a); n < 5 {
+		t.Errorf("after the refused plan: %d records for opens of %s, want plan A still running", n, a)
+	}
+	if n := c.sentFor(t, b); n != 0 {
+		t.Errorf("after the refused plan: %d records for opens of %s, want 0", n, b)
+	}
+	// A good plan replaces plan A.
+	if err := p.ApplyPlan(planFor(t, "evt.type = openat and fd.name = "+b).Encoding); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.sentFor(t, b); n < 5 {
+		t.Errorf("plan B: %d records for opens of %s", n, b)
+	}
+	if n := c.sentFor(t, a); n != 0 {
+		t.Errorf("plan B: %d records for opens of %s, want 0", n, a)
+	}
+}
