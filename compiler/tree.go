@@ -28,10 +28,11 @@ type Tree struct {
 	byType map[string][]int32 // event type -> rules to visit, in load order
 	any    []int32            // rules with no event-type restriction
 	memo   []treeMemo
-	gen    uint64   // Match call counter; memo slots of older calls are stale
-	buf    []byte   // transformer output, reset per comparison
-	strs   []string // extracted values, reset per comparison
-	key    []byte   // ancestor keys built past the precomputed ones
+	fields []treeFieldMemo // values of fields read by several comparisons
+	gen    uint64          // Match call counter; memo slots of older calls are stale
+	buf    []byte          // transformer output, reset per comparison
+	strs   []string        // extracted values, reset per comparison
+	key    []byte          // ancestor keys built past the precomputed ones
 }
 
 // treePred is a compiled condition or sub-expression.
@@ -42,13 +43,20 @@ type treeMemo struct {
 	val bool
 }
 
+type treeFieldMemo struct {
+	gen uint64
+	s   string
+	ok  bool
+}
+
 // BuildTree compiles the enabled rules of rs, in load order. It returns an
 // error naming the rule whose comparison cannot be prepared, as
 // policy.NewEvaluator does.
 func BuildTree(rs *policy.Ruleset) (*Tree, error) {
 	t := &Tree{byType: map[string][]int32{}}
 	t.rules = rs.Enabled()
-	b := &treeBuilder{t: t, keys: map[policy.Expr]string{}, refs: map[string]int{}, nodes: map[string]treePred{}}
+	b := &treeBuilder{t: t, keys: map[policy.Expr]string{}, refs: map[string]int{},
+		nodes: map[string]treePred{}, fields: map[string]int{}}
 	for _, r := range t.rules {
 		if r.Condition == nil {
 			return nil, fmt.Errorf("rule %q: no condition", r.Name)
@@ -63,6 +71,7 @@ func BuildTree(rs *policy.Ruleset) (*Tree, error) {
 		t.conds = append(t.conds, p)
 	}
 	t.memo = make([]treeMemo, b.slots)
+	t.fields = make([]treeFieldMemo, len(b.fields))
 	typed := map[string][]int32{}
 	for i, r := range t.rules {
 		if r.EventTypes == nil {
@@ -133,6 +142,9 @@ type treeBuilder struct {
 	refs  map[string]int // key -> number of distinct parents (and rules) using it
 	nodes map[string]treePred
 	slots int
+	// fields maps the name of each single-valued field without
+	// transformers to its slot in Tree.fields.
+	fields map[string]int
 }
 
 // key returns the canonical text of an expression: equal keys mean equal
@@ -590,7 +602,7 @@ func (f *treeField) transform(t *Tree, dst []string, start int) []string {
 			for i, s := range vals {
 				n := len(t.buf)
 				var err error
-				src := s
+				src := strings.TrimRight(s, "=")
 				t.buf, err = base64.RawStdEncoding.AppendDecode(t.buf, unsafe.Slice(unsafe.StringData(src), len(src)))
 				if err != nil {
 					return dst[:start]
@@ -700,21 +712,59 @@ func (b *treeBuilder) compare(c *policy.Compare) (treePred, error) {
 	if err != nil {
 		return nil, err
 	}
+	left := b.field(&c.Left)
+	var right *treeField
+	if c.Right != nil {
+		right = b.field(c.Right)
+	}
 	typ := k.Type()
 	switch {
 	case typ.Numeric():
-		return treeCompile(b.t, c, k, treeNumClass(k.Unsigned())), nil
+		return treeCompile(b.t, c, k, treeNumClass(k.Unsigned()), left, right), nil
 	case typ == policy.TypeBool:
-		return treeCompile(b.t, c, k, treeBoolClass), nil
+		return treeCompile(b.t, c, k, treeBoolClass, left, right), nil
 	case typ == policy.TypeIPAddr || typ == policy.TypeIPNet:
-		return treeCompile(b.t, c, k, treeIPClass(typ == policy.TypeIPNet)), nil
+		return treeCompile(b.t, c, k, treeIPClass(typ == policy.TypeIPNet), left, right), nil
 	}
-	return treeCompile(b.t, c, k, treeStrClass(b.t)), nil
+	cl := treeStrClass(b.t)
+	if left.one != nil && right == nil && c.Op != policy.OpExists {
+		// Text needs no conversion: the most common comparison, made direct.
+		one, m := left.one, treeMatcher(c, k.Literals(), cl)
+		return func(ev *policy.Event) bool {
+			s, ok := one(ev)
+			return ok && m(s)
+		}, nil
+	}
+	return treeCompile(b.t, c, k, cl, left, right), nil
+}
+
+// field compiles a field reference. The value of a single-valued field
+// without transformers is read from the event once per Match call.
+func (b *treeBuilder) field(ref *policy.FieldRef) *treeField {
+	f := newTreeField(ref)
+	if f.one == nil {
+		return f
+	}
+	name := ref.Name()
+	slot, ok := b.fields[name]
+	if !ok {
+		slot = len(b.fields)
+		b.fields[name] = slot
+	}
+	t, read := b.t, f.one
+	f.one = func(ev *policy.Event) (string, bool) {
+		m := &t.fields[slot]
+		if m.gen != t.gen {
+			m.s, m.ok = read(ev)
+			m.gen = t.gen
+		}
+		return m.s, m.ok
+	}
+	return f
 }
 
 // treeCompile builds the closure of one comparison, following Check.Eval.
-func treeCompile[T any](t *Tree, c *policy.Compare, k *policy.Check, cl treeClass[T]) treePred {
-	left := newTreeField(&c.Left)
+func treeCompile[T any](t *Tree, c *policy.Compare, k *policy.Check, cl treeClass[T], left, right *treeField) treePred {
 	conv := cl.conv
 	if c.Op == policy.OpExists {
 		if left.one != nil {
@@ -741,7 +791,7 @@ func treeCompile[T any](t *Tree, c *policy.Compare, k *policy.Check, cl treeClas
 		}
 	}
 	if c.Right != nil {
-		return treeCompileVal(t, c, k, cl, left)
+		return treeCompileVal(t, c, k, cl, left, right)
 	}
 	m := treeMatcher(c, k.Literals(), cl)
 	if left.one != nil {
@@ -777,8 +827,7 @@ func treeCompile[T any](t *Tree, c *policy.Compare, k *policy.Check, cl treeClas
 
 // treeCompileVal builds a comparison with another field: the right side's
 // first value stands for the literals.
-func treeCompileVal[T any](t *Tree, c *policy.Compare, k *policy.Check, cl treeClass[T], left *treeField) treePred {
-	right := newTreeField(c.Right)
+func treeCompileVal[T any](t *Tree, c *policy.Compare, k *policy.Check, cl treeClass[T], left, right *treeField) treePred {
 	op := c.Op
 	if op == policy.OpIn || op == policy.OpIntersects {
 		op = policy.OpEq
@@ -957,29 +1006,30 @@ func treeStrClass(t *Tree) treeClass[string] {
 		f := cmp(op)
 		return func(l string) bool { return f(l, r) }
 	}
-	set := func(ls []policy.Literal) func(string) bool {
-		if len(ls) <= 4 {
-			return nil
-		}
-		m := make(map[string]struct{}, len(ls))
-		for _, l := range ls {
-			m[l.S] = struct{}{}
-		}
-		return func(s string) bool { _, ok := m[s]; return ok }
-	}
 	return treeClass[string]{
 		conv: treeIdentity,
 		lit:  lit,
 		cmp:  cmp,
 		set: func(ls []policy.Literal) func(string) bool {
-			if f := set(ls); f != nil {
-				return f
+			if len(ls) <= 8 {
+				strs := make([]string, len(ls))
+				for i, l := range ls {
+					strs[i] = l.S
+				}
+				return func(s string) bool {
+					for _, r := range strs {
+						if s == r {
+							return true
+						}
+					}
+					return false
+				}
 			}
-			ps := make([]func(string) bool, len(ls))
-			for i, l := range ls {
-				ps[i] = lit(policy.OpEq, l)
+			m := make(map[string]struct{}, len(ls))
+			for _, l := range ls {
+				m[l.S] = struct{}{}
 			}
-			return treeAnyOf(ps)
+			return func(s string) bool { _, ok := m[s]; return ok }
 		},
 	}
 }

@@ -298,6 +298,16 @@ func newTTMutator(rs *policy.Ruleset, seed int64, seeds []map[string]any) *ttMut
 			m.pool = append(m.pool, c.Values...)
 		})
 	}
+	for _, a := range ttAncestors {
+		for i := 0; i < 6; i++ {
+			keys[fmt.Sprintf("%s[%d]", a, i)] = true
+		}
+		pair, _ := policy.AncestorPair(a)
+		keys[pair[0]], keys[pair[1]] = true, true
+	}
+	for _, k := range []string{"evt.arg", "evt.rawarg", "evt.arg.flags", "evt.rawarg.flags", "evt.arg[0]", "k8s.pod.label", "proc.env", "fd.types"} {
+		keys[k] = true
+	}
 	for k := range keys {
 		m.keys = append(m.keys, k)
 	}
@@ -316,6 +326,9 @@ func (m *ttMutator) pick(l []string) string { return l[m.rng.Intn(len(l))] }
 
 // literal returns a value the rules compare field k with, or any literal.
 func (m *ttMutator) literal(k string) string {
+	if f, arg := policy.SplitDottedArg(k); f != nil {
+		k = f.Name + "[" + arg + "]"
+	}
 	if l := m.lits[k]; len(l) > 0 && m.rng.Intn(4) != 0 {
 		return m.pick(l)
 	}
@@ -337,7 +350,7 @@ func (m *ttMutator) value(k string) any {
 	case 1:
 		return m.rng.Intn(2) == 0
 	case 2:
-		n := m.rng.Intn(5)
+		n := m.rng.Intn(9)
 		l := make([]any, n)
 		for i := range l {
 			l[i] = m.literal(k)
@@ -347,7 +360,14 @@ func (m *ttMutator) value(k string) any {
 		}
 		return l
 	case 3:
-		return nil
+		if m.rng.Intn(2) == 0 {
+			return nil
+		}
+		var v any = m.literal(k)
+		if m.rng.Intn(3) == 0 {
+			v = nil
+		}
+		return map[string]any{m.pick([]string{"app", "HOME", "X", "flags", "0"}): v}
 	case 4:
 		return m.mutateString(m.literal(k))
 	}
@@ -386,7 +406,11 @@ var ttAncestors = []string{"proc.aname", "proc.apid", "proc.aexe", "proc.aexepat
 func (m *ttMutator) event() map[string]any {
 	src := m.seeds[m.rng.Intn(len(m.seeds))]
 	ev := make(map[string]any, len(src)+4)
+	sparse := m.rng.Intn(4) == 0 // the seed's type only, then random fields
 	for k, v := range src {
+		if sparse && k != "evt.type" {
+			continue
+		}
 		if l, ok := v.([]any); ok {
 			v = append([]any(nil), l...)
 		}
@@ -399,6 +423,12 @@ func (m *ttMutator) event() map[string]any {
 		}
 		sort.Strings(out)
 		return out
+	}
+	if sparse {
+		for n := m.rng.Intn(12); n > 0; n-- {
+			k := m.pick(m.keys)
+			ev[k] = m.value(k)
+		}
 	}
 	for n := 1 + m.rng.Intn(4); n > 0; n-- {
 		switch m.rng.Intn(9) {
@@ -433,7 +463,7 @@ func (m *ttMutator) event() map[string]any {
 		case 5: // ancestor arrays
 			k := m.pick(ttAncestors)
 			l, _ := ev[k].([]any)
-			switch m.rng.Intn(6) {
+			switch m.rng.Intn(7) {
 			case 0:
 				m.rng.Shuffle(len(l), func(i, j int) { l[i], l[j] = l[j], l[i] })
 			case 1:
@@ -447,7 +477,22 @@ func (m *ttMutator) event() map[string]any {
 					l[m.rng.Intn(len(l))] = nil
 				}
 			case 4:
-				ev[fmt.Sprintf("%s[%d]", k, m.rng.Intn(5))] = m.literal(k)
+				for i := m.rng.Intn(3); i < 6; i++ {
+					if m.rng.Intn(3) != 0 {
+						ev[fmt.Sprintf("%s[%d]", k, i)] = m.value(k)
+					}
+				}
+			case 6: // the indexed keys only
+				pair, _ := policy.AncestorPair(k)
+				delete(ev, pair[0])
+				delete(ev, pair[1])
+				delete(ev, k)
+				for i := 0; i < 6; i++ {
+					if m.rng.Intn(4) != 0 {
+						ev[fmt.Sprintf("%s[%d]", k, i)] = m.value(k)
+					}
+				}
+				continue
 			case 5:
 				for len(l) < 20 {
 					l = append(l, m.literal(k))
@@ -529,61 +574,6 @@ const ttBuiltinRules = `
   condition: evt.type in (open, openat, openat2) and evt.is_open_read = true and fd.num >= 0
 - macro: container
   condition: container.id != host
-- rule: shell in container
-  desc: d
-  condition: spawned_process and container and proc.name in (shells) and not proc.pname in (shells)
-  output: o
-  priority: warning
-- rule: ancestors
-  desc: d
-  condition: spawned_process and proc.aname in (sshd, systemd, bash) and proc.aname[2] startswith ss and proc.apid != 1
-  output: o
-  priority: warning
-- rule: read sensitive
-  desc: d
-  condition: open_read and (fd.name pmatch (/etc, /root/.ssh, /home/*/.ssh) or fd.directory = /etc/ssh) and fd.filename glob "*s[h-z]*"
-  output: o
-  priority: warning
-- rule: net
-  desc: d
-  condition: evt.type in (connect, accept) and (fd.ip = 10.0.0.1 or fd.net = 192.168.0.0/16 or fd.rip != "::1" or fd.snet in (10.0.0.0/8, 172.16.0.0/12)) and (fd.port in (22, 443, 8080, https) or fd.sport < 1024 or fd.lport >= 65535)
-  output: o
-  priority: warning
-- rule: types
-  desc: d
-  condition: fd.types in (file, ipv4, pipe) or fd.types intersects (unix) or fd.types[3] = file or fd.types exists and not container
-  output: o
-  priority: warning
-- rule: transformers
-  desc: d
-  condition: tolower(proc.name) = bash or toupper(proc.exe) contains BIN or basename(fd.name) = passwd or len(proc.args) > 10 or b64(proc.env[X]) = secret or len(fd.types) >= 2 or tolower(proc.cmdline) icontains "CURL"
-  output: o
-  priority: warning
-- rule: modifiers
-  desc: d
-  condition: proc.cmdline startswith anyof (curl, wget) or fd.name endswith allof (sh, .sh) or proc.name contains oneof (a, b) or proc.exe = anyof (/bin/sh, /bin/bash)
-  output: o
-  priority: warning
-- rule: val
-  desc: d
-  condition: proc.name = val(proc.pname) or fd.num > val(evt.rawres) or proc.pname != val(proc.aname[2]) or fd.name startswith val(proc.cwd)
-  output: o
-  priority: warning
-- rule: regex
-  desc: d
-  condition: proc.name regex "[a-z]+[0-9]" or proc.exe iglob "*PY*" or proc.cmdline icontains "HTTP" or evt.buffer bcontains 6869
-  output: o
-  priority: warning
-- rule: nums
-  desc: d
-  condition: (user.uid = 0 and user.loginuid < 0) or proc.pid >= 4294967296 or evt.rawarg.flags = 1 or evt.arg[0] = foo or proc.env[HOME] exists or k8s.pod.label[app] = web or user.uid > 4294967294
-  output: o
-  priority: warning
-- rule: bools
-  desc: d
-  condition: evt.failed = true or container.privileged != false or (not proc.tty exists and proc.name startswith p)
-  output: o
-  priority: warning
 - rule: disabled
   desc: d
   condition: proc.name exists
@@ -592,18 +582,54 @@ const ttBuiltinRules = `
   enabled: false
 `
 
+// ttBuiltinConds are the conditions of the built-in rules, one rule each,
+// so that no comparison hides behind another.
+var ttBuiltinConds = []string{
+	"spawned_process and container and proc.name in (shells) and not proc.pname in (shells)",
+	"spawned_process and proc.aname in (sshd, systemd, bash) and proc.aname[2] startswith ss and proc.apid != 1",
+	"proc.aname = sshd", "proc.aname[2] = sshd", "proc.aname[1] = bash", "proc.pname = bash", "proc.apid = 1",
+	"proc.aexe[3] exists", "proc.acmdline contains sh", "proc.name = bash",
+	"open_read and (fd.name pmatch (/etc, /root/.ssh, /home/*/.ssh) or fd.directory = /etc/ssh) and fd.filename glob \"*s[h-z]*\"",
+	"fd.name pmatch (/etc, /home/*/.ssh)", "fd.filename glob \"*s[h-z]*\"", "fd.directory = /etc/ssh",
+	"evt.type in (connect, accept) and fd.ip = 10.0.0.1", "fd.ip = 10.0.0.1", "fd.ip != \"::1\"",
+	"fd.net = 192.168.0.0/16", "fd.rip != \"::1\"", "fd.snet in (10.0.0.0/8, 172.16.0.0/12)", "fd.cnet = 10.0.0.0/8",
+	"fd.port in (22, 443, 8080, https)", "fd.sport < 1024", "fd.lport >= 65535", "fd.port != 443",
+	"fd.types in (file, ipv4, pipe)", "fd.types intersects (unix)", "fd.types[3] = file", "fd.types exists",
+	"tolower(proc.name) = bash", "toupper(proc.exe) contains BIN", "basename(fd.name) = passwd",
+	"len(proc.args) > 10", "b64(proc.env[X]) in (secret, secre)", "len(fd.types) >= 2", "len(fd.types) = 0",
+	"tolower(proc.cmdline) icontains \"CURL\"", "toupper(tolower(proc.name)) = BASH", "len(basename(fd.name)) < 4",
+	"proc.cmdline startswith anyof (curl, wget)", "fd.name endswith allof (sh, .sh)", "proc.name contains oneof (a, b)",
+	"proc.exe = anyof (/bin/sh, /bin/bash)", "proc.name regex anyof (\"[a-z]+\", \"c.*\")",
+	"proc.name = val(proc.pname)", "fd.num > val(evt.rawres)", "proc.pname != val(proc.aname[2])",
+	"fd.name startswith val(proc.cwd)", "proc.cmdline icontains val(proc.name)", "user.uid <= val(proc.pid)",
+	"proc.name regex \"[a-z]+[0-9]\"", "proc.exe iglob \"*PY*\"", "proc.cmdline icontains \"HTTP\"",
+	"evt.buffer bcontains 6869", "evt.buffer bstartswith 68",
+	"user.uid = 0 and user.loginuid < 0", "proc.pid >= 4294967296", "user.uid > 4294967294", "user.loginuid = -1",
+	"evt.rawarg.flags = 1", "evt.arg.flags contains O_", "evt.arg[0] = foo", "proc.env[HOME] exists",
+	"k8s.pod.label[app] = web", "evt.rawres < 0", "proc.tty = 0", "not proc.tty exists",
+	"evt.failed = true", "container.privileged != false", "evt.is_open_read = false",
+	"not (proc.name = bash or proc.pname = bash)",
+}
+
 // ttBuiltinSeeds are events for the built-in rules.
 var ttBuiltinSeeds = []string{
 	`{"evt.type":"execve","proc.name":"bash","proc.pname":"runc","container.id":"abc","proc.aname":["bash","runc","sshd","systemd"],"proc.apid":[10,9,1],"proc.exe":"/bin/bash","proc.cmdline":"curl http://x","proc.cwd":"/tmp","proc.env":{"X":"c2VjcmV0","HOME":"/root"}}`,
+	`{"evt.type":"execve","proc.name":"sh","proc.env[X]":"c2VjcmU=","proc.args":"-c 0123456789","fd.types":["file"],"proc.aname[3]":"sshd","proc.aname[2]":"ssh"}`,
 	`{"evt.type":"openat","evt.arg.flags":"O_RDONLY","fd.num":3,"evt.rawres":3,"fd.name":"/etc/ssh/sshd_config","fd.type":"file","proc.name":"cat2","proc.pname":"cat2","fd.types":["file","ipv4","pipe","file"]}`,
 	`{"evt.type":"connect","fd.cip":"10.0.0.1","fd.sip":"192.168.1.5","fd.rip":"192.168.1.5","fd.cport":40000,"fd.sport":443,"fd.lport":40000,"fd.types":["unix"],"proc.name":"python3","proc.exe":"/usr/bin/Python3","user.uid":0,"user.loginuid":-1}`,
+	`{"evt.type":"openat","evt.rawarg":{"flags":null},"evt.arg.flags":"1","proc.aname[1]":["x"],"proc.aname[2]":"sshd"}`,
 	`{"evt.type":"openat","evt.rawarg.flags":1,"evt.arg":["foo"],"k8s.pod.label":{"app":"web"},"evt.buffer":"hi there","evt.rawres":-2,"container.privileged":true}`,
 }
 
 func ttBuiltin(t testing.TB) (*policy.Ruleset, []map[string]any) {
 	t.Helper()
+	var sb strings.Builder
+	sb.WriteString(ttBuiltinRules)
+	for i, c := range ttBuiltinConds {
+		fmt.Fprintf(&sb, "- rule: r%d\n  desc: d\n  condition: %s\n  output: o\n  priority: warning\n", i, strconv.Quote(c))
+	}
 	l := falcocompat.NewLoader()
-	l.AddFile("builtin.yaml", []byte(ttBuiltinRules))
+	l.AddFile("builtin.yaml", []byte(sb.String()))
 	res := l.Compile()
 	if err := res.Err(); err != nil {
 		t.Fatal(err)
