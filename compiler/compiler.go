@@ -10,6 +10,7 @@ package compiler
 
 import (
 	"fmt"
+	"math/bits"
 	"sort"
 	"time"
 
@@ -40,6 +41,11 @@ type Plan struct {
 	Classes []*Class
 	// Encoding is the content of the kernel filter's maps.
 	Encoding *Encoding
+	// Tree evaluates the rules in userspace.
+	Tree *Tree
+	// classRules holds, per syscall and class, the rules (a bitmap over
+	// rule numbers) that class admits.
+	classRules map[string][][]uint64
 	// Passes are the passes run, in order, with their durations.
 	Passes []PassTiming
 	// Warnings from compiling (class merges).
@@ -86,6 +92,7 @@ var passes = []pass{
 	{"split-kernel-predicates", (*compilation).splitKernel},
 	{"group-classes", (*compilation).groupClasses},
 	{"encode-maps", (*compilation).encodeMaps},
+	{"build-tree", (*compilation).buildTree},
 }
 
 // PassNames returns the names of the compiler's passes, in order.
@@ -169,6 +176,30 @@ func (c *compilation) splitKernel() error {
 	return nil
 }
 
+func (c *compilation) buildTree() error {
+	t, err := BuildTree(&policy.Ruleset{Rules: c.plan.Rules})
+	if err != nil {
+		return err
+	}
+	c.plan.Tree = t
+	words := (len(c.plan.Rules) + 63) / 64
+	c.plan.classRules = map[string][][]uint64{}
+	for i, preds := range c.plan.Preds {
+		for _, sp := range preds {
+			byClass := c.plan.classRules[sp.Syscall]
+			if byClass == nil {
+				byClass = make([][]uint64, len(c.plan.Classes))
+				c.plan.classRules[sp.Syscall] = byClass
+			}
+			if byClass[sp.Class] == nil {
+				byClass[sp.Class] = make([]uint64, words)
+			}
+			byClass[sp.Class][i/64] |= 1 << (i % 64)
+		}
+	}
+	return nil
+}
+
 // RuleClasses returns, for rule i, the classes it belongs to, by syscall.
 func (p *Plan) RuleClasses(i int) map[string]int {
 	out := map[string]int{}
@@ -179,7 +210,8 @@ func (p *Plan) RuleClasses(i int) map[string]int {
 }
 
 // Candidates returns the rules the kernel mask admits for a syscall, as a
-// bitmap over rule numbers for Tree.Match, written into dst.
+// bitmap over rule numbers for Tree.Match, written into dst. It allocates
+// only when dst is too small.
 func (p *Plan) Candidates(syscall string, m Mask, dst []uint64) []uint64 {
 	n := (len(p.Rules) + 63) / 64
 	if cap(dst) < n {
@@ -187,10 +219,15 @@ func (p *Plan) Candidates(syscall string, m Mask, dst []uint64) []uint64 {
 	}
 	dst = dst[:n]
 	clear(dst)
-	for i, preds := range p.Preds {
-		for _, sp := range preds {
-			if sp.Syscall == syscall && m.Has(sp.Class) {
-				dst[i/64] |= 1 << (i % 64)
+	byClass := p.classRules[syscall]
+	for w, word := range m {
+		for word != 0 {
+			c := w*64 + bits.TrailingZeros64(word)
+			word &= word - 1
+			if c < len(byClass) {
+				for i, r := range byClass[c] {
+					dst[i] |= r
+				}
 			}
 		}
 	}

@@ -190,6 +190,19 @@ func checkSound(plan *Plan, ev *policy.Ruleset, ref *policy.Evaluator, e *policy
 	v := ViewOf(e)
 	mask := plan.Encoding.Emulate(v)
 	typ, _ := str(e, "evt.type")
+	// The whole plan, emulated kernel filter then decision tree, must give
+	// the reference's alerts.
+	var want []int
+	defer func() {
+		if err != nil || !contains(capturable, typ) {
+			return
+		}
+		got := plan.Tree.Match(e, false, plan.Candidates(typ, mask, nil), nil)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			raw, _ := e.MarshalJSON()
+			err = fmt.Errorf("plan matches rules %v, the reference %v, for %s", got, want, raw)
+		}
+	}()
 	for i, r := range plan.Rules {
 		if r.EventTypes != nil && !contains(r.EventTypes, typ) {
 			continue
@@ -198,6 +211,7 @@ func checkSound(plan *Plan, ev *policy.Ruleset, ref *policy.Evaluator, e *policy
 			continue
 		}
 		matched++
+		want = append(want, i)
 		if !contains(capturable, typ) {
 			continue
 		}

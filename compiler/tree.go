@@ -963,7 +963,7 @@ func treeStrClass(t *Tree) treeClass[string] {
 		case policy.OpContains, policy.OpBContains:
 			return strings.Contains
 		case policy.OpIContains:
-			return func(l, r string) bool { return strings.Contains(t.lower(l), r) }
+			return policy.ContainsFold
 		case policy.OpStartsWith, policy.OpBStartsWith:
 			return strings.HasPrefix
 		case policy.OpEndsWith:

@@ -406,7 +406,8 @@ func (k *Check) cmp(op Op, l, r value) bool {
 	case OpContains:
 		return strings.Contains(l.s, r.s)
 	case OpIContains:
-		return strings.Contains(strings.ToLower(l.s), r.s)
+		// The literal is lowered already; a right-hand field is not.
+		return ContainsFold(l.s, r.s)
 	case OpBContains:
 		return strings.Contains(l.s, r.s)
 	case OpStartsWith, OpBStartsWith:

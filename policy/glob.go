@@ -143,3 +143,21 @@ func HasGlobMeta(s string) bool {
 	}
 	return false
 }
+
+// ContainsFold reports whether sub is within s, ignoring ASCII case, as
+// Falco's icontains does. It allocates nothing.
+func ContainsFold(s, sub string) bool {
+	n := len(sub)
+	for i := 0; i+n <= len(s); i++ {
+		j := 0
+		for ; j < n; j++ {
+			if lowerByte(s[i+j]) != lowerByte(sub[j]) {
+				break
+			}
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}

@@ -44,13 +44,15 @@ type LiveOptions struct {
 // Live is a running capture: the eBPF probe, the process table it keeps,
 // and the engine evaluating each event.
 type Live struct {
-	probe  *bpf.Probe
-	table  *proctable.Table
-	users  *proctable.Users
-	eng    *Engine
-	plan   *compiler.Plan
-	record *json.Encoder
-	proc   string
+	probe    *bpf.Probe
+	table    *proctable.Table
+	users    *proctable.Users
+	plan     *compiler.Plan
+	matching Matching
+	cand     []uint64
+	matched  []int
+	record   *json.Encoder
+	proc     string
 	// bootToWall turns CLOCK_BOOTTIME nanoseconds into wall-clock ones.
 	bootToWall int64
 	num        uint64
@@ -100,16 +102,12 @@ func SyscallsFor(rs *policy.Ruleset) []string {
 // running capture. It returns an error naming the missing privilege or
 // kernel feature when the kernel refuses.
 func StartLive(opts LiveOptions) (*Live, error) {
-	eng, err := NewEngine(opts.Ruleset, opts.Matching)
-	if err != nil {
-		return nil, err
-	}
 	procRoot := opts.ProcRoot
 	if procRoot == "" {
 		procRoot = "/proc"
 	}
 	l := &Live{
-		eng:          eng,
+		matching:     opts.Matching,
 		table:        proctable.New(procRoot),
 		users:        proctable.NewUsers("/etc/passwd", "/etc/group"),
 		proc:         procRoot,
@@ -197,7 +195,7 @@ func (l *Live) Run(ctx context.Context, emit func(Alert) error, onError func(err
 			}
 		}
 		l.evaluated.Add(1)
-		alerts = l.eng.Evaluate(ev, alerts[:0])
+		alerts = l.evaluate(&rec, ev, alerts[:0])
 		for _, a := range alerts {
 			l.alerts.Add(1)
 			if err := emit(a); err != nil && onError != nil {
@@ -205,6 +203,24 @@ func (l *Live) Run(ctx context.Context, emit func(Alert) error, onError func(err
 			}
 		}
 	}
+}
+
+// evaluate runs the decision tree on the rules the kernel mask admits.
+func (l *Live) evaluate(r *bpf.Record, ev *policy.Event, dst []Alert) []Alert {
+	if r.Kind != bpf.KindSyscall {
+		return dst
+	}
+	l.cand = l.plan.Candidates(bpf.SyscallName(int(r.Syscall)), compiler.Mask(r.Mask), l.cand)
+	l.matched = l.plan.Tree.Match(ev, l.matching == MatchFirst, l.cand, l.matched[:0])
+	if len(l.matched) == 0 {
+		return dst
+	}
+	t := EventTime(ev)
+	rules := l.plan.Tree.Rules()
+	for _, i := range l.matched {
+		dst = append(dst, Alert{Rule: rules[i], Event: ev, Time: t, Output: rules[i].Output.Render(ev)})
+	}
+	return dst
 }
 
 // Metrics are the counters `peregrine run` reports.
