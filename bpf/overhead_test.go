@@ -89,12 +89,23 @@ func runLoadgen(b *testing.B, what string) float64 {
 func BenchmarkOverhead(b *testing.B) {
 	requireRoot(b)
 	for _, load := range []string{"getppid", "openat"} {
-		for _, mode := range []AttachMode{"none", AttachTracepoints, AttachRawTracepoints} {
+		for _, mode := range []AttachMode{"none", AttachTracepoints, AttachRawTracepoints, "tracepoint+filter"} {
 			b.Run(load+"/"+string(mode), func(b *testing.B) {
 				if mode != "none" {
-					p, err := Load(Options{Syscalls: benchmarkSyscalls, Mode: mode})
+					attach := mode
+					if mode == "tracepoint+filter" {
+						attach = AttachTracepoints
+					}
+					p, err := Load(Options{Syscalls: benchmarkSyscalls, Mode: attach})
 					if err != nil {
 						b.Fatal(err)
+					}
+					if mode == "tracepoint+filter" {
+						// A rule on sensitive files: the load generator's
+						// opens of its temp file are dropped in the kernel.
+						if err := p.ApplyPlan(sensitiveFilePlan(b).Encoding); err != nil {
+							b.Fatal(err)
+						}
 					}
 					done := make(chan struct{})
 					go func() {
@@ -169,4 +180,19 @@ func BenchmarkFilterCost(b *testing.B) {
 			b.ReportMetric(float64(c.EventsSent), "events-sent")
 		})
 	}
+}
+
+// sensitiveFilePlan compiles a rule on reads of sensitive files.
+func sensitiveFilePlan(b *testing.B) *compiler.Plan {
+	l := falcocompat.NewLoader()
+	l.AddFile("r.yaml", []byte("- rule: r\n  desc: d\n  condition: evt.type in (open, openat, openat2) and evt.is_open_read = true and fd.name in (/etc/shadow, /etc/sudoers)\n  output: o\n  priority: info\n"))
+	res := l.Compile()
+	if err := res.Err(); err != nil {
+		b.Fatal(err)
+	}
+	plan, err := compiler.Compile(res.Ruleset, compiler.Options{Syscalls: benchmarkSyscalls})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return plan
 }
