@@ -121,6 +121,12 @@ type captureSyscallDesc struct {
 	State       uint8
 }
 
+type captureUidRange struct {
+	_    structs.HostLayout
+	Lo   uint64
+	Mask captureMask
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -133,6 +139,8 @@ const (
 	captureMapFilterFeatures = "filter_features"
 	captureMapFilterPaths    = "filter_paths"
 	captureMapFilterSyscalls = "filter_syscalls"
+	captureMapFilterUidCount = "filter_uid_count"
+	captureMapFilterUids     = "filter_uids"
 	captureMapPathKeyBuf     = "path_key_buf"
 	captureMapPendingCalls   = "pending_calls"
 	captureMapScratchBuf     = "scratch_buf"
@@ -211,6 +219,8 @@ type captureMapSpecs struct {
 	FilterFeatures *ebpf.MapSpec `ebpf:"filter_features"`
 	FilterPaths    *ebpf.MapSpec `ebpf:"filter_paths"`
 	FilterSyscalls *ebpf.MapSpec `ebpf:"filter_syscalls"`
+	FilterUidCount *ebpf.MapSpec `ebpf:"filter_uid_count"`
+	FilterUids     *ebpf.MapSpec `ebpf:"filter_uids"`
 	PathKeyBuf     *ebpf.MapSpec `ebpf:"path_key_buf"`
 	PendingCalls   *ebpf.MapSpec `ebpf:"pending_calls"`
 	ScratchBuf     *ebpf.MapSpec `ebpf:"scratch_buf"`
@@ -253,6 +263,8 @@ type captureMaps struct {
 	FilterFeatures *ebpf.Map `ebpf:"filter_features"`
 	FilterPaths    *ebpf.Map `ebpf:"filter_paths"`
 	FilterSyscalls *ebpf.Map `ebpf:"filter_syscalls"`
+	FilterUidCount *ebpf.Map `ebpf:"filter_uid_count"`
+	FilterUids     *ebpf.Map `ebpf:"filter_uids"`
 	PathKeyBuf     *ebpf.Map `ebpf:"path_key_buf"`
 	PendingCalls   *ebpf.Map `ebpf:"pending_calls"`
 	ScratchBuf     *ebpf.Map `ebpf:"scratch_buf"`
@@ -269,6 +281,8 @@ func (m *captureMaps) Close() error {
 		m.FilterFeatures,
 		m.FilterPaths,
 		m.FilterSyscalls,
+		m.FilterUidCount,
+		m.FilterUids,
 		m.PathKeyBuf,
 		m.PendingCalls,
 		m.ScratchBuf,

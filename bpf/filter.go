@@ -9,10 +9,13 @@ import (
 
 // Kernel filter dimensions, in the C program's numbering (DIM_*).
 var dimIndex = [compiler.NumDims]uint32{
-	compiler.DimComm: 0, compiler.DimParentComm: 1, compiler.DimPath: 2, compiler.DimFeatures: 3,
+	compiler.DimComm: 0, compiler.DimParentComm: 1, compiler.DimPath: 2, compiler.DimFeatures: 3, compiler.DimUID: 4,
 }
 
-const numDims = 4
+const (
+	numDims   = 5
+	uidRanges = 256 // UID_RANGES
+)
 
 // filterGen is what one generation of the filter maps holds, so that the
 // next plan written to it can remove what the last one left.
@@ -37,6 +40,7 @@ func (p *Probe) passAll(names []string) error {
 	for v := range enc.Features {
 		enc.Features[v] = all
 	}
+	enc.UIDs = []compiler.UIDRange{{Lo: 0, Mask: all}}
 	for gen := uint32(0); gen < 2; gen++ {
 		if err := p.writeGen(gen, &enc); err != nil {
 			return err
@@ -108,6 +112,17 @@ func (p *Probe) writeGen(gen uint32, enc *compiler.Encoding) error {
 		if err := p.objs.FilterFeatures.Put(gen*compiler.NumFeatureVectors+uint32(v), toMask(m)); err != nil {
 			return fmt.Errorf("features %d: %w", v, err)
 		}
+	}
+	if len(enc.UIDs) > uidRanges {
+		return fmt.Errorf("%d uid ranges: the kernel holds %d", len(enc.UIDs), uidRanges)
+	}
+	for i, r := range enc.UIDs {
+		if err := p.objs.FilterUids.Put(gen*uidRanges+uint32(i), &captureUidRange{Lo: r.Lo, Mask: toMask(r.Mask)}); err != nil {
+			return fmt.Errorf("uid range %d: %w", i, err)
+		}
+	}
+	if err := p.objs.FilterUidCount.Put(gen, uint32(len(enc.UIDs))); err != nil {
+		return fmt.Errorf("uid range count: %w", err)
 	}
 	for _, set := range []struct {
 		dim compiler.Dim

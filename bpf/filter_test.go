@@ -113,3 +113,30 @@ func TestApplyPlan(t *testing.T) {
 		t.Errorf("plan B: %d records for opens of %s, want 0", n, a)
 	}
 }
+
+// TestUIDDimension checks the uid ranges in the kernel: a plan for uid
+// 4242 drops root's opens, one for uids below 1000 passes them.
+func TestUIDDimension(t *testing.T) {
+	requireRoot(t)
+	p, err := Load(Options{Syscalls: []string{"openat"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := &pathCounter{counts: map[string]int{}}
+	go c.read(p)
+	f := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(f, nil, 0o644)
+	if err := p.ApplyPlan(planFor(t, "evt.type = openat and user.uid = 4242 and fd.name = "+f).Encoding); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.sentFor(t, f); n != 0 {
+		t.Errorf("uid 4242 plan: %d records for root's opens, want 0", n)
+	}
+	if err := p.ApplyPlan(planFor(t, "evt.type = openat and user.uid < 1000 and fd.name = "+f).Encoding); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.sentFor(t, f); n < 5 {
+		t.Errorf("uid < 1000 plan: %d records for root's 5 opens", n)
+	}
+}

@@ -77,3 +77,74 @@ func BenchmarkEmulate(b *testing.B) {
 		})
 	}
 }
+
+func TestIntSet(t *testing.T) {
+	s := intervals(Interval{5, 10}, Interval{11, 20}, Interval{30, 30})
+	if s.String() != "{5-20,30}" {
+		t.Errorf("merge: %s", s)
+	}
+	c := s.complement()
+	if c.String() != "{0-4,21-29,31-4294967295}" || !c.complement().contains(30) || c.contains(7) {
+		t.Errorf("complement: %s", c)
+	}
+	if got := s.intersect(intervals(Interval{8, 31})).String(); got != "{8-20,30}" {
+		t.Errorf("intersect: %s", got)
+	}
+	if !s.union(c).All {
+		t.Error("a set and its complement do not make everything")
+	}
+	for _, tc := range []struct {
+		op   string
+		v    uint64
+		in   []uint64
+		out  []uint64
+		none bool
+	}{
+		{op: "=", v: 0, in: []uint64{0}, out: []uint64{1}},
+		{op: "!=", v: 0, in: []uint64{1, UIDMax}, out: []uint64{0}},
+		{op: "<", v: 1000, in: []uint64{0, 999}, out: []uint64{1000}},
+		{op: "<=", v: 1000, in: []uint64{1000}, out: []uint64{1001}},
+		{op: ">", v: 1000, in: []uint64{1001}, out: []uint64{1000}},
+		{op: ">=", v: 1000, in: []uint64{1000, UIDMax}, out: []uint64{999}},
+		{op: "<", v: 0, none: true},
+		{op: ">", v: UIDMax, none: true},
+	} {
+		s, ok := uidAtom(tc.op, []uint64{tc.v})
+		if !ok {
+			t.Fatalf("%s %d not projected", tc.op, tc.v)
+		}
+		if tc.none && (s.All || len(s.Ivs) > 0) {
+			t.Errorf("%s %d = %s, want empty", tc.op, tc.v, s)
+		}
+		for _, x := range tc.in {
+			if !s.contains(x) {
+				t.Errorf("%s %d: %d not in %s", tc.op, tc.v, x, s)
+			}
+		}
+		for _, x := range tc.out {
+			if s.contains(x) {
+				t.Errorf("%s %d: %d in %s", tc.op, tc.v, x, s)
+			}
+		}
+	}
+}
+
+func TestEncodeUIDs(t *testing.T) {
+	p1, p2 := Truth(), Truth()
+	p1.UID = intervals(Interval{0, 0})
+	p2.UID = intervals(Interval{1000, UIDMax})
+	e := encodeUIDs([]*Class{{Pred: p1}, {Pred: p2}, {Pred: Truth()}})
+	enc := &Encoding{UIDs: e}
+	for uid, want := range map[uint64][]int{0: {0, 2}, 1: {2}, 999: {2}, 1000: {1, 2}, UIDMax: {1, 2}} {
+		m := enc.lookupUID(uid)
+		var got []int
+		for c := 0; c < 3; c++ {
+			if m.Has(c) {
+				got = append(got, c)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("uid %d: classes %v, want %v", uid, got, want)
+		}
+	}
+}

@@ -22,6 +22,8 @@ type View struct {
 	// Features is the feature vector; bits set in Unknown are not known.
 	Features int
 	Unknown  int
+	UID      uint64
+	UIDKnown bool
 }
 
 // PathNormalized reports whether the kernel can match p as it is:
@@ -58,6 +60,9 @@ func (e *Encoding) Emulate(v View) Mask {
 		m = m.And(e.Wildcard[DimPath].Or(e.lookupPath(v.Path).And(e.Positive[DimPath])))
 	}
 	m = m.And(e.features(v.Features, v.Unknown))
+	if v.UIDKnown {
+		m = m.And(e.Wildcard[DimUID].Or(e.lookupUID(v.UID).And(e.Positive[DimUID])))
+	}
 	return m
 }
 
@@ -122,6 +127,11 @@ func ViewOf(ev *policy.Event) View {
 	v.CommKnown = v.CommKnown && len(v.Comm) <= CommLen
 	v.Parent, v.ParentKnown = agree(ev, "proc.pname", "proc.aname[1]")
 	v.ParentKnown = v.ParentKnown && len(v.Parent) <= CommLen
+	if u, ok := str(ev, "user.uid"); ok {
+		if n, err := strconv.ParseInt(u, 10, 64); err == nil && n >= 0 && n <= UIDMax {
+			v.UID, v.UIDKnown = uint64(n), true
+		}
+	}
 	open := OpenSyscalls[v.Syscall]
 	if open {
 		v.Path, v.PathKnown = agree(ev, "fd.name", "fs.path.name", "evt.arg.name")

@@ -17,7 +17,7 @@ type Class struct {
 
 // key identifies a predicate, so identical ones share a class.
 func (p *Pred) key() string {
-	return p.Comm.String() + "|" + p.ParentComm.String() + "|" + p.Path.String() + "|" + fmt.Sprint(p.Features)
+	return p.Comm.String() + "|" + p.ParentComm.String() + "|" + p.Path.String() + "|" + fmt.Sprint(p.Features) + "|" + p.UID.String()
 }
 
 func (c *compilation) groupClasses() error {
@@ -100,10 +100,24 @@ type Encoding struct {
 	Paths []PathEntry
 	// Features maps a feature vector to the classes that admit it.
 	Features [NumFeatureVectors]Mask
+	// UIDs splits the uid range at the bounds of every class's intervals:
+	// UIDs[i] covers the uids from UIDs[i].Lo up to the next one's Lo, and
+	// holds the classes that admit them. UIDs[0].Lo is 0.
+	UIDs []UIDRange
 	// State are syscalls whose records always reach userspace (the
 	// process table needs them), whatever the masks say.
 	State map[string]bool
 }
+
+// UIDRange is a range of uids and the classes admitting it.
+type UIDRange struct {
+	Lo   uint64
+	Mask Mask
+}
+
+// MaxUIDRanges is how many ranges the kernel's uid table holds; a plan
+// with more widens the ranges (merging neighbours), which is sound.
+const MaxUIDRanges = 256
 
 // PathEntry is an entry of the path LPM trie.
 type PathEntry struct {
@@ -158,12 +172,18 @@ func (c *compilation) encodeMaps() error {
 			}
 		}
 		e.Positive[DimFeatures].Set(ci)
+		if p.UID.All {
+			e.Wildcard[DimUID].Set(ci)
+		} else {
+			e.Positive[DimUID].Set(ci)
+		}
 		for v := 0; v < NumFeatureVectors; v++ {
 			if p.Features.Has(v) {
 				e.Features[v].Set(ci)
 			}
 		}
 	}
+	e.UIDs = encodeUIDs(c.plan.Classes)
 	// Propagate: each key carries the classes of its prefixes.
 	for k, m := range paths {
 		for q, qm := range paths {
@@ -199,6 +219,56 @@ func encodeStrSet(e *Encoding, d Dim, ci int, s StrSet, listed map[string]Mask) 
 func (e *Encoding) MapEntries() map[string]int {
 	return map[string]int{
 		"syscalls": len(e.Syscalls), "comm": len(e.Comm), "parent_comm": len(e.ParentComm),
-		"paths": len(e.Paths), "features": NumFeatureVectors,
+		"paths": len(e.Paths), "features": NumFeatureVectors, "uid_ranges": len(e.UIDs),
 	}
+}
+
+// encodeUIDs cuts the uid range at every class's interval bounds.
+func encodeUIDs(classes []*Class) []UIDRange {
+	bounds := map[uint64]bool{0: true}
+	for _, cl := range classes {
+		for _, iv := range cl.Pred.UID.list() {
+			bounds[iv.Lo] = true
+			if iv.Hi < UIDMax {
+				bounds[iv.Hi+1] = true
+			}
+		}
+	}
+	los := make([]uint64, 0, len(bounds))
+	for b := range bounds {
+		los = append(los, b)
+	}
+	sort.Slice(los, func(i, j int) bool { return los[i] < los[j] })
+	out := make([]UIDRange, len(los))
+	for i, lo := range los {
+		out[i].Lo = lo
+		for ci, cl := range classes {
+			if cl.Pred.UID.contains(lo) {
+				out[i].Mask.Set(ci)
+			}
+		}
+	}
+	// Over the table's size, merge neighbours: a merged range admits the
+	// classes of both.
+	for len(out) > MaxUIDRanges {
+		merged := out[:0:0]
+		for i := 0; i < len(out); i += 2 {
+			r := out[i]
+			if i+1 < len(out) {
+				r.Mask = r.Mask.Or(out[i+1].Mask)
+			}
+			merged = append(merged, r)
+		}
+		out = merged
+	}
+	return out
+}
+
+// lookupUID finds the range holding uid.
+func (e *Encoding) lookupUID(uid uint64) Mask {
+	i := sort.Search(len(e.UIDs), func(i int) bool { return e.UIDs[i].Lo > uid }) - 1
+	if i < 0 {
+		return Mask{}
+	}
+	return e.UIDs[i].Mask
 }

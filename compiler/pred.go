@@ -73,10 +73,11 @@ const (
 	DimParentComm            // proc.pname, proc.aname[1]: the parent's comm
 	DimPath                  // fd.name of open, openat, openat2, creat: the path argument
 	DimFeatures              // open access mode and flags, result, path features
+	DimUID                   // user.uid: the effective uid
 	NumDims
 )
 
-var dimNames = [...]string{DimComm: "comm", DimParentComm: "parent_comm", DimPath: "path", DimFeatures: "features"}
+var dimNames = [...]string{DimComm: "comm", DimParentComm: "parent_comm", DimPath: "path", DimFeatures: "features", DimUID: "uid"}
 
 func (d Dim) String() string { return dimNames[d] }
 
@@ -373,11 +374,12 @@ type Pred struct {
 	ParentComm StrSet
 	Path       PathSet
 	Features   FeatureSet
+	UID        IntSet
 }
 
 // Truth returns the predicate every event satisfies.
 func Truth() *Pred {
-	return &Pred{Comm: allStrings(), ParentComm: allStrings(), Path: allPaths(), Features: allFeatures()}
+	return &Pred{Comm: allStrings(), ParentComm: allStrings(), Path: allPaths(), Features: allFeatures(), UID: allInts()}
 }
 
 func falsePred() *Pred { return &Pred{False: true} }
@@ -395,6 +397,7 @@ func (p *Pred) and(o *Pred) *Pred {
 		ParentComm: p.ParentComm.intersect(o.ParentComm),
 		Path:       p.Path.intersect(o.Path),
 		Features:   p.Features.intersect(o.Features),
+		UID:        p.UID.intersect(o.UID),
 	}
 }
 
@@ -410,6 +413,7 @@ func (p *Pred) or(o *Pred) *Pred {
 		ParentComm: p.ParentComm.union(o.ParentComm),
 		Path:       p.Path.union(o.Path),
 		Features:   p.Features.union(o.Features),
+		UID:        p.UID.union(o.UID),
 	}
 }
 
@@ -422,6 +426,8 @@ func (p *Pred) Wildcard(d Dim) bool {
 		return p.ParentComm.All
 	case DimPath:
 		return p.Path.All
+	case DimUID:
+		return p.UID.All
 	}
 	return p.Features.all()
 }
@@ -456,6 +462,9 @@ func (p *Pred) String() string {
 	}
 	if !p.Features.all() {
 		parts = append(parts, "features "+describeFeatures(p.Features))
+	}
+	if !p.UID.All {
+		parts = append(parts, "uid "+p.UID.String())
 	}
 	if len(parts) == 0 {
 		return "true"

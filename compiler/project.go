@@ -108,6 +108,9 @@ func atomExact(c *policy.Compare, neg bool, syscall string) (bool, bool, uint) {
 		return true, c.Op == policy.OpEq || c.Op == policy.OpIn || c.Op == policy.OpNe, 1 << DimComm
 	case name == "proc.pname" || name == "proc.aname[1]":
 		return true, c.Op == policy.OpEq || c.Op == policy.OpIn || c.Op == policy.OpNe, 1 << DimParentComm
+	case name == "user.uid":
+		_, ok := uidAtom(c.Op.String(), []uint64{0})
+		return true, ok, 1 << DimUID
 	}
 	open := OpenSyscalls[syscall]
 	if open && !neg && (name == "fd.name" || name == "fs.path.name" || name == "evt.arg.name") {
@@ -137,6 +140,9 @@ func atom(c *policy.Compare, neg bool, syscall string) *Pred {
 	case name == "proc.pname" || name == "proc.aname[1]":
 		return commAtom(c, neg, func(p *Pred, s StrSet) { p.ParentComm = s })
 	}
+	if name == "user.uid" {
+		return uidPred(c, neg)
+	}
 	open := OpenSyscalls[syscall]
 	if open {
 		switch name {
@@ -165,6 +171,32 @@ func atom(c *policy.Compare, neg bool, syscall string) *Pred {
 		return p
 	}
 	return Truth()
+}
+
+// uidPred projects a comparison on user.uid.
+func uidPred(c *policy.Compare, neg bool) *Pred {
+	vals := make([]uint64, 0, len(c.Values))
+	for _, v := range c.Values {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 0 || n > UIDMax {
+			return Truth() // a value no uid can equal: leave it to userspace
+		}
+		vals = append(vals, uint64(n))
+	}
+	op := c.Op.String()
+	if c.Op == policy.OpIntersects {
+		op = "in"
+	}
+	s, ok := uidAtom(op, vals)
+	if !ok {
+		return Truth()
+	}
+	if neg {
+		s = s.complement()
+	}
+	p := Truth()
+	p.UID = s
+	return p
 }
 
 // commAtom projects a comparison on a comm: =, in, != and their negations.

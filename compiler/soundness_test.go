@@ -301,7 +301,8 @@ func randomCondition(rng *rand.Rand, depth int) string {
 			"evt.arg.flags contains O_CREAT", "evt.res = SUCCESS", "evt.res startswith E", "evt.res != SUCCESS",
 			"evt.rawres >= 0", "evt.rawres < 0", "evt.rawres = -2", "fd.num >= 0", "fd.num = -1", "fd.num > 3",
 			"evt.failed = true", "fd.typechar = f", "fd.typechar = d", "fd.nameraw contains ../",
-			"user.uid = 0", "proc.args contains -c", "fd.name contains shadow", "proc.name startswith ba",
+			"user.uid = 0", "user.uid != 0", "user.uid < 1000", "user.uid >= 33", "user.uid in (0, 33, 1000)", "user.uid > 4294967295",
+			"proc.args contains -c", "fd.name contains shadow", "proc.name startswith ba",
 			"evt.type = openat", "evt.type in (open, openat, execve)", "evt.type != execve", "proc.name exists",
 		}
 		a := atoms[rng.Intn(len(atoms))]

@@ -188,10 +188,20 @@ static __always_inline struct scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch_buf, &zero);
 }
 
-/* fill_task fills the record's task fields. It reads through the BTF
- * pointer of the current task: direct loads the JIT turns into guarded
- * memory accesses, much cheaper than a probe-read helper call each. */
-static __always_inline void fill_task(struct record *r)
+/* fill_ids fills what the filter judges before anything else: the comms
+ * and the effective uid. It reads through the BTF pointer of the current
+ * task: direct loads the JIT turns into guarded memory accesses, much
+ * cheaper than a probe-read helper call each. */
+static __always_inline void fill_ids(struct record *r)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	bpf_probe_read_kernel_str(r->pcomm, sizeof(r->pcomm), t->real_parent->comm);
+	r->euid = t->cred->euid.val;
+}
+
+/* fill_rest fills the record's other task fields, once it is to be sent. */
+static __always_inline void fill_rest(struct record *r)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
@@ -202,7 +212,6 @@ static __always_inline void fill_task(struct record *r)
 	const struct cred *c = t->cred;
 	r->uid = c->uid.val;
 	r->gid = c->gid.val;
-	r->euid = c->euid.val;
 	if (bpf_core_field_exists(t->loginuid))
 		r->loginuid = t->loginuid.val;
 	else
@@ -222,8 +231,12 @@ static __always_inline void fill_task(struct record *r)
 	struct upid up = {};
 	bpf_probe_read_kernel(&up, sizeof(up), &tp->numbers[level & 31]);
 	r->vpid = up.nr;
-	bpf_get_current_comm(r->comm, sizeof(r->comm));
-	bpf_probe_read_kernel_str(r->pcomm, sizeof(r->pcomm), t->real_parent->comm);
+}
+
+static __always_inline void fill_task(struct record *r)
+{
+	fill_ids(r);
+	fill_rest(r);
 }
 
 static __always_inline struct file *fd_file(int fd)
@@ -442,7 +455,9 @@ static __always_inline void emit(struct scratch *s, __u32 data_len)
 #define DIM_PARENT 1
 #define DIM_PATH 2
 #define DIM_FEATURES 3
-#define NUM_DIMS 4
+#define DIM_UID 4
+#define NUM_DIMS 5
+#define UID_RANGES 256
 #define NUM_FEATURES 1024
 #define PATH_KEY_MAX 255 /* path bytes and NUL in an LPM key */
 
@@ -543,6 +558,28 @@ struct {
 	__type(key, __u32);
 	__type(value, struct path_key);
 } path_key_buf SEC(".maps");
+
+/* The uid dimension: per generation, ranges sorted by their first uid
+ * (the first is 0), each with the classes admitting it, and their count.
+ * A bounded binary search finds a uid's range. */
+struct uid_range {
+	__u64 lo;
+	struct mask mask;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * UID_RANGES);
+	__type(key, __u32);
+	__type(value, struct uid_range);
+} filter_uids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} filter_uid_count SEC(".maps");
 
 static __always_inline void mask_and(struct mask *m, const struct mask *o)
 {
@@ -685,8 +722,66 @@ static __always_inline void path_dim(struct mask *m, struct scratch *s, __u32 ge
 	dim_apply(m, gen, DIM_PATH, bpf_map_lookup_elem(&filter_paths, k));
 }
 
+static __always_inline void uid_dim(struct mask *m, __u32 gen, __u64 uid)
+{
+	__u32 *count = bpf_map_lookup_elem(&filter_uid_count, &gen);
+	if (!count || *count == 0)
+		return;
+	__u32 lo = 0, hi = *count;
+	if (hi > UID_RANGES)
+		hi = UID_RANGES;
+	/* The answer is the last range whose first uid is <= uid; 9 halvings
+	 * cover 256 ranges. */
+	for (int i = 0; i < 9; i++) {
+		if (lo + 1 >= hi)
+			break;
+		__u32 mid = (lo + hi) / 2;
+		__u32 k = gen * UID_RANGES + mid;
+		struct uid_range *r = bpf_map_lookup_elem(&filter_uids, &k);
+		if (!r)
+			return;
+		if (r->lo <= uid)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	__u32 k = gen * UID_RANGES + lo;
+	struct uid_range *r = bpf_map_lookup_elem(&filter_uids, &k);
+	if (r)
+		dim_apply(m, gen, DIM_UID, &r->mask);
+}
+
+/* pass_at_enter judges, at the syscall's entry, what is known there: the
+ * syscall, the comms and the uid. A syscall no class can pass costs no
+ * saved arguments and no work at its exit. */
+static __always_inline bool pass_at_enter(struct syscall_desc *d, __s32 nr)
+{
+	if (d->state)
+		return true;
+	__u32 zero = 0;
+	struct filter_ctl *ctl = bpf_map_lookup_elem(&filter_ctl, &zero);
+	__u32 gen = ctl ? (ctl->gen & 1) : 0;
+	__u32 k = gen * MAX_SYSCALLS + (nr & (MAX_SYSCALLS - 1));
+	struct mask *sm = bpf_map_lookup_elem(&filter_syscalls, &k);
+	if (!sm)
+		return true;
+	struct mask m = *sm;
+	char comm[16] = {};
+	bpf_get_current_comm(comm, sizeof(comm));
+	comm_dim(&m, gen, DIM_COMM, comm);
+	if (mask_zero(&m))
+		return false;
+	struct task_struct *t = bpf_get_current_task_btf();
+	char pcomm[16] = {};
+	bpf_probe_read_kernel_str(pcomm, sizeof(pcomm), t->real_parent->comm);
+	comm_dim(&m, gen, DIM_PARENT, pcomm);
+	uid_dim(&m, gen, t->cred->euid.val);
+	return !mask_zero(&m);
+}
+
 /* filter_pre judges what is known before the arguments are read: the
- * syscall and the comms. It returns false when no class can pass. */
+ * syscall, the comms and the uid. It returns false when no class can
+ * pass. */
 static __always_inline bool filter_pre(struct scratch *s, __u32 gen, __s32 nr)
 {
 	struct mask *sm;
@@ -697,6 +792,7 @@ static __always_inline bool filter_pre(struct scratch *s, __u32 gen, __s32 nr)
 		m = *sm;
 	comm_dim(&m, gen, DIM_COMM, s->r.comm);
 	comm_dim(&m, gen, DIM_PARENT, s->r.pcomm);
+	uid_dim(&m, gen, s->r.euid);
 	__builtin_memcpy(s->r.mask, m.w, sizeof(m.w));
 	return !mask_zero(&m);
 }
@@ -733,6 +829,11 @@ static __always_inline int on_enter(__s32 nr, const __u64 *args, bool raw)
 	if ((id >> 32) == self_tgid)
 		return 0;
 	count(COUNTER_SEEN);
+	if (!pass_at_enter(d, nr)) {
+		/* Decided already: no arguments saved, the exit does nothing. */
+		count(COUNTER_FILTERED);
+		return 0;
+	}
 	struct pending p = {};
 	__builtin_memcpy(p.args, args, sizeof(p.args));
 	p.ts = bpf_ktime_get_boot_ns();
@@ -761,7 +862,7 @@ static __always_inline int on_exit(__s32 nr, __s64 ret)
 	__builtin_memset(&s->r, 0, sizeof(s->r));
 	__builtin_memcpy(s->r.args, p->args, sizeof(s->r.args));
 	bpf_map_delete_elem(&pending_calls, &id);
-	fill_task(&s->r);
+	fill_ids(&s->r);
 	s->r.kind = RECORD_SYSCALL;
 	s->r.nr = nr;
 	s->r.ret = ret;
@@ -849,6 +950,7 @@ static __always_inline int on_exit(__s32 nr, __s64 ret)
 		count(COUNTER_FILTERED);
 		return 0;
 	}
+	fill_rest(&s->r);
 	emit(s, off);
 	return 0;
 }
