@@ -1,6 +1,9 @@
 package bpf
 
-import "golang.org/x/sys/unix"
+import (
+	"github.com/peregrine-sec/peregrine/compiler"
+	"golang.org/x/sys/unix"
+)
 
 // argRet marks the return value as the fd to describe (ARG_RET in C);
 // argCwd marks a path relative to the working directory (ARG_CWD);
@@ -156,7 +159,7 @@ func (s Syscall) desc(raw, state bool) captureSyscallDesc {
 	}
 	d.Dirfd, d.DirfdPath = s.DirFD, s.DirFDPath
 	d.FlagsArg = s.FlagsArg
-	if s.FlagsArg >= 0 {
+	if compiler.PathFields[s.Name] != nil && s.Path0 >= 0 {
 		d.PathDim = 1
 	}
 	if state {

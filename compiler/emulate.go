@@ -56,7 +56,7 @@ func (e *Encoding) Emulate(v View) Mask {
 	}
 	m = m.And(e.strDim(DimComm, v.Comm, v.CommKnown, e.Comm))
 	m = m.And(e.strDim(DimParentComm, v.Parent, v.ParentKnown, e.ParentComm))
-	if OpenSyscalls[v.Syscall] && v.PathKnown {
+	if PathFields[v.Syscall] != nil && v.PathKnown {
 		m = m.And(e.Wildcard[DimPath].Or(e.lookupPath(v.Path).And(e.Positive[DimPath])))
 	}
 	m = m.And(e.features(v.Features, v.Unknown))
@@ -133,12 +133,16 @@ func ViewOf(ev *policy.Event) View {
 		}
 	}
 	open := OpenSyscalls[v.Syscall]
-	if open {
-		v.Path, v.PathKnown = agree(ev, "fd.name", "fs.path.name", "evt.arg.name")
+	if fields := PathFields[v.Syscall]; fields != nil {
+		names := make([]string, 0, len(fields))
+		for f := range fields {
+			names = append(names, f)
+		}
+		v.Path, v.PathKnown = agree(ev, names...)
 		v.PathKnown = v.PathKnown && PathNormalized(v.Path)
 		// fd.directory is projected as a prefix of the path: it must be
 		// the path's directory.
-		if dir, ok := str(ev, "fd.directory"); ok && dir != policy.FDDirectory(v.Path) {
+		if dir, ok := str(ev, "fd.directory"); ok && fields["fd.name"] && dir != policy.FDDirectory(v.Path) {
 			v.PathKnown = false
 		}
 	}

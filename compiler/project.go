@@ -8,10 +8,41 @@ import (
 	"github.com/peregrine-sec/peregrine/policy"
 )
 
-// OpenSyscalls are the syscalls whose path argument is fd.name, and whose
-// flags are the open flags: the path and open-flag dimensions apply to
-// them only.
+// OpenSyscalls are the syscalls whose flags are the open flags: the
+// open bits of the features dimension apply to them only.
 var OpenSyscalls = map[string]bool{"open": true, "openat": true, "openat2": true, "creat": true}
+
+// PathFields maps each syscall whose first path argument the kernel's path
+// dimension checks to the fields that hold that path (made absolute, which
+// leaves an absolute, normalised path as it is). Keep in step with
+// runtime/live.go, which sets them.
+var PathFields = func() map[string]map[string]bool {
+	fdName := []string{"fd.name", "fs.path.name"}
+	groups := []struct {
+		syscalls []string
+		fields   []string
+	}{
+		{[]string{"open", "openat", "openat2", "creat", "unlinkat"}, append(fdName, "evt.arg.name")},
+		{[]string{"unlink", "rmdir", "mkdir", "mkdirat"}, append(fdName, "evt.arg.path")},
+		{[]string{"chmod", "fchmodat"}, append(fdName, "evt.arg.filename")},
+		{[]string{"rename", "renameat", "renameat2", "link", "linkat"}, []string{"fs.path.source", "evt.arg.oldpath"}},
+		{[]string{"symlink", "symlinkat"}, []string{"fs.path.source", "evt.arg.target"}},
+	}
+	m := map[string]map[string]bool{}
+	for _, g := range groups {
+		set := map[string]bool{}
+		for _, f := range g.fields {
+			set[f] = true
+			if a, ok := strings.CutPrefix(f, "evt.arg."); ok {
+				set["evt.arg["+a+"]"] = true
+			}
+		}
+		for _, s := range g.syscalls {
+			m[s] = set
+		}
+	}
+	return m
+}()
 
 // Project returns a kernel predicate implied by x for events of the given
 // syscall: every event that satisfies x satisfies the predicate. x must
@@ -113,7 +144,7 @@ func atomExact(c *policy.Compare, neg bool, syscall string) (bool, bool, uint) {
 		return true, ok, 1 << DimUID
 	}
 	open := OpenSyscalls[syscall]
-	if open && !neg && (name == "fd.name" || name == "fs.path.name" || name == "evt.arg.name") {
+	if !neg && PathFields[syscall][name] {
 		return true, c.Op == policy.OpEq || c.Op == policy.OpIn || c.Op == policy.OpStartsWith, 1 << DimPath
 	}
 	if _, exact, ok := featureAtom(c, name, open); ok {
@@ -144,14 +175,14 @@ func atom(c *policy.Compare, neg bool, syscall string) *Pred {
 		return uidPred(c, neg)
 	}
 	open := OpenSyscalls[syscall]
-	if open {
-		switch name {
-		case "fd.name", "fs.path.name", "evt.arg.name", "evt.arg[name]":
+	if fields := PathFields[syscall]; fields != nil {
+		switch {
+		case fields[name]:
 			if !neg {
 				return pathAtom(c)
 			}
 			return Truth()
-		case "fd.directory":
+		case name == "fd.directory" && fields["fd.name"]:
 			if !neg {
 				return directoryAtom(c)
 			}

@@ -79,7 +79,8 @@ var genFields = []string{"proc.name", "proc.pname", "fd.name", "fd.nameraw", "fd
 	"evt.arg.name", "fs.path.name", "proc.tty", "user.loginuid", "evt.is_open_read", "evt.is_open_write",
 	"evt.failed", "fd.sip", "fd.sport", "fd.rport", "fd.l4proto", "proc.cwd", "evt.arg.request",
 	"proc.is_exe_from_memfd", "thread.cap_permitted", "proc.aname[2]", "proc.aname[3]", "fd.sip.name",
-	"evt.arg.target", "evt.arg.linkpath", "evt.arg.oldpath", "evt.arg.newpath", "k8s.ns.name"}
+	"evt.arg.target", "evt.arg.linkpath", "evt.arg.oldpath", "evt.arg.newpath", "k8s.ns.name", "evt.arg.path",
+	"fs.path.source", "evt.arg.filename"}
 
 var openFlagChoices = []string{"O_RDONLY", "O_WRONLY", "O_RDWR", "O_WRONLY|O_CREAT|O_TRUNC", "O_RDWR|O_CREAT",
 	"O_RDONLY|O_CLOEXEC", "O_WRONLY|O_APPEND", "O_TRUNC|O_CREAT|O_WRONLY|O_F_CREATED", "O_RDONLY|O_DIRECTORY", "O_NONE"}
@@ -302,6 +303,8 @@ func randomCondition(rng *rand.Rand, depth int) string {
 			"evt.rawres >= 0", "evt.rawres < 0", "evt.rawres = -2", "fd.num >= 0", "fd.num = -1", "fd.num > 3",
 			"evt.failed = true", "fd.typechar = f", "fd.typechar = d", "fd.nameraw contains ../",
 			"user.uid = 0", "user.uid != 0", "user.uid < 1000", "user.uid >= 33", "user.uid in (0, 33, 1000)", "user.uid > 4294967295",
+			"evt.arg.target startswith /etc/", "evt.arg.oldpath = /etc/shadow", "evt.arg.path startswith /var/",
+			"fs.path.source in (/etc/shadow, /tmp/a)", "evt.arg.filename = /etc/passwd", "fd.directory = /etc",
 			"proc.args contains -c", "fd.name contains shadow", "proc.name startswith ba",
 			"evt.type = openat", "evt.type in (open, openat, execve)", "evt.type != execve", "proc.name exists",
 		}
@@ -334,7 +337,7 @@ func TestSoundnessGeneratedRules(t *testing.T) {
 	for s := 0; s < sets; s++ {
 		var b strings.Builder
 		for i := 0; i < perSet; i++ {
-			fmt.Fprintf(&b, "- rule: r%d\n  desc: d\n  condition: evt.type in (open, openat, openat2, creat, execve, connect) and %s\n  output: o\n  priority: info\n",
+			fmt.Fprintf(&b, "- rule: r%d\n  desc: d\n  condition: evt.type in (open, openat, openat2, creat, execve, connect, symlinkat, linkat, unlinkat, mkdir, chmod, rename) and %s\n  output: o\n  priority: info\n",
 				i, randomCondition(rng, 3))
 		}
 		l := falcocompat.NewLoader()
