@@ -131,29 +131,29 @@ type captureUidRange struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	captureMapCounters       = "counters"
-	captureMapEvents         = "events"
-	captureMapFilterComms    = "filter_comms"
-	captureMapFilterCtl      = "filter_ctl"
-	captureMapFilterDims     = "filter_dims"
-	captureMapFilterFeatures = "filter_features"
-	captureMapFilterPaths    = "filter_paths"
-	captureMapFilterSyscalls = "filter_syscalls"
-	captureMapFilterUidCount = "filter_uid_count"
-	captureMapFilterUids     = "filter_uids"
-	captureMapPathKeyBuf     = "path_key_buf"
-	captureMapPendingCalls   = "pending_calls"
-	captureMapScratchBuf     = "scratch_buf"
-	captureMapSyscallDescs   = "syscall_descs"
-	captureProgRawSysEnter   = "raw_sys_enter"
-	captureProgRawSysExit    = "raw_sys_exit"
-	captureProgSchedExec     = "sched_exec"
-	captureProgSchedExit     = "sched_exit"
-	captureProgSchedFork     = "sched_fork"
-	captureProgTpSysEnter    = "tp_sys_enter"
-	captureProgTpSysExit     = "tp_sys_exit"
-	captureVarSelfTgid       = "self_tgid"
-	captureVarWakeupBytes    = "wakeup_bytes"
+	captureMapCounters         = "counters"
+	captureMapEvents           = "events"
+	captureMapFilterComms      = "filter_comms"
+	captureMapFilterCtl        = "filter_ctl"
+	captureMapFilterDims       = "filter_dims"
+	captureMapFilterFeatures   = "filter_features"
+	captureMapFilterPaths      = "filter_paths"
+	captureMapFilterRangeCount = "filter_range_count"
+	captureMapFilterRanges     = "filter_ranges"
+	captureMapFilterSyscalls   = "filter_syscalls"
+	captureMapPathKeyBuf       = "path_key_buf"
+	captureMapPendingCalls     = "pending_calls"
+	captureMapScratchBuf       = "scratch_buf"
+	captureMapSyscallDescs     = "syscall_descs"
+	captureProgRawSysEnter     = "raw_sys_enter"
+	captureProgRawSysExit      = "raw_sys_exit"
+	captureProgSchedExec       = "sched_exec"
+	captureProgSchedExit       = "sched_exit"
+	captureProgSchedFork       = "sched_fork"
+	captureProgTpSysEnter      = "tp_sys_enter"
+	captureProgTpSysExit       = "tp_sys_exit"
+	captureVarSelfTgid         = "self_tgid"
+	captureVarWakeupBytes      = "wakeup_bytes"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -211,20 +211,20 @@ type captureProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
-	Counters       *ebpf.MapSpec `ebpf:"counters"`
-	Events         *ebpf.MapSpec `ebpf:"events"`
-	FilterComms    *ebpf.MapSpec `ebpf:"filter_comms"`
-	FilterCtl      *ebpf.MapSpec `ebpf:"filter_ctl"`
-	FilterDims     *ebpf.MapSpec `ebpf:"filter_dims"`
-	FilterFeatures *ebpf.MapSpec `ebpf:"filter_features"`
-	FilterPaths    *ebpf.MapSpec `ebpf:"filter_paths"`
-	FilterSyscalls *ebpf.MapSpec `ebpf:"filter_syscalls"`
-	FilterUidCount *ebpf.MapSpec `ebpf:"filter_uid_count"`
-	FilterUids     *ebpf.MapSpec `ebpf:"filter_uids"`
-	PathKeyBuf     *ebpf.MapSpec `ebpf:"path_key_buf"`
-	PendingCalls   *ebpf.MapSpec `ebpf:"pending_calls"`
-	ScratchBuf     *ebpf.MapSpec `ebpf:"scratch_buf"`
-	SyscallDescs   *ebpf.MapSpec `ebpf:"syscall_descs"`
+	Counters         *ebpf.MapSpec `ebpf:"counters"`
+	Events           *ebpf.MapSpec `ebpf:"events"`
+	FilterComms      *ebpf.MapSpec `ebpf:"filter_comms"`
+	FilterCtl        *ebpf.MapSpec `ebpf:"filter_ctl"`
+	FilterDims       *ebpf.MapSpec `ebpf:"filter_dims"`
+	FilterFeatures   *ebpf.MapSpec `ebpf:"filter_features"`
+	FilterPaths      *ebpf.MapSpec `ebpf:"filter_paths"`
+	FilterRangeCount *ebpf.MapSpec `ebpf:"filter_range_count"`
+	FilterRanges     *ebpf.MapSpec `ebpf:"filter_ranges"`
+	FilterSyscalls   *ebpf.MapSpec `ebpf:"filter_syscalls"`
+	PathKeyBuf       *ebpf.MapSpec `ebpf:"path_key_buf"`
+	PendingCalls     *ebpf.MapSpec `ebpf:"pending_calls"`
+	ScratchBuf       *ebpf.MapSpec `ebpf:"scratch_buf"`
+	SyscallDescs     *ebpf.MapSpec `ebpf:"syscall_descs"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
@@ -255,20 +255,20 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
-	Counters       *ebpf.Map `ebpf:"counters"`
-	Events         *ebpf.Map `ebpf:"events"`
-	FilterComms    *ebpf.Map `ebpf:"filter_comms"`
-	FilterCtl      *ebpf.Map `ebpf:"filter_ctl"`
-	FilterDims     *ebpf.Map `ebpf:"filter_dims"`
-	FilterFeatures *ebpf.Map `ebpf:"filter_features"`
-	FilterPaths    *ebpf.Map `ebpf:"filter_paths"`
-	FilterSyscalls *ebpf.Map `ebpf:"filter_syscalls"`
-	FilterUidCount *ebpf.Map `ebpf:"filter_uid_count"`
-	FilterUids     *ebpf.Map `ebpf:"filter_uids"`
-	PathKeyBuf     *ebpf.Map `ebpf:"path_key_buf"`
-	PendingCalls   *ebpf.Map `ebpf:"pending_calls"`
-	ScratchBuf     *ebpf.Map `ebpf:"scratch_buf"`
-	SyscallDescs   *ebpf.Map `ebpf:"syscall_descs"`
+	Counters         *ebpf.Map `ebpf:"counters"`
+	Events           *ebpf.Map `ebpf:"events"`
+	FilterComms      *ebpf.Map `ebpf:"filter_comms"`
+	FilterCtl        *ebpf.Map `ebpf:"filter_ctl"`
+	FilterDims       *ebpf.Map `ebpf:"filter_dims"`
+	FilterFeatures   *ebpf.Map `ebpf:"filter_features"`
+	FilterPaths      *ebpf.Map `ebpf:"filter_paths"`
+	FilterRangeCount *ebpf.Map `ebpf:"filter_range_count"`
+	FilterRanges     *ebpf.Map `ebpf:"filter_ranges"`
+	FilterSyscalls   *ebpf.Map `ebpf:"filter_syscalls"`
+	PathKeyBuf       *ebpf.Map `ebpf:"path_key_buf"`
+	PendingCalls     *ebpf.Map `ebpf:"pending_calls"`
+	ScratchBuf       *ebpf.Map `ebpf:"scratch_buf"`
+	SyscallDescs     *ebpf.Map `ebpf:"syscall_descs"`
 }
 
 func (m *captureMaps) Close() error {
@@ -280,9 +280,9 @@ func (m *captureMaps) Close() error {
 		m.FilterDims,
 		m.FilterFeatures,
 		m.FilterPaths,
+		m.FilterRangeCount,
+		m.FilterRanges,
 		m.FilterSyscalls,
-		m.FilterUidCount,
-		m.FilterUids,
 		m.PathKeyBuf,
 		m.PendingCalls,
 		m.ScratchBuf,

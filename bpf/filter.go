@@ -10,11 +10,13 @@ import (
 // Kernel filter dimensions, in the C program's numbering (DIM_*).
 var dimIndex = [compiler.NumDims]uint32{
 	compiler.DimComm: 0, compiler.DimParentComm: 1, compiler.DimPath: 2, compiler.DimFeatures: 3, compiler.DimUID: 4,
+	compiler.DimLocalPort: 5, compiler.DimRemotePort: 6,
 }
 
 const (
-	numDims   = 5
-	uidRanges = 256 // UID_RANGES
+	numDims      = 7
+	numRangeDims = 3   // NUM_RANGE_DIMS
+	uidRanges    = 256 // UID_RANGES
 )
 
 // filterGen is what one generation of the filter maps holds, so that the
@@ -40,7 +42,9 @@ func (p *Probe) passAll(names []string) error {
 	for v := range enc.Features {
 		enc.Features[v] = all
 	}
-	enc.UIDs = []compiler.UIDRange{{Lo: 0, Mask: all}}
+	for i := range enc.Ranges {
+		enc.Ranges[i] = []compiler.UIDRange{{Lo: 0, Mask: all}}
+	}
 	for gen := uint32(0); gen < 2; gen++ {
 		if err := p.writeGen(gen, &enc); err != nil {
 			return err
@@ -113,16 +117,19 @@ func (p *Probe) writeGen(gen uint32, enc *compiler.Encoding) error {
 			return fmt.Errorf("features %d: %w", v, err)
 		}
 	}
-	if len(enc.UIDs) > uidRanges {
-		return fmt.Errorf("%d uid ranges: the kernel holds %d", len(enc.UIDs), uidRanges)
-	}
-	for i, r := range enc.UIDs {
-		if err := p.objs.FilterUids.Put(gen*uidRanges+uint32(i), &captureUidRange{Lo: r.Lo, Mask: toMask(r.Mask)}); err != nil {
-			return fmt.Errorf("uid range %d: %w", i, err)
+	for slot, table := range enc.Ranges {
+		if len(table) > uidRanges {
+			return fmt.Errorf("%d ranges for %s: the kernel holds %d", len(table), compiler.RangeDims[slot], uidRanges)
 		}
-	}
-	if err := p.objs.FilterUidCount.Put(gen, uint32(len(enc.UIDs))); err != nil {
-		return fmt.Errorf("uid range count: %w", err)
+		t := gen*numRangeDims + uint32(slot)
+		for i, r := range table {
+			if err := p.objs.FilterRanges.Put(t*uidRanges+uint32(i), &captureUidRange{Lo: r.Lo, Mask: toMask(r.Mask)}); err != nil {
+				return fmt.Errorf("%s range %d: %w", compiler.RangeDims[slot], i, err)
+			}
+		}
+		if err := p.objs.FilterRangeCount.Put(t, uint32(len(table))); err != nil {
+			return fmt.Errorf("%s range count: %w", compiler.RangeDims[slot], err)
+		}
 	}
 	for _, set := range []struct {
 		dim compiler.Dim

@@ -2,6 +2,7 @@ package bpf
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,5 +139,68 @@ func TestUIDDimension(t *testing.T) {
 	}
 	if n := c.sentFor(t, f); n < 5 {
 		t.Errorf("uid < 1000 plan: %d records for root's 5 opens", n)
+	}
+}
+
+// TestPortDimension checks the remote-port ranges in the kernel: with a
+// plan on one port, connects to another are dropped.
+func TestPortDimension(t *testing.T) {
+	requireRoot(t)
+	var ports [2]int
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	p, err := Load(Options{Syscalls: []string{"connect"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var mu sync.Mutex
+	seen := map[int]int{}
+	go func() {
+		var rec Record
+		for p.ReadInto(&rec) == nil {
+			if rec.Kind == KindSyscall && rec.Flags&FlagHasSock != 0 {
+				mu.Lock()
+				seen[int(rec.Sock.RemotePort)]++
+				mu.Unlock()
+			}
+		}
+	}()
+	l := falcocompat.NewLoader()
+	l.AddFile("r.yaml", []byte(fmt.Sprintf("- rule: r\n  desc: d\n  condition: evt.type = connect and fd.rport = %d\n  output: o\n  priority: info\n", ports[0])))
+	res := l.Compile()
+	plan, err := compiler.Compile(res.Ruleset, compiler.Options{Syscalls: []string{"connect"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ApplyPlan(plan.Encoding); err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range ports {
+		cmd := exec.Command("bash", "-c", fmt.Sprintf("for i in 1 2 3; do exec 3<>/dev/tcp/127.0.0.1/%d; exec 3>&-; done", port))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	time.Sleep(3 * PollInterval)
+	mu.Lock()
+	defer mu.Unlock()
+	if seen[ports[0]] < 3 || seen[ports[1]] != 0 {
+		t.Errorf("connect records by remote port %v, want 3 or more to %d and none to %d", seen, ports[0], ports[1])
 	}
 }

@@ -133,10 +133,9 @@ func TestEncodeUIDs(t *testing.T) {
 	p1, p2 := Truth(), Truth()
 	p1.UID = intervals(Interval{0, 0})
 	p2.UID = intervals(Interval{1000, UIDMax})
-	e := encodeUIDs([]*Class{{Pred: p1}, {Pred: p2}, {Pred: Truth()}})
-	enc := &Encoding{UIDs: e}
+	e := encodeRanges([]*Class{{Pred: p1}, {Pred: p2}, {Pred: Truth()}}, DimUID)
 	for uid, want := range map[uint64][]int{0: {0, 2}, 1: {2}, 999: {2}, 1000: {1, 2}, UIDMax: {1, 2}} {
-		m := enc.lookupUID(uid)
+		m := lookupRange(e, uid)
 		var got []int
 		for c := 0; c < 3; c++ {
 			if m.Has(c) {

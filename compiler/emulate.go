@@ -24,6 +24,9 @@ type View struct {
 	Unknown  int
 	UID      uint64
 	UIDKnown bool
+	// Ports of the socket; the remote one is known when connected.
+	LocalPort, RemotePort           uint64
+	LocalPortKnown, RemotePortKnown bool
 }
 
 // PathNormalized reports whether the kernel can match p as it is:
@@ -60,8 +63,13 @@ func (e *Encoding) Emulate(v View) Mask {
 		m = m.And(e.Wildcard[DimPath].Or(e.lookupPath(v.Path).And(e.Positive[DimPath])))
 	}
 	m = m.And(e.features(v.Features, v.Unknown))
-	if v.UIDKnown {
-		m = m.And(e.Wildcard[DimUID].Or(e.lookupUID(v.UID).And(e.Positive[DimUID])))
+	for i, r := range []struct {
+		v     uint64
+		known bool
+	}{{v.UID, v.UIDKnown}, {v.LocalPort, v.LocalPortKnown}, {v.RemotePort, v.RemotePortKnown}} {
+		if d := RangeDims[i]; r.known {
+			m = m.And(e.Wildcard[d].Or(lookupRange(e.Ranges[i], r.v).And(e.Positive[d])))
+		}
 	}
 	return m
 }
@@ -131,6 +139,10 @@ func ViewOf(ev *policy.Event) View {
 		if n, err := strconv.ParseInt(u, 10, 64); err == nil && n >= 0 && n <= UIDMax {
 			v.UID, v.UIDKnown = uint64(n), true
 		}
+	}
+	if roles, ok := PortFields[v.Syscall]; ok {
+		v.LocalPort, v.LocalPortKnown = allAgreeNumber(ev, roles[0])
+		v.RemotePort, v.RemotePortKnown = allAgreeNumber(ev, roles[1])
 	}
 	open := OpenSyscalls[v.Syscall]
 	if fields := PathFields[v.Syscall]; fields != nil {
@@ -314,3 +326,22 @@ func agree(ev *policy.Event, names ...string) (string, bool) {
 }
 
 func parseInt64(s string) (int64, error) { return strconv.ParseInt(strings.TrimSpace(s), 10, 64) }
+
+// allAgreeNumber returns the common value of fields that must all be
+// present: port comparisons are projected with their negations, and a
+// negated comparison on a missing field is true.
+func allAgreeNumber(ev *policy.Event, names []string) (uint64, bool) {
+	var val string
+	for i, n := range names {
+		s, ok := str(ev, n)
+		if !ok || (i > 0 && s != val) {
+			return 0, false
+		}
+		val = s
+	}
+	n, err := strconv.ParseInt(val, 10, 64)
+	if err != nil || n < 0 || n > 65535 {
+		return 0, false
+	}
+	return uint64(n), true
+}

@@ -17,7 +17,7 @@ type Class struct {
 
 // key identifies a predicate, so identical ones share a class.
 func (p *Pred) key() string {
-	return p.Comm.String() + "|" + p.ParentComm.String() + "|" + p.Path.String() + "|" + fmt.Sprint(p.Features) + "|" + p.UID.String()
+	return p.Comm.String() + "|" + p.ParentComm.String() + "|" + p.Path.String() + "|" + fmt.Sprint(p.Features) + "|" + p.UID.String() + "|" + p.LocalPort.String() + "|" + p.RemotePort.String()
 }
 
 func (c *compilation) groupClasses() error {
@@ -100,22 +100,23 @@ type Encoding struct {
 	Paths []PathEntry
 	// Features maps a feature vector to the classes that admit it.
 	Features [NumFeatureVectors]Mask
-	// UIDs splits the uid range at the bounds of every class's intervals:
-	// UIDs[i] covers the uids from UIDs[i].Lo up to the next one's Lo, and
-	// holds the classes that admit them. UIDs[0].Lo is 0.
-	UIDs []UIDRange
+	// Ranges holds, per range dimension (RangeDims order), the number line
+	// cut at the bounds of every class's intervals: Ranges[d][i] covers the
+	// values from its Lo up to the next one's Lo, and holds the classes
+	// that admit them. Ranges[d][0].Lo is 0.
+	Ranges [3][]UIDRange
 	// State are syscalls whose records always reach userspace (the
 	// process table needs them), whatever the masks say.
 	State map[string]bool
 }
 
-// UIDRange is a range of uids and the classes admitting it.
+// UIDRange is a range of values (uids, ports) and the classes admitting it.
 type UIDRange struct {
 	Lo   uint64
 	Mask Mask
 }
 
-// MaxUIDRanges is how many ranges the kernel's uid table holds; a plan
+// MaxUIDRanges is how many ranges the kernel's table holds per dimension; a plan
 // with more widens the ranges (merging neighbours), which is sound.
 const MaxUIDRanges = 256
 
@@ -172,10 +173,12 @@ func (c *compilation) encodeMaps() error {
 			}
 		}
 		e.Positive[DimFeatures].Set(ci)
-		if p.UID.All {
-			e.Wildcard[DimUID].Set(ci)
-		} else {
-			e.Positive[DimUID].Set(ci)
+		for _, d := range RangeDims {
+			if p.Range(d).All {
+				e.Wildcard[d].Set(ci)
+			} else {
+				e.Positive[d].Set(ci)
+			}
 		}
 		for v := 0; v < NumFeatureVectors; v++ {
 			if p.Features.Has(v) {
@@ -183,7 +186,9 @@ func (c *compilation) encodeMaps() error {
 			}
 		}
 	}
-	e.UIDs = encodeUIDs(c.plan.Classes)
+	for i, d := range RangeDims {
+		e.Ranges[i] = encodeRanges(c.plan.Classes, d)
+	}
 	// Propagate: each key carries the classes of its prefixes.
 	for k, m := range paths {
 		for q, qm := range paths {
@@ -219,15 +224,17 @@ func encodeStrSet(e *Encoding, d Dim, ci int, s StrSet, listed map[string]Mask) 
 func (e *Encoding) MapEntries() map[string]int {
 	return map[string]int{
 		"syscalls": len(e.Syscalls), "comm": len(e.Comm), "parent_comm": len(e.ParentComm),
-		"paths": len(e.Paths), "features": NumFeatureVectors, "uid_ranges": len(e.UIDs),
+		"paths": len(e.Paths), "features": NumFeatureVectors, "uid_ranges": len(e.Ranges[0]),
+		"local_port_ranges": len(e.Ranges[1]), "remote_port_ranges": len(e.Ranges[2]),
 	}
 }
 
-// encodeUIDs cuts the uid range at every class's interval bounds.
-func encodeUIDs(classes []*Class) []UIDRange {
+// encodeRanges cuts dimension d's number line at every class's interval
+// bounds.
+func encodeRanges(classes []*Class, d Dim) []UIDRange {
 	bounds := map[uint64]bool{0: true}
 	for _, cl := range classes {
-		for _, iv := range cl.Pred.UID.list() {
+		for _, iv := range cl.Pred.Range(d).list() {
 			bounds[iv.Lo] = true
 			if iv.Hi < UIDMax {
 				bounds[iv.Hi+1] = true
@@ -243,7 +250,7 @@ func encodeUIDs(classes []*Class) []UIDRange {
 	for i, lo := range los {
 		out[i].Lo = lo
 		for ci, cl := range classes {
-			if cl.Pred.UID.contains(lo) {
+			if cl.Pred.Range(d).contains(lo) {
 				out[i].Mask.Set(ci)
 			}
 		}
@@ -264,11 +271,11 @@ func encodeUIDs(classes []*Class) []UIDRange {
 	return out
 }
 
-// lookupUID finds the range holding uid.
-func (e *Encoding) lookupUID(uid uint64) Mask {
-	i := sort.Search(len(e.UIDs), func(i int) bool { return e.UIDs[i].Lo > uid }) - 1
+// lookupRange finds the range of table holding v.
+func lookupRange(table []UIDRange, v uint64) Mask {
+	i := sort.Search(len(table), func(i int) bool { return table[i].Lo > v }) - 1
 	if i < 0 {
 		return Mask{}
 	}
-	return e.UIDs[i].Mask
+	return table[i].Mask
 }

@@ -74,10 +74,13 @@ const (
 	DimPath                  // fd.name of open, openat, openat2, creat: the path argument
 	DimFeatures              // open access mode and flags, result, path features
 	DimUID                   // user.uid: the effective uid
+	DimLocalPort             // the socket's local port (fd.lport...)
+	DimRemotePort            // the socket's remote port, when connected (fd.rport...)
 	NumDims
 )
 
-var dimNames = [...]string{DimComm: "comm", DimParentComm: "parent_comm", DimPath: "path", DimFeatures: "features", DimUID: "uid"}
+var dimNames = [...]string{DimComm: "comm", DimParentComm: "parent_comm", DimPath: "path", DimFeatures: "features", DimUID: "uid",
+	DimLocalPort: "local_port", DimRemotePort: "remote_port"}
 
 func (d Dim) String() string { return dimNames[d] }
 
@@ -375,11 +378,28 @@ type Pred struct {
 	Path       PathSet
 	Features   FeatureSet
 	UID        IntSet
+	LocalPort  IntSet
+	RemotePort IntSet
 }
+
+// Range returns the interval set of a range dimension.
+func (p *Pred) Range(d Dim) IntSet {
+	switch d {
+	case DimLocalPort:
+		return p.LocalPort
+	case DimRemotePort:
+		return p.RemotePort
+	}
+	return p.UID
+}
+
+// RangeDims are the dimensions whose values are numbers checked by ranges.
+var RangeDims = []Dim{DimUID, DimLocalPort, DimRemotePort}
 
 // Truth returns the predicate every event satisfies.
 func Truth() *Pred {
-	return &Pred{Comm: allStrings(), ParentComm: allStrings(), Path: allPaths(), Features: allFeatures(), UID: allInts()}
+	return &Pred{Comm: allStrings(), ParentComm: allStrings(), Path: allPaths(), Features: allFeatures(), UID: allInts(),
+		LocalPort: allInts(), RemotePort: allInts()}
 }
 
 func falsePred() *Pred { return &Pred{False: true} }
@@ -398,6 +418,8 @@ func (p *Pred) and(o *Pred) *Pred {
 		Path:       p.Path.intersect(o.Path),
 		Features:   p.Features.intersect(o.Features),
 		UID:        p.UID.intersect(o.UID),
+		LocalPort:  p.LocalPort.intersect(o.LocalPort),
+		RemotePort: p.RemotePort.intersect(o.RemotePort),
 	}
 }
 
@@ -414,6 +436,8 @@ func (p *Pred) or(o *Pred) *Pred {
 		Path:       p.Path.union(o.Path),
 		Features:   p.Features.union(o.Features),
 		UID:        p.UID.union(o.UID),
+		LocalPort:  p.LocalPort.union(o.LocalPort),
+		RemotePort: p.RemotePort.union(o.RemotePort),
 	}
 }
 
@@ -426,8 +450,8 @@ func (p *Pred) Wildcard(d Dim) bool {
 		return p.ParentComm.All
 	case DimPath:
 		return p.Path.All
-	case DimUID:
-		return p.UID.All
+	case DimUID, DimLocalPort, DimRemotePort:
+		return p.Range(d).All
 	}
 	return p.Features.all()
 }
@@ -463,8 +487,10 @@ func (p *Pred) String() string {
 	if !p.Features.all() {
 		parts = append(parts, "features "+describeFeatures(p.Features))
 	}
-	if !p.UID.All {
-		parts = append(parts, "uid "+p.UID.String())
+	for _, d := range RangeDims {
+		if r := p.Range(d); !r.All {
+			parts = append(parts, d.String()+" "+r.String())
+		}
 	}
 	if len(parts) == 0 {
 		return "true"

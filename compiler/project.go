@@ -12,6 +12,24 @@ import (
 // open bits of the features dimension apply to them only.
 var OpenSyscalls = map[string]bool{"open": true, "openat": true, "openat2": true, "creat": true}
 
+// PortFields maps each socket syscall to the fields that hold the local
+// port ([0]) and the remote port ([1]) of its socket, as runtime/live.go
+// sets them: the client's ports for connect and the like, the server's
+// for accept, bind and listen. fd.port and fd.proto, which match either
+// side, are not among them.
+var PortFields = func() map[string][2][]string {
+	client := [2][]string{{"fd.lport", "fd.cport"}, {"fd.rport", "fd.sport"}}
+	server := [2][]string{{"fd.lport", "fd.sport"}, {"fd.rport", "fd.cport"}}
+	m := map[string][2][]string{}
+	for _, s := range []string{"connect", "sendto", "sendmsg", "recvfrom", "recvmsg", "socket"} {
+		m[s] = client
+	}
+	for _, s := range []string{"accept", "accept4", "bind", "listen"} {
+		m[s] = server
+	}
+	return m
+}()
+
 // PathFields maps each syscall whose first path argument the kernel's path
 // dimension checks to the fields that hold that path (made absolute, which
 // leaves an absolute, normalised path as it is). Keep in step with
@@ -140,8 +158,18 @@ func atomExact(c *policy.Compare, neg bool, syscall string) (bool, bool, uint) {
 	case name == "proc.pname" || name == "proc.aname[1]":
 		return true, c.Op == policy.OpEq || c.Op == policy.OpIn || c.Op == policy.OpNe, 1 << DimParentComm
 	case name == "user.uid":
-		_, ok := uidAtom(c.Op.String(), []uint64{0})
+		_, ok := intAtom(c, UIDMax)
 		return true, ok, 1 << DimUID
+	}
+	if roles, ok := PortFields[syscall]; ok {
+		for i, d := range []Dim{DimLocalPort, DimRemotePort} {
+			for _, f := range roles[i] {
+				if f == name {
+					_, ok := intAtom(c, 65535)
+					return true, ok, 1 << d
+				}
+			}
+		}
 	}
 	open := OpenSyscalls[syscall]
 	if !neg && PathFields[syscall][name] {
@@ -173,6 +201,15 @@ func atom(c *policy.Compare, neg bool, syscall string) *Pred {
 	}
 	if name == "user.uid" {
 		return uidPred(c, neg)
+	}
+	if roles, ok := PortFields[syscall]; ok {
+		for i, d := range []Dim{DimLocalPort, DimRemotePort} {
+			for _, f := range roles[i] {
+				if f == name {
+					return portPred(c, neg, d)
+				}
+			}
+		}
 	}
 	open := OpenSyscalls[syscall]
 	if fields := PathFields[syscall]; fields != nil {
@@ -206,21 +243,9 @@ func atom(c *policy.Compare, neg bool, syscall string) *Pred {
 
 // uidPred projects a comparison on user.uid.
 func uidPred(c *policy.Compare, neg bool) *Pred {
-	vals := make([]uint64, 0, len(c.Values))
-	for _, v := range c.Values {
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil || n < 0 || n > UIDMax {
-			return Truth() // a value no uid can equal: leave it to userspace
-		}
-		vals = append(vals, uint64(n))
-	}
-	op := c.Op.String()
-	if c.Op == policy.OpIntersects {
-		op = "in"
-	}
-	s, ok := uidAtom(op, vals)
+	s, ok := intAtom(c, UIDMax)
 	if !ok {
-		return Truth()
+		return Truth() // a value no uid can equal: leave it to userspace
 	}
 	if neg {
 		s = s.complement()
@@ -228,6 +253,42 @@ func uidPred(c *policy.Compare, neg bool) *Pred {
 	p := Truth()
 	p.UID = s
 	return p
+}
+
+// portPred projects a comparison on a port field onto dimension d.
+func portPred(c *policy.Compare, neg bool, d Dim) *Pred {
+	s, ok := intAtom(c, 65535)
+	if !ok {
+		return Truth()
+	}
+	if neg {
+		s = s.complement()
+	}
+	p := Truth()
+	if d == DimLocalPort {
+		p.LocalPort = s
+	} else {
+		p.RemotePort = s
+	}
+	return p
+}
+
+// intAtom projects a numeric comparison whose values are decimal numbers
+// in [0, max] onto an interval set.
+func intAtom(c *policy.Compare, max int64) (IntSet, bool) {
+	vals := make([]uint64, 0, len(c.Values))
+	for _, v := range c.Values {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 0 || n > max {
+			return IntSet{}, false
+		}
+		vals = append(vals, uint64(n))
+	}
+	op := c.Op.String()
+	if c.Op == policy.OpIntersects {
+		op = "in"
+	}
+	return uidAtom(op, vals)
 }
 
 // commAtom projects a comparison on a comm: =, in, != and their negations.

@@ -80,7 +80,7 @@ var genFields = []string{"proc.name", "proc.pname", "fd.name", "fd.nameraw", "fd
 	"evt.failed", "fd.sip", "fd.sport", "fd.rport", "fd.l4proto", "proc.cwd", "evt.arg.request",
 	"proc.is_exe_from_memfd", "thread.cap_permitted", "proc.aname[2]", "proc.aname[3]", "fd.sip.name",
 	"evt.arg.target", "evt.arg.linkpath", "evt.arg.oldpath", "evt.arg.newpath", "k8s.ns.name", "evt.arg.path",
-	"fs.path.source", "evt.arg.filename"}
+	"fs.path.source", "evt.arg.filename", "fd.lport", "fd.cport"}
 
 var openFlagChoices = []string{"O_RDONLY", "O_WRONLY", "O_RDWR", "O_WRONLY|O_CREAT|O_TRUNC", "O_RDWR|O_CREAT",
 	"O_RDONLY|O_CLOEXEC", "O_WRONLY|O_APPEND", "O_TRUNC|O_CREAT|O_WRONLY|O_F_CREATED", "O_RDONLY|O_DIRECTORY", "O_NONE"}
@@ -96,7 +96,8 @@ func (g *generator) value(field string) any {
 		return []int{-1, -2, -13, 0, 3, 7}[g.rng.Intn(6)]
 	case field == "evt.is_open_read" || field == "evt.is_open_write" || field == "evt.failed" || field == "proc.is_exe_from_memfd":
 		return g.rng.Intn(2) == 0
-	case field == "user.uid" || field == "proc.tty" || field == "user.loginuid" || field == "fd.sport" || field == "fd.rport":
+	case field == "user.uid" || field == "proc.tty" || field == "user.loginuid" || field == "fd.sport" || field == "fd.rport" ||
+		field == "fd.lport" || field == "fd.cport":
 		if len(pool) > 0 && r < 6 {
 			if n, err := strconv.Atoi(pool[g.rng.Intn(len(pool))]); err == nil {
 				return n
@@ -305,6 +306,7 @@ func randomCondition(rng *rand.Rand, depth int) string {
 			"user.uid = 0", "user.uid != 0", "user.uid < 1000", "user.uid >= 33", "user.uid in (0, 33, 1000)", "user.uid > 4294967295",
 			"evt.arg.target startswith /etc/", "evt.arg.oldpath = /etc/shadow", "evt.arg.path startswith /var/",
 			"fs.path.source in (/etc/shadow, /tmp/a)", "evt.arg.filename = /etc/passwd", "fd.directory = /etc",
+			"fd.rport = 443", "fd.sport in (80, 443)", "fd.lport > 1024", "fd.cport = 22", "fd.rport < 1024",
 			"proc.args contains -c", "fd.name contains shadow", "proc.name startswith ba",
 			"evt.type = openat", "evt.type in (open, openat, execve)", "evt.type != execve", "proc.name exists",
 		}
@@ -337,7 +339,7 @@ func TestSoundnessGeneratedRules(t *testing.T) {
 	for s := 0; s < sets; s++ {
 		var b strings.Builder
 		for i := 0; i < perSet; i++ {
-			fmt.Fprintf(&b, "- rule: r%d\n  desc: d\n  condition: evt.type in (open, openat, openat2, creat, execve, connect, symlinkat, linkat, unlinkat, mkdir, chmod, rename) and %s\n  output: o\n  priority: info\n",
+			fmt.Fprintf(&b, "- rule: r%d\n  desc: d\n  condition: evt.type in (open, openat, openat2, creat, execve, connect, symlinkat, linkat, unlinkat, mkdir, chmod, rename, accept, bind) and %s\n  output: o\n  priority: info\n",
 				i, randomCondition(rng, 3))
 		}
 		l := falcocompat.NewLoader()

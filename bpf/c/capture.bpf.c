@@ -456,7 +456,10 @@ static __always_inline void emit(struct scratch *s, __u32 data_len)
 #define DIM_PATH 2
 #define DIM_FEATURES 3
 #define DIM_UID 4
-#define NUM_DIMS 5
+#define DIM_LPORT 5
+#define DIM_RPORT 6
+#define NUM_DIMS 7
+#define NUM_RANGE_DIMS 3 /* uid, local port, remote port */
 #define UID_RANGES 256
 #define NUM_FEATURES 1024
 #define PATH_KEY_MAX 255 /* path bytes and NUL in an LPM key */
@@ -559,9 +562,10 @@ struct {
 	__type(value, struct path_key);
 } path_key_buf SEC(".maps");
 
-/* The uid dimension: per generation, ranges sorted by their first uid
- * (the first is 0), each with the classes admitting it, and their count.
- * A bounded binary search finds a uid's range. */
+/* The range dimensions (uid, local port, remote port): per generation and
+ * dimension, ranges sorted by their first value (the first is 0), each
+ * with the classes admitting it, and their count. A bounded binary search
+ * finds a value's range. */
 struct uid_range {
 	__u64 lo;
 	struct mask mask;
@@ -569,17 +573,17 @@ struct uid_range {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2 * UID_RANGES);
+	__uint(max_entries, 2 * NUM_RANGE_DIMS * UID_RANGES);
 	__type(key, __u32);
 	__type(value, struct uid_range);
-} filter_uids SEC(".maps");
+} filter_ranges SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 2 * NUM_RANGE_DIMS);
 	__type(key, __u32);
 	__type(value, __u32);
-} filter_uid_count SEC(".maps");
+} filter_range_count SEC(".maps");
 
 static __always_inline void mask_and(struct mask *m, const struct mask *o)
 {
@@ -722,34 +726,39 @@ static __always_inline void path_dim(struct mask *m, struct scratch *s, __u32 ge
 	dim_apply(m, gen, DIM_PATH, bpf_map_lookup_elem(&filter_paths, k));
 }
 
-static __always_inline void uid_dim(struct mask *m, __u32 gen, __u64 uid)
+/* range_dim applies range dimension slot (0 uid, 1 local port, 2 remote
+ * port; DIM_UID + slot) for value v. */
+static __always_inline void range_dim(struct mask *m, __u32 gen, __u32 slot, __u64 v)
 {
-	__u32 *count = bpf_map_lookup_elem(&filter_uid_count, &gen);
+	__u32 table = (gen * NUM_RANGE_DIMS + slot) & 7;
+	__u32 *count = bpf_map_lookup_elem(&filter_range_count, &table);
 	if (!count || *count == 0)
 		return;
 	__u32 lo = 0, hi = *count;
 	if (hi > UID_RANGES)
 		hi = UID_RANGES;
-	/* The answer is the last range whose first uid is <= uid; 9 halvings
+	/* The answer is the last range whose first value is <= v; 9 halvings
 	 * cover 256 ranges. */
 	for (int i = 0; i < 9; i++) {
 		if (lo + 1 >= hi)
 			break;
 		__u32 mid = (lo + hi) / 2;
-		__u32 k = gen * UID_RANGES + mid;
-		struct uid_range *r = bpf_map_lookup_elem(&filter_uids, &k);
+		__u32 k = table * UID_RANGES + mid;
+		struct uid_range *r = bpf_map_lookup_elem(&filter_ranges, &k);
 		if (!r)
 			return;
-		if (r->lo <= uid)
+		if (r->lo <= v)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	__u32 k = gen * UID_RANGES + lo;
-	struct uid_range *r = bpf_map_lookup_elem(&filter_uids, &k);
+	__u32 k = table * UID_RANGES + lo;
+	struct uid_range *r = bpf_map_lookup_elem(&filter_ranges, &k);
 	if (r)
-		dim_apply(m, gen, DIM_UID, &r->mask);
+		dim_apply(m, gen, DIM_UID + slot, &r->mask);
 }
+
+static __always_inline void uid_dim(struct mask *m, __u32 gen, __u64 uid) { range_dim(m, gen, 0, uid); }
 
 /* pass_at_enter judges, at the syscall's entry, what is known there: the
  * syscall, the comms and the uid. A syscall no class can pass costs no
@@ -812,6 +821,16 @@ static __always_inline bool filter_post(struct scratch *s, struct syscall_desc *
 			path_dim(&m, s, gen);
 	}
 	features_dim(&m, gen, features(s, d, ret, sc.dotdot, &dotdot_known), dotdot_known || d->flags_arg < 0);
+	/* Ports, from the socket behind the described fd: the local one, and
+	 * the remote one when connected. */
+	if ((s->r.flags & FLAG_HAS_SOCK) && (s->r.sk_family == AF_INET || s->r.sk_family == AF_INET6)) {
+		range_dim(&m, gen, 1, s->r.sport);
+		__u64 d0, d1;
+		__builtin_memcpy(&d0, &s->r.daddr[0], 8);
+		__builtin_memcpy(&d1, &s->r.daddr[8], 8);
+		if ((d0 | d1) && s->r.dport)
+			range_dim(&m, gen, 2, s->r.dport);
+	}
 	__builtin_memcpy(s->r.mask, m.w, sizeof(m.w));
 	return !mask_zero(&m);
 }
