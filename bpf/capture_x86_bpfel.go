@@ -140,6 +140,7 @@ const (
 	captureMapFilterPaths      = "filter_paths"
 	captureMapFilterRangeCount = "filter_range_count"
 	captureMapFilterRanges     = "filter_ranges"
+	captureMapFilterSuffixes   = "filter_suffixes"
 	captureMapFilterSyscalls   = "filter_syscalls"
 	captureMapPathKeyBuf       = "path_key_buf"
 	captureMapPendingCalls     = "pending_calls"
@@ -220,6 +221,7 @@ type captureMapSpecs struct {
 	FilterPaths      *ebpf.MapSpec `ebpf:"filter_paths"`
 	FilterRangeCount *ebpf.MapSpec `ebpf:"filter_range_count"`
 	FilterRanges     *ebpf.MapSpec `ebpf:"filter_ranges"`
+	FilterSuffixes   *ebpf.MapSpec `ebpf:"filter_suffixes"`
 	FilterSyscalls   *ebpf.MapSpec `ebpf:"filter_syscalls"`
 	PathKeyBuf       *ebpf.MapSpec `ebpf:"path_key_buf"`
 	PendingCalls     *ebpf.MapSpec `ebpf:"pending_calls"`
@@ -264,6 +266,7 @@ type captureMaps struct {
 	FilterPaths      *ebpf.Map `ebpf:"filter_paths"`
 	FilterRangeCount *ebpf.Map `ebpf:"filter_range_count"`
 	FilterRanges     *ebpf.Map `ebpf:"filter_ranges"`
+	FilterSuffixes   *ebpf.Map `ebpf:"filter_suffixes"`
 	FilterSyscalls   *ebpf.Map `ebpf:"filter_syscalls"`
 	PathKeyBuf       *ebpf.Map `ebpf:"path_key_buf"`
 	PendingCalls     *ebpf.Map `ebpf:"pending_calls"`
@@ -282,6 +285,7 @@ func (m *captureMaps) Close() error {
 		m.FilterPaths,
 		m.FilterRangeCount,
 		m.FilterRanges,
+		m.FilterSuffixes,
 		m.FilterSyscalls,
 		m.PathKeyBuf,
 		m.PendingCalls,

@@ -25,6 +25,7 @@ type filterGen struct {
 	syscalls []uint32
 	comms    []captureCommKey
 	paths    []capturePathKey
+	suffixes []capturePathKey
 }
 
 // passAll writes, to both generations, a filter that lets every captured
@@ -95,6 +96,11 @@ func (p *Probe) writeGen(gen uint32, enc *compiler.Encoding) error {
 			return fmt.Errorf("clear path entry: %w", err)
 		}
 	}
+	for i := range old.suffixes {
+		if err := p.objs.FilterSuffixes.Delete(&old.suffixes[i]); err != nil && !errors.Is(err, errKeyNotExist) {
+			return fmt.Errorf("clear suffix entry: %w", err)
+		}
+	}
 	*old = filterGen{}
 	for name, m := range enc.Syscalls {
 		s, ok := LookupSyscall(name)
@@ -153,6 +159,15 @@ func (p *Probe) writeGen(gen uint32, enc *compiler.Encoding) error {
 		old.paths = append(old.paths, k)
 		if err := p.objs.FilterPaths.Put(&k, toMask(pe.Mask)); err != nil {
 			return fmt.Errorf("path entry %d of %d (the trie holds %d): %w", i, len(enc.Paths), p.objs.FilterPaths.MaxEntries(), err)
+		}
+	}
+	for i, pe := range enc.Suffixes {
+		k := capturePathKey{Prefixlen: uint32(8 * (1 + len(pe.Key)))}
+		k.Data[0] = uint8(gen)
+		copy(k.Data[1:], pe.Key)
+		old.suffixes = append(old.suffixes, k)
+		if err := p.objs.FilterSuffixes.Put(&k, toMask(pe.Mask)); err != nil {
+			return fmt.Errorf("suffix entry %d of %d (the trie holds %d): %w", i, len(enc.Suffixes), p.objs.FilterSuffixes.MaxEntries(), err)
 		}
 	}
 	return nil

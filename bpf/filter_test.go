@@ -204,3 +204,33 @@ func TestPortDimension(t *testing.T) {
 		t.Errorf("connect records by remote port %v, want 3 or more to %d and none to %d", seen, ports[0], ports[1])
 	}
 }
+
+// TestSuffixDimension checks the reversed-path trie: endswith and
+// fd.filename filter in the kernel.
+func TestSuffixDimension(t *testing.T) {
+	requireRoot(t)
+	p, err := Load(Options{Syscalls: []string{"openat"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := &pathCounter{counts: map[string]int{}}
+	go c.read(p)
+	dir := t.TempDir()
+	hit, miss, named := filepath.Join(dir, "x.secret"), filepath.Join(dir, "x.public"), filepath.Join(dir, "passwd.bak")
+	for _, f := range []string{hit, miss, named} {
+		os.WriteFile(f, nil, 0o644)
+	}
+	if err := p.ApplyPlan(planFor(t, "evt.type = openat and (fd.name endswith .secret or fd.filename = passwd.bak)").Encoding); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.sentFor(t, hit); n < 5 {
+		t.Errorf("%d records for opens of %s, want 5", n, hit)
+	}
+	if n := c.sentFor(t, named); n < 5 {
+		t.Errorf("%d records for opens of %s, want 5", n, named)
+	}
+	if n := c.sentFor(t, miss); n != 0 {
+		t.Errorf("%d records for opens of %s, want 0", n, miss)
+	}
+}

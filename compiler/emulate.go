@@ -60,7 +60,8 @@ func (e *Encoding) Emulate(v View) Mask {
 	m = m.And(e.strDim(DimComm, v.Comm, v.CommKnown, e.Comm))
 	m = m.And(e.strDim(DimParentComm, v.Parent, v.ParentKnown, e.ParentComm))
 	if PathFields[v.Syscall] != nil && v.PathKnown {
-		m = m.And(e.Wildcard[DimPath].Or(e.lookupPath(v.Path).And(e.Positive[DimPath])))
+		listed := lookupLPM(e.Paths, v.Path+"\x00").Or(lookupLPM(e.Suffixes, reverse(v.Path)))
+		m = m.And(e.Wildcard[DimPath].Or(listed.And(e.Positive[DimPath])))
 	}
 	m = m.And(e.features(v.Features, v.Unknown))
 	for i, r := range []struct {
@@ -90,15 +91,14 @@ func allMask() Mask {
 	return m
 }
 
-// lookupPath is the LPM trie lookup: the mask of the longest key that
-// starts the path followed by its NUL.
-func (e *Encoding) lookupPath(p string) Mask {
-	s := p + "\x00"
+// lookupLPM is an LPM trie lookup: the mask of the longest key that
+// starts s, within the kernel's key length.
+func lookupLPM(entries []PathEntry, s string) Mask {
 	if len(s) > PathKeyMax+1 {
 		s = s[:PathKeyMax+1]
 	}
 	best, bestLen := Mask{}, -1
-	for _, pe := range e.Paths {
+	for _, pe := range entries {
 		if len(pe.Key) > bestLen && strings.HasPrefix(s, pe.Key) {
 			best, bestLen = pe.Mask, len(pe.Key)
 		}
@@ -155,6 +155,9 @@ func ViewOf(ev *policy.Event) View {
 		// fd.directory is projected as a prefix of the path: it must be
 		// the path's directory.
 		if dir, ok := str(ev, "fd.directory"); ok && fields["fd.name"] && dir != policy.FDDirectory(v.Path) {
+			v.PathKnown = false
+		}
+		if f, ok := str(ev, "fd.filename"); ok && fields["fd.name"] && f != policy.FDFilename(v.Path) {
 			v.PathKnown = false
 		}
 	}

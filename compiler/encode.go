@@ -98,6 +98,9 @@ type Encoding struct {
 	// every shorter entry that is a prefix of it too, so that the longest
 	// match answers alone.
 	Paths []PathEntry
+	// Suffixes are the entries of the reversed-path LPM trie: each key is
+	// a suffix, reversed, with its mask propagated like Paths'.
+	Suffixes []PathEntry
 	// Features maps a feature vector to the classes that admit it.
 	Features [NumFeatureVectors]Mask
 	// Ranges holds, per range dimension (RangeDims order), the number line
@@ -139,7 +142,7 @@ func (c *compilation) encodeMaps() error {
 		ParentComm: map[string]Mask{},
 		State:      map[string]bool{},
 	}
-	paths := map[string]Mask{}
+	paths, suffixes := map[string]Mask{}, map[string]Mask{}
 	for ci, cl := range c.plan.Classes {
 		for s := range cl.Syscalls {
 			m := e.Syscalls[s]
@@ -171,6 +174,15 @@ func (c *compilation) encodeMaps() error {
 				m.Set(ci)
 				paths[key] = m
 			}
+			for x := range p.Path.Suffix {
+				key := reverse(x)
+				if len(key) > PathKeyMax {
+					key = key[:PathKeyMax]
+				}
+				m := suffixes[key]
+				m.Set(ci)
+				suffixes[key] = m
+			}
 		}
 		e.Positive[DimFeatures].Set(ci)
 		for _, d := range RangeDims {
@@ -189,16 +201,8 @@ func (c *compilation) encodeMaps() error {
 	for i, d := range RangeDims {
 		e.Ranges[i] = encodeRanges(c.plan.Classes, d)
 	}
-	// Propagate: each key carries the classes of its prefixes.
-	for k, m := range paths {
-		for q, qm := range paths {
-			if q != k && strings.HasPrefix(k, q) && !strings.HasSuffix(q, "\x00") {
-				m = m.Or(qm)
-			}
-		}
-		e.Paths = append(e.Paths, PathEntry{Key: k, Mask: m})
-	}
-	sort.Slice(e.Paths, func(i, j int) bool { return e.Paths[i].Key < e.Paths[j].Key })
+	e.Paths = propagate(paths)
+	e.Suffixes = propagate(suffixes)
 	c.plan.Encoding = e
 	return nil
 }
@@ -224,7 +228,7 @@ func encodeStrSet(e *Encoding, d Dim, ci int, s StrSet, listed map[string]Mask) 
 func (e *Encoding) MapEntries() map[string]int {
 	return map[string]int{
 		"syscalls": len(e.Syscalls), "comm": len(e.Comm), "parent_comm": len(e.ParentComm),
-		"paths": len(e.Paths), "features": NumFeatureVectors, "uid_ranges": len(e.Ranges[0]),
+		"paths": len(e.Paths), "suffixes": len(e.Suffixes), "features": NumFeatureVectors, "uid_ranges": len(e.Ranges[0]),
 		"local_port_ranges": len(e.Ranges[1]), "remote_port_ranges": len(e.Ranges[2]),
 	}
 }
@@ -278,4 +282,30 @@ func lookupRange(table []UIDRange, v uint64) Mask {
 		return Mask{}
 	}
 	return table[i].Mask
+}
+
+// propagate gives each LPM key the classes of every shorter key that is a
+// prefix of it (exact keys, ending in NUL, are prefixes of nothing else),
+// so that the longest match answers alone.
+func propagate(keys map[string]Mask) []PathEntry {
+	var out []PathEntry
+	for k, m := range keys {
+		for q, qm := range keys {
+			if q != k && strings.HasPrefix(k, q) && !strings.HasSuffix(q, "\x00") {
+				m = m.Or(qm)
+			}
+		}
+		out = append(out, PathEntry{Key: k, Mask: m})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// reverse returns s with its bytes in reverse order.
+func reverse(s string) string {
+	b := []byte(s)
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+	return string(b)
 }

@@ -203,18 +203,24 @@ func (s StrSet) String() string {
 }
 
 // PathSet is a set of absolute, normalised paths: every path (All), or
-// those equal to one of Exact or starting with one of Prefix (bytewise).
+// those equal to one of Exact, starting with one of Prefix or ending with
+// one of Suffix (bytewise).
 type PathSet struct {
 	All    bool
 	Exact  map[string]bool
 	Prefix map[string]bool
+	Suffix map[string]bool
 }
 
 func allPaths() PathSet { return PathSet{All: true} }
 
-func pathSet() PathSet { return PathSet{Exact: map[string]bool{}, Prefix: map[string]bool{}} }
+func pathSet() PathSet {
+	return PathSet{Exact: map[string]bool{}, Prefix: map[string]bool{}, Suffix: map[string]bool{}}
+}
 
-func (s PathSet) empty() bool { return !s.All && len(s.Exact) == 0 && len(s.Prefix) == 0 }
+func (s PathSet) empty() bool {
+	return !s.All && len(s.Exact) == 0 && len(s.Prefix) == 0 && len(s.Suffix) == 0
+}
 
 func (s PathSet) hasPrefixOf(p string) bool {
 	for q := range s.Prefix {
@@ -225,10 +231,21 @@ func (s PathSet) hasPrefixOf(p string) bool {
 	return false
 }
 
-func (s PathSet) contains(p string) bool {
-	return s.All || s.Exact[p] || s.hasPrefixOf(p)
+func (s PathSet) hasSuffixOf(p string) bool {
+	for q := range s.Suffix {
+		if strings.HasSuffix(p, q) {
+			return true
+		}
+	}
+	return false
 }
 
+func (s PathSet) contains(p string) bool {
+	return s.All || s.Exact[p] || s.hasPrefixOf(p) || s.hasSuffixOf(p)
+}
+
+// intersect returns a set holding every path in both (more when a prefix
+// meets a suffix: "starts with p and ends with s" is kept as the prefix).
 func (s PathSet) intersect(o PathSet) PathSet {
 	switch {
 	case s.All:
@@ -247,7 +264,8 @@ func (s PathSet) intersect(o PathSet) PathSet {
 			out.Exact[e] = true
 		}
 	}
-	// Prefix p and prefix q meet in the longer one, when one extends the other.
+	// Prefix p and prefix q meet in the longer one, when one extends the
+	// other; suffixes likewise.
 	for p := range s.Prefix {
 		if o.hasPrefixOf(p) {
 			out.Prefix[p] = true
@@ -255,6 +273,27 @@ func (s PathSet) intersect(o PathSet) PathSet {
 	}
 	for q := range o.Prefix {
 		if s.hasPrefixOf(q) {
+			out.Prefix[q] = true
+		}
+	}
+	for p := range s.Suffix {
+		if o.hasSuffixOf(p) {
+			out.Suffix[p] = true
+		}
+	}
+	for q := range o.Suffix {
+		if s.hasSuffixOf(q) {
+			out.Suffix[q] = true
+		}
+	}
+	// A prefix meeting a suffix: the paths with both, widened to the prefix.
+	for p := range s.Prefix {
+		if len(o.Suffix) > 0 {
+			out.Prefix[p] = true
+		}
+	}
+	for q := range o.Prefix {
+		if len(s.Suffix) > 0 {
 			out.Prefix[q] = true
 		}
 	}
@@ -273,6 +312,9 @@ func (s PathSet) union(o PathSet) PathSet {
 		for p := range src.Prefix {
 			out.Prefix[p] = true
 		}
+		for p := range src.Suffix {
+			out.Suffix[p] = true
+		}
 	}
 	return out
 }
@@ -287,6 +329,9 @@ func (s PathSet) String() string {
 	}
 	for p := range s.Prefix {
 		parts = append(parts, p+"*")
+	}
+	for p := range s.Suffix {
+		parts = append(parts, "*"+p)
 	}
 	sort.Strings(parts)
 	return "{" + strings.Join(parts, ",") + "}"

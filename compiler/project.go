@@ -224,6 +224,11 @@ func atom(c *policy.Compare, neg bool, syscall string) *Pred {
 				return directoryAtom(c)
 			}
 			return Truth()
+		case name == "fd.filename" && fields["fd.name"]:
+			if !neg {
+				return filenameAtom(c)
+			}
+			return Truth()
 		}
 	}
 	if f, exact, ok := featureAtom(c, name, open); ok {
@@ -331,6 +336,11 @@ func pathAtom(c *policy.Compare) *Pred {
 			return Truth()
 		}
 		s.Prefix[c.Values[0]] = true
+	case policy.OpEndsWith:
+		if c.Values[0] == "" {
+			return Truth()
+		}
+		s.Suffix[c.Values[0]] = true
 	case policy.OpPmatch:
 		for _, v := range c.Values {
 			if policy.HasGlobMeta(v) {
@@ -362,6 +372,23 @@ func directoryAtom(c *policy.Compare) *Pred {
 			return Truth()
 		}
 		s.Prefix[strings.TrimSuffix(d, "/")+"/"] = true
+	}
+	p := Truth()
+	p.Path = s
+	return p
+}
+
+// filenameAtom projects fd.filename = F: the path ends with /F.
+func filenameAtom(c *policy.Compare) *Pred {
+	if c.Op != policy.OpEq && c.Op != policy.OpIn && c.Op != policy.OpIntersects {
+		return Truth()
+	}
+	s := pathSet()
+	for _, f := range c.Values {
+		if f == "" || strings.Contains(f, "/") {
+			return Truth()
+		}
+		s.Suffix["/"+f] = true
 	}
 	p := Truth()
 	p.Path = s

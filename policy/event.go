@@ -223,6 +223,9 @@ func (e *Event) derive() {
 	}
 }
 
+// FDFilename returns the base name of a path as fd.filename has it.
+func FDFilename(p string) string { return fdFilename(p) }
+
 // FDDirectory returns the directory of a path as fd.directory has it.
 func FDDirectory(p string) string { return fdDirectory(p) }
 

@@ -555,12 +555,39 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } filter_paths SEC(".maps");
 
+/* Suffixes: an LPM trie over reversed paths. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__type(key, struct path_key);
+	__type(value, struct mask);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} filter_suffixes SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct path_key);
 } path_key_buf SEC(".maps");
+
+struct reverse_ctx {
+	__u32 len;
+};
+
+/* reverse_step copies byte i of the path (blob 0) to the end-i position
+ * of the LPM key buffer. */
+static long reverse_step(__u32 i, void *data)
+{
+	struct reverse_ctx *c = data;
+	__u32 zero = 0;
+	struct path_key *k = bpf_map_lookup_elem(&path_key_buf, &zero);
+	struct scratch *s = get_scratch();
+	if (!k || !s || i >= c->len)
+		return 1;
+	k->data[(1 + c->len - 1 - i) & 0xff] = s->data[i & DATA_MASK];
+	return 0;
+}
 
 /* The range dimensions (uid, local port, remote port): per generation and
  * dimension, ranges sorted by their first value (the first is 0), each
@@ -707,7 +734,8 @@ static __always_inline void features_dim(struct mask *m, __u32 gen, __u32 v, boo
 	mask_and(m, &sat);
 }
 
-/* path_dim matches the opened path (blob 0) against the path trie. */
+/* path_dim matches the path (blob 0) against the prefix trie (exact
+ * paths are stored with their NUL) and, reversed, the suffix trie. */
 static __always_inline void path_dim(struct mask *m, struct scratch *s, __u32 gen)
 {
 	__u32 zero = 0;
@@ -717,13 +745,24 @@ static __always_inline void path_dim(struct mask *m, struct scratch *s, __u32 ge
 	__u32 n = s->r.len[0]; /* path and its NUL */
 	if (n > PATH_KEY_MAX)
 		n = PATH_KEY_MAX;
-	if (n == 0)
+	if (n < 2)
 		return;
 	k->data[0] = gen;
 	if (bpf_probe_read_kernel(&k->data[1], n & 0xff, &s->data[0]) < 0)
 		return;
 	k->prefixlen = 8 * (1 + n);
-	dim_apply(m, gen, DIM_PATH, bpf_map_lookup_elem(&filter_paths, k));
+	struct mask listed = {};
+	struct mask *l = bpf_map_lookup_elem(&filter_paths, k);
+	if (l)
+		listed = *l;
+	struct reverse_ctx rc = {.len = n - 1};
+	bpf_loop(n - 1, reverse_step, &rc, 0);
+	k->prefixlen = 8 * n; /* the generation byte and the path, no NUL */
+	l = bpf_map_lookup_elem(&filter_suffixes, k);
+	if (l)
+		for (int i = 0; i < MASK_WORDS; i++)
+			listed.w[i] |= l->w[i];
+	dim_apply(m, gen, DIM_PATH, &listed);
 }
 
 /* range_dim applies range dimension slot (0 uid, 1 local port, 2 remote
