@@ -45,11 +45,13 @@ type capturePathKey struct {
 }
 
 type capturePending struct {
-	_    structs.HostLayout
-	Args [6]uint64
-	Ts   uint64
-	Nr   int32
-	Pad  uint32
+	_     structs.HostLayout
+	Args  [6]uint64
+	Ts    uint64
+	Nr    int32
+	Euid  uint32
+	Comm  [16]int8
+	Pcomm [16]int8
 }
 
 type captureRecord struct {
@@ -119,6 +121,7 @@ type captureSyscallDesc struct {
 	FlagsArg    int8
 	PathDim     uint8
 	State       uint8
+	Creds       uint8
 }
 
 type captureUidRange struct {

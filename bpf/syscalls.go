@@ -41,8 +41,11 @@ type Syscall struct {
 	// Pwd records the working directory after the call (chdir, fchdir).
 	Pwd bool
 	// FlagsArg is the argument holding open flags (flagsCreat for creat),
-	// or -1; with it, Path0 is the kernel filter's path dimension.
+	// or -1.
 	FlagsArg int8
+	// Creds marks a syscall that changes the credentials: the filter
+	// judges the uid at its exit, the uid it leaves.
+	Creds bool
 }
 
 // sc builds a Syscall with no special arguments.
@@ -51,6 +54,7 @@ func sc(name string, nr int) Syscall {
 }
 
 func (s Syscall) flags(a int8) Syscall { s.FlagsArg = a; return s }
+func (s Syscall) creds() Syscall       { s.Creds = true; return s }
 
 func (s Syscall) dirfd(a int8, path uint8) Syscall { s.DirFD, s.DirFDPath = a, path; return s }
 func (s Syscall) pwd() Syscall                     { s.Pwd = true; return s }
@@ -101,7 +105,7 @@ var Syscalls = []Syscall{
 	sc("chmod", unix.SYS_CHMOD).paths(0, -1).dirfd(argCwd, 0),
 	sc("fchmod", unix.SYS_FCHMOD).fd(0),
 	sc("fchmodat", unix.SYS_FCHMODAT).paths(1, -1).dirfd(0, 0),
-	sc("setuid", unix.SYS_SETUID),
+	sc("setuid", unix.SYS_SETUID).creds(),
 	sc("setns", unix.SYS_SETNS).fd(0),
 	sc("unshare", unix.SYS_UNSHARE),
 	sc("ptrace", unix.SYS_PTRACE),
@@ -164,6 +168,9 @@ func (s Syscall) desc(raw, state bool) captureSyscallDesc {
 	}
 	if state {
 		d.State = 1
+	}
+	if s.Creds {
+		d.Creds = 1
 	}
 	if s.Pwd {
 		d.Pwd = 1

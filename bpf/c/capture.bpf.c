@@ -63,6 +63,7 @@ struct syscall_desc {
 	__s8 flags_arg;    /* arg holding open flags, FLAGS_CREAT for creat, or -1 */
 	__u8 path_dim;     /* path0 is the path dimension (fd.name of an open) */
 	__u8 state;        /* the process table needs every record: never filtered */
+	__u8 creds;        /* the syscall changes the credentials: judge the uid at the exit */
 };
 
 /* The fixed part of every record; variable-length data follows it. The
@@ -134,7 +135,12 @@ struct pending {
 	__u64 args[6];
 	__u64 ts;
 	__s32 nr;
-	__u32 pad;
+	/* What the filter judged at the entry: the record carries these, so
+	 * userspace sees the values the kernel saw (a parent can change while
+	 * a syscall blocks). */
+	__u32 euid;
+	char comm[16];
+	char pcomm[16];
 };
 
 struct {
@@ -802,8 +808,12 @@ static __always_inline void uid_dim(struct mask *m, __u32 gen, __u64 uid) { rang
 /* pass_at_enter judges, at the syscall's entry, what is known there: the
  * syscall, the comms and the uid. A syscall no class can pass costs no
  * saved arguments and no work at its exit. */
-static __always_inline bool pass_at_enter(struct syscall_desc *d, __s32 nr)
+static __always_inline bool pass_at_enter(struct syscall_desc *d, __s32 nr, struct pending *p)
 {
+	struct task_struct *t = bpf_get_current_task_btf();
+	bpf_get_current_comm(p->comm, sizeof(p->comm));
+	bpf_probe_read_kernel_str(p->pcomm, sizeof(p->pcomm), t->real_parent->comm);
+	p->euid = t->cred->euid.val;
 	if (d->state)
 		return true;
 	__u32 zero = 0;
@@ -814,16 +824,10 @@ static __always_inline bool pass_at_enter(struct syscall_desc *d, __s32 nr)
 	if (!sm)
 		return true;
 	struct mask m = *sm;
-	char comm[16] = {};
-	bpf_get_current_comm(comm, sizeof(comm));
-	comm_dim(&m, gen, DIM_COMM, comm);
-	if (mask_zero(&m))
-		return false;
-	struct task_struct *t = bpf_get_current_task_btf();
-	char pcomm[16] = {};
-	bpf_probe_read_kernel_str(pcomm, sizeof(pcomm), t->real_parent->comm);
-	comm_dim(&m, gen, DIM_PARENT, pcomm);
-	uid_dim(&m, gen, t->cred->euid.val);
+	comm_dim(&m, gen, DIM_COMM, p->comm);
+	comm_dim(&m, gen, DIM_PARENT, p->pcomm);
+	if (!d->creds)
+		uid_dim(&m, gen, p->euid);
 	return !mask_zero(&m);
 }
 
@@ -887,12 +891,12 @@ static __always_inline int on_enter(__s32 nr, const __u64 *args, bool raw)
 	if ((id >> 32) == self_tgid)
 		return 0;
 	count(COUNTER_SEEN);
-	if (!pass_at_enter(d, nr)) {
+	struct pending p = {};
+	if (!pass_at_enter(d, nr, &p)) {
 		/* Decided already: no arguments saved, the exit does nothing. */
 		count(COUNTER_FILTERED);
 		return 0;
 	}
-	struct pending p = {};
 	__builtin_memcpy(p.args, args, sizeof(p.args));
 	p.ts = bpf_ktime_get_boot_ns();
 	p.nr = nr;
@@ -919,8 +923,17 @@ static __always_inline int on_exit(__s32 nr, __s64 ret)
 	}
 	__builtin_memset(&s->r, 0, sizeof(s->r));
 	__builtin_memcpy(s->r.args, p->args, sizeof(s->r.args));
+	/* The comms and uid the entry judged; a syscall that changes the
+	 * credentials is judged, and reported, with the uid it leaves; state
+	 * syscalls, never filtered, report what they leave. */
+	__builtin_memcpy(s->r.comm, p->comm, sizeof(s->r.comm));
+	__builtin_memcpy(s->r.pcomm, p->pcomm, sizeof(s->r.pcomm));
+	s->r.euid = p->euid;
+	if (d->creds)
+		s->r.euid = bpf_get_current_task_btf()->cred->euid.val;
+	if (d->state)
+		fill_ids(&s->r); /* exec changes the comm: report the new one */
 	bpf_map_delete_elem(&pending_calls, &id);
-	fill_ids(&s->r);
 	s->r.kind = RECORD_SYSCALL;
 	s->r.nr = nr;
 	s->r.ret = ret;

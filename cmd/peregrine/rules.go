@@ -130,21 +130,7 @@ func newReplayCmd(v *viper.Viper) *cobra.Command {
 				defer f.Close()
 				in = f
 			}
-			host, _ := os.Hostname()
-			out := cmd.OutOrStdout()
-			asJSON := v.GetBool("json")
-			return runtime.Replay(eng, name, in, func(a runtime.Alert) error {
-				if !asJSON {
-					_, err := fmt.Fprintln(out, falcocompat.TextLine(a.Time, a.Rule.Priority, a.Output))
-					return err
-				}
-				line, err := falcocompat.NewAlertJSON(host, a.Rule, a.Event, a.Time, a.Output).Marshal()
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprintf(out, "%s\n", line)
-				return err
-			})
+			return runtime.Replay(eng, name, in, alertPrinter(cmd.OutOrStdout(), v.GetBool("json")))
 		},
 	}
 	addRulesFlag(cmd)
