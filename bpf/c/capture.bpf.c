@@ -578,6 +578,8 @@ struct {
 } path_key_buf SEC(".maps");
 
 struct reverse_ctx {
+	struct path_key *k;
+	struct scratch *s;
 	__u32 len;
 };
 
@@ -586,9 +588,8 @@ struct reverse_ctx {
 static long reverse_step(__u32 i, void *data)
 {
 	struct reverse_ctx *c = data;
-	__u32 zero = 0;
-	struct path_key *k = bpf_map_lookup_elem(&path_key_buf, &zero);
-	struct scratch *s = get_scratch();
+	struct path_key *k = c->k;
+	struct scratch *s = c->s;
 	if (!k || !s || i >= c->len)
 		return 1;
 	k->data[(1 + c->len - 1 - i) & 0xff] = s->data[i & DATA_MASK];
@@ -651,6 +652,7 @@ static __always_inline void comm_dim(struct mask *m, __u32 gen, __u32 dim, const
 }
 
 struct scan_ctx {
+	struct scratch *s; /* looked up once, not per byte */
 	__u32 len;
 	__u32 comp_start;
 	__u32 bad;
@@ -663,7 +665,7 @@ struct scan_ctx {
 static long scan_step(__u32 i, void *data)
 {
 	struct scan_ctx *c = data;
-	struct scratch *s = get_scratch();
+	struct scratch *s = c->s;
 	if (!s)
 		return 1;
 	char ch = s->data[i & DATA_MASK];
@@ -761,7 +763,7 @@ static __always_inline void path_dim(struct mask *m, struct scratch *s, __u32 ge
 	struct mask *l = bpf_map_lookup_elem(&filter_paths, k);
 	if (l)
 		listed = *l;
-	struct reverse_ctx rc = {.len = n - 1};
+	struct reverse_ctx rc = {.k = k, .s = s, .len = n - 1};
 	bpf_loop(n - 1, reverse_step, &rc, 0);
 	k->prefixlen = 8 * n; /* the generation byte and the path, no NUL */
 	l = bpf_map_lookup_elem(&filter_suffixes, k);
@@ -855,7 +857,7 @@ static __always_inline bool filter_post(struct scratch *s, struct syscall_desc *
 	struct mask m;
 	__builtin_memcpy(m.w, s->r.mask, sizeof(m.w));
 	bool path_ok = d->path_dim && s->r.len[0] > 1 && !(s->r.flags & (FLAG_BLOB0_FAILED | FLAG_BLOB0_TRUNCATED)) && s->data[0] == '/';
-	struct scan_ctx sc = {.len = s->r.len[0] > 0 ? s->r.len[0] - 1 : 0};
+	struct scan_ctx sc = {.s = s, .len = s->r.len[0] > 0 ? s->r.len[0] - 1 : 0};
 	bool dotdot_known = false;
 	if (path_ok && sc.len <= PATH_KEY_MAX - 1) {
 		bpf_loop(sc.len, scan_step, &sc, 0);
