@@ -183,6 +183,9 @@ func (b *treeBuilder) key(x policy.Expr) string {
 		}
 	case *policy.Compare:
 		k = "=" + x.String()
+	case *policy.Residual:
+		// Residuals are shared only when they are the same object.
+		k = fmt.Sprintf("?%p", x)
 	default:
 		panic(fmt.Sprintf("compiler: unknown expression %T", x))
 	}
@@ -240,6 +243,9 @@ func (b *treeBuilder) compile(x policy.Expr) (treePred, error) {
 		p = func(*policy.Event) bool { return v }
 	case *policy.Compare:
 		p, err = b.compare(x)
+	case *policy.Residual:
+		ext := x.X
+		p = func(ev *policy.Event) bool { return ext.Eval(ev) }
 	}
 	if err != nil {
 		return nil, err

@@ -70,6 +70,8 @@ func (ev *Evaluator) Eval(x Expr, e *Event) bool {
 			ev.checks[x] = k
 		}
 		return k.Eval(e)
+	case *Residual:
+		return x.X.Eval(e)
 	}
 	panic(fmt.Sprintf("policy: unknown expression %T", x))
 }

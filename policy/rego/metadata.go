@@ -1,0 +1,218 @@
+package rego
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/peregrine-sec/peregrine/policy"
+)
+
+// metaValue is one metadata key's value and where it was set.
+type metaValue struct {
+	val any
+	loc *ast.Location
+}
+
+// metadata builds the rule (all but its condition) from the annotations
+// of the package and of its alert rules.
+func metadata(c *ast.Compiler, pkgPath ast.Ref, modules []*ast.Module, alerts []*ast.Rule) (*policy.Rule, error) {
+	alertPath := pkgPath.Append(ast.StringTerm("alert")).String()
+	own := map[string]metaValue{}
+	var conflict error
+	set := func(m map[string]metaValue, key string, v any, a *ast.Annotations, strict bool) {
+		if v == nil || v == "" || conflict != nil {
+			return
+		}
+		if prev, ok := m[key]; ok {
+			if strict && !reflect.DeepEqual(prev.val, v) {
+				conflict = errorf(a.Location, "conflicting metadata: %s is %v here and %v at %s",
+					key, show(v), show(prev.val), locPos(prev.loc))
+			}
+			return
+		}
+		m[key] = metaValue{v, a.Location}
+	}
+	add := func(m map[string]metaValue, a *ast.Annotations, strict bool) {
+		set(m, "title", a.Title, a, strict)
+		set(m, "description", a.Description, a, strict)
+		for k, v := range a.Custom {
+			set(m, "custom."+k, v, a, strict)
+		}
+	}
+	for _, m := range modules {
+		for _, a := range m.Annotations {
+			target := a.GetTargetPath()
+			switch {
+			case a.Scope == "package" && target.Equal(pkgPath),
+				(a.Scope == "rule" || a.Scope == "document") && target.String() == alertPath:
+				add(own, a, true)
+			}
+		}
+	}
+	if conflict != nil {
+		return nil, conflict
+	}
+	// Subpackages-scope annotations of this package and its parents are
+	// defaults: the nearest wins, the package's own override them.
+	inherited := map[string]metaValue{}
+	subs := c.GetAnnotationSet().GetSubpackagesScope(pkgPath)
+	for i := len(subs) - 1; i >= 0; i-- {
+		add(inherited, subs[i], false)
+	}
+	for k, v := range inherited {
+		if _, ok := own[k]; !ok {
+			own[k] = v
+		}
+	}
+
+	first := alerts[0]
+	r := &policy.Rule{
+		Name:     strings.TrimPrefix(pkgPath.String(), "data."),
+		Priority: DefaultPriority,
+		Source:   "syscall",
+		Enabled:  true,
+		Pos:      locPos(first.Location),
+	}
+	str := func(key string) (string, error) {
+		mv, ok := own[key]
+		if !ok {
+			return "", nil
+		}
+		s, isStr := mv.val.(string)
+		if !isStr {
+			return "", errorf(mv.loc, "metadata %s must be a string, not %s", key, show(mv.val))
+		}
+		return s, nil
+	}
+	var err error
+	if t, err := str("title"); err != nil {
+		return nil, err
+	} else if t != "" {
+		r.Name = t
+	}
+	if r.Desc, err = str("description"); err != nil {
+		return nil, err
+	}
+	if r.Desc == "" {
+		r.Desc = r.Name
+	}
+	if p, err := str("custom.priority"); err != nil {
+		return nil, err
+	} else if p != "" {
+		if r.Priority, err = policy.ParsePriority(p); err != nil {
+			return nil, errorf(own["custom.priority"].loc, "metadata custom.priority: %v", err)
+		}
+	}
+	if mv, ok := own["custom.tags"]; ok {
+		list, isList := mv.val.([]any)
+		if !isList {
+			return nil, errorf(mv.loc, "metadata custom.tags must be a list of strings, not %s", show(mv.val))
+		}
+		for _, x := range list {
+			s, isStr := x.(string)
+			if !isStr {
+				return nil, errorf(mv.loc, "metadata custom.tags must be a list of strings; %s is not a string", show(x))
+			}
+			r.Tags = append(r.Tags, s)
+		}
+	}
+	out, err := str("custom.output")
+	if err != nil {
+		return nil, err
+	}
+	if out == "" {
+		out = strings.ReplaceAll(r.Name, "%", "%%") + DefaultOutput
+	}
+	if r.Output, err = parseTemplate(out); err != nil {
+		l := first.Location
+		if mv, ok := own["custom.output"]; ok {
+			l = mv.loc
+		}
+		return nil, errorf(l, "metadata custom.output: %v", err)
+	}
+	return r, nil
+}
+
+func show(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%v", v)
+}
+
+// parseTemplate parses a Falco output template: %field, %field[arg],
+// %evt.arg.name, a width (%20proc.name) and %% for a percent sign. Like
+// Falco it takes the longest text after % that names a field.
+func parseTemplate(s string) (policy.Template, error) {
+	var t policy.Template
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			t.Parts = append(t.Parts, policy.TemplatePart{Text: lit.String()})
+			lit.Reset()
+		}
+	}
+	for i := 0; i < len(s); {
+		if s[i] != '%' {
+			lit.WriteByte(s[i])
+			i++
+			continue
+		}
+		i++
+		if i < len(s) && s[i] == '%' {
+			lit.WriteByte('%')
+			i++
+			continue
+		}
+		width := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			width = width*10 + int(s[i]-'0')
+			i++
+		}
+		n := 0
+		for i+n < len(s) && isNameByte(s[i+n]) {
+			n++
+		}
+		var ref *policy.FieldRef
+		used := 0
+		for l := n; l > 0 && ref == nil; l-- {
+			if s[i+l-1] == '.' {
+				continue
+			}
+			name := s[i : i+l]
+			if f := policy.LookupField(name); f != nil {
+				ref, used = &policy.FieldRef{Field: f, Index: -1}, l
+				if l == n && i+l < len(s) && s[i+l] == '[' {
+					if end := strings.IndexByte(s[i+l:], ']'); end > 0 {
+						ref.Arg, ref.HasArg = s[i+l+1:i+l+end], true
+						used = l + end + 1
+						if f.Arg == policy.ArgIndexOptional {
+							fmt.Sscanf(ref.Arg, "%d", &ref.Index)
+						}
+					}
+				}
+			} else if f, arg := policy.SplitDottedArg(name); f != nil {
+				ref, used = &policy.FieldRef{Field: f, Arg: arg, HasArg: true, Index: -1}, l
+			}
+		}
+		if ref == nil {
+			end := strings.IndexAny(s[i:], " \t\n")
+			if end < 0 {
+				end = len(s) - i
+			}
+			return t, fmt.Errorf("unknown field %%%s", s[i:i+end])
+		}
+		flush()
+		t.Parts = append(t.Parts, policy.TemplatePart{Field: ref, Width: width})
+		i += used
+	}
+	flush()
+	return t, nil
+}
+
+func isNameByte(b byte) bool {
+	return b == '.' || b == '_' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+}
