@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/peregrine-sec/peregrine/policy"
+	"github.com/peregrine-sec/peregrine/policy/rego"
 	"github.com/peregrine-sec/peregrine/runtime"
 )
 
@@ -247,5 +249,36 @@ func TestLiveDetach(t *testing.T) {
 	}
 	if left := stillLoaded(ids); len(left) > 0 {
 		t.Errorf("programs %v still loaded after stop", left)
+	}
+}
+
+// TestLiveRegoRule checks a Rego rule end to end: loaded through
+// policy/rego, pushed into the kernel filter, alerting live.
+func TestLiveRegoRule(t *testing.T) {
+	rules, err := rego.Load(map[string][]byte{"shadow.rego": []byte(`# METADATA
+# title: Shadow read (Rego)
+# custom:
+#   priority: Critical
+#   output: "rego shadow read by %proc.name file=%fd.name"
+package peregrine.shadow
+
+alert if {
+	input.evt.type == "openat"
+	input.proc.name == "cat"
+	startswith(input.fd.name, "/etc/shadow")
+}
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := startLive(t, &policy.Ruleset{Rules: rules}, runtime.LiveOptions{})
+	run(t, exec.Command("/bin/sh", "-c", "cat /etc/shadow > /dev/null; true"))
+	a := le.wait(t, "the Rego rule", func(a runtime.Alert) bool { return a.Rule.Name == "Shadow read (Rego)" })
+	if a.Output != "rego shadow read by cat file=/etc/shadow" || a.Rule.Priority != policy.PriorityCritical {
+		t.Errorf("alert %q priority %s", a.Output, a.Rule.Priority)
+	}
+	sp := le.live.Plan().Preds[0]
+	if len(sp) != 1 || sp[0].Pred.Comm.All || sp[0].Pred.Path.All {
+		t.Errorf("the Rego rule's kernel predicate checks no comm or path: %v", sp)
 	}
 }

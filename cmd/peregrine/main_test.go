@@ -203,3 +203,22 @@ func TestRunUnprivileged(t *testing.T) {
 		}
 	}
 }
+
+func TestRegoAlongsideYAML(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.rego"), []byte("# METADATA\n# title: R\npackage p.r\n\nalert if {\n\tinput.evt.type == \"openat\"\n\tinput.proc.name == \"cat\"\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.yaml"), []byte("- rule: Y\n  desc: d\n  condition: evt.type = openat and proc.name = dog\n  output: o\n  priority: info\n"), 0o644)
+	out, stderr, code := run(t, "", "validate", "-r", dir, "--json")
+	if code != 0 || !strings.Contains(out, `"rules": 2`) {
+		t.Fatalf("exit %d: %s %s", code, out, stderr)
+	}
+	out, _, code = run(t, `{"evt.type":"openat","proc.name":"cat"}`+"\n", "replay", "-r", dir, "--events", "-")
+	if code != 0 || !strings.Contains(out, "Warning R") {
+		t.Errorf("replay: exit %d, %q", code, out)
+	}
+	os.WriteFile(filepath.Join(dir, "c.rego"), []byte("package p.bad\n\nalert if {\n\tinput.x ==\n}\n"), 0o644)
+	out, stderr, code = run(t, "", "validate", "-r", dir)
+	if code != 1 || !regexp.MustCompile(`c\.rego:\d+:\d+`).MatchString(out+stderr) {
+		t.Errorf("a Rego syntax error: exit %d, %q", code, out+stderr)
+	}
+}

@@ -27,7 +27,7 @@ func loadRules(v *viper.Viper, stderr io.Writer) (*falcocompat.Result, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("no rules: give -r PATH")
 	}
-	res := falcocompat.LoadPaths(paths...)
+	res := loadPaths(paths)
 	for _, w := range res.Warnings {
 		fmt.Fprintf(stderr, "warning: %s (%s)\n", w, w.Code)
 	}
@@ -50,7 +50,7 @@ func newValidateCmd(v *viper.Viper) *cobra.Command {
 			if len(paths) == 0 {
 				return fmt.Errorf("no rules: give -r PATH")
 			}
-			res := falcocompat.LoadPaths(paths...)
+			res := loadPaths(paths)
 			out := cmd.OutOrStdout()
 			if v.GetBool("json") {
 				report := struct {

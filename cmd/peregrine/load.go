@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/policy"
+	"github.com/peregrine-sec/peregrine/policy/rego"
+)
+
+// loadPaths loads -r paths of both front ends: Falco YAML files (*.yaml,
+// *.yml) through falcocompat, Rego files (*.rego) through policy/rego; a
+// directory gives both kinds. The Falco rules come first, in load order,
+// then the Rego rules, sorted by package path.
+func loadPaths(paths []string) *falcocompat.Result {
+	var yamlPaths []string
+	regoFiles := map[string][]byte{}
+	var readErrs []*falcocompat.LoadError
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		switch {
+		case err != nil:
+			yamlPaths = append(yamlPaths, p) // falcocompat reports it
+		case st.IsDir():
+			yamlPaths = append(yamlPaths, p)
+			matches, _ := filepath.Glob(filepath.Join(p, "*.rego"))
+			sort.Strings(matches)
+			for _, m := range matches {
+				readRego(m, regoFiles, &readErrs)
+			}
+		case filepath.Ext(p) == ".rego":
+			readRego(p, regoFiles, &readErrs)
+		default:
+			yamlPaths = append(yamlPaths, p)
+		}
+	}
+	res := &falcocompat.Result{Ruleset: &policy.Ruleset{}}
+	if len(yamlPaths) > 0 {
+		res = falcocompat.LoadPaths(yamlPaths...)
+	}
+	res.Errors = append(res.Errors, readErrs...)
+	if len(res.Errors) > 0 {
+		res.Ruleset = nil
+	}
+	if len(regoFiles) == 0 {
+		return res
+	}
+	rules, err := rego.Load(regoFiles)
+	if err != nil {
+		for _, e := range unjoin(err) {
+			le := &falcocompat.LoadError{Code: "LOAD_ERR_REGO", Msg: e.Error()}
+			var re *rego.Error
+			if errors.As(e, &re) {
+				le.Pos, le.Msg = re.Pos, re.Msg
+			}
+			res.Errors = append(res.Errors, le)
+		}
+		res.Ruleset = nil
+		return res
+	}
+	res.Rules += len(rules)
+	if res.Ruleset != nil {
+		res.Ruleset.Rules = append(res.Ruleset.Rules, rules...)
+	}
+	return res
+}
+
+func readRego(path string, files map[string][]byte, errs *[]*falcocompat.LoadError) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		*errs = append(*errs, &falcocompat.LoadError{Pos: falcocompat.Pos{File: path}, Code: "LOAD_ERR_FILE_READ", Msg: err.Error()})
+		return
+	}
+	files[path] = src
+}
+
+// unjoin splits an errors.Join error into its parts.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
