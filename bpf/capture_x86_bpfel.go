@@ -86,7 +86,7 @@ type captureRecord struct {
 	Sport          uint16
 	Dport          uint16
 	Len            [4]uint16
-	Pad16          uint16
+	Gen            uint16
 	Saddr          [16]uint8
 	Daddr          [16]uint8
 	Flags          uint32

@@ -56,22 +56,24 @@ func (p *Probe) passAll(names []string) error {
 
 // ApplyPlan writes a compiled plan into the inactive generation of the
 // filter maps and then makes it the active one: each event is judged
-// wholly by the old plan or wholly by the new. It returns an error, and
-// leaves the running plan in place, when a map update fails.
-func (p *Probe) ApplyPlan(enc *compiler.Encoding) error {
+// wholly by the old plan or wholly by the new, and its record names the
+// generation (Record.Gen) so that userspace reads its mask with the right
+// plan. It returns the generation activated, or an error, leaving the
+// running plan in place, when a map update fails.
+func (p *Probe) ApplyPlan(enc *compiler.Encoding) (uint32, error) {
 	var ctl captureFilterCtl
 	if err := p.objs.FilterCtl.Lookup(uint32(0), &ctl); err != nil {
-		return fmt.Errorf("read filter generation: %w", err)
+		return 0, fmt.Errorf("read filter generation: %w", err)
 	}
 	next := (ctl.Gen + 1) & 1
 	if err := p.writeGen(next, enc); err != nil {
-		return fmt.Errorf("write filter generation %d: %w", next, err)
+		return 0, fmt.Errorf("write filter generation %d: %w", next, err)
 	}
 	ctl.Gen = next
 	if err := p.objs.FilterCtl.Put(uint32(0), &ctl); err != nil {
-		return fmt.Errorf("switch filter generation: %w", err)
+		return 0, fmt.Errorf("switch filter generation: %w", err)
 	}
-	return nil
+	return next, nil
 }
 
 func toMask(m compiler.Mask) captureMask { return captureMask{W: m} }

@@ -78,7 +78,7 @@ func TestApplyPlan(t *testing.T) {
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	os.WriteFile(a, nil, 0o644)
 	os.WriteFile(b, nil, 0o644)
-	if err := p.ApplyPlan(planFor(t, "evt.type = openat and fd.name = "+a).Encoding); err != nil {
+	if _, err := p.ApplyPlan(planFor(t, "evt.type = openat and fd.name = "+a).Encoding); err != nil {
 		t.Fatal(err)
 	}
 	if n := c.sentFor(t, a); n < 5 {
@@ -92,7 +92,7 @@ func TestApplyPlan(t *testing.T) {
 	for i := 0; i < 70000; i++ {
 		big.Paths = append(big.Paths, compiler.PathEntry{Key: fmt.Sprintf("/many/%d\x00", i), Mask: compiler.AllClasses(1)})
 	}
-	if err := p.ApplyPlan(&big); err == nil {
+	if _, err := p.ApplyPlan(&big); err == nil {
 		t.Fatal("a plan larger than the maps was applied")
 	} else {
 		t.Logf("refused as expected: %.200v", err)
@@ -104,7 +104,7 @@ func TestApplyPlan(t *testing.T) {
 		t.Errorf("after the refused plan: %d records for opens of %s, want 0", n, b)
 	}
 	// A good plan replaces plan A.
-	if err := p.ApplyPlan(planFor(t, "evt.type = openat and fd.name = "+b).Encoding); err != nil {
+	if _, err := p.ApplyPlan(planFor(t, "evt.type = openat and fd.name = "+b).Encoding); err != nil {
 		t.Fatal(err)
 	}
 	if n := c.sentFor(t, b); n < 5 {
@@ -128,13 +128,13 @@ func TestUIDDimension(t *testing.T) {
 	go c.read(p)
 	f := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(f, nil, 0o644)
-	if err := p.ApplyPlan(planFor(t, "evt.type = openat and user.uid = 4242 and fd.name = "+f).Encoding); err != nil {
+	if _, err := p.ApplyPlan(planFor(t, "evt.type = openat and user.uid = 4242 and fd.name = "+f).Encoding); err != nil {
 		t.Fatal(err)
 	}
 	if n := c.sentFor(t, f); n != 0 {
 		t.Errorf("uid 4242 plan: %d records for root's opens, want 0", n)
 	}
-	if err := p.ApplyPlan(planFor(t, "evt.type = openat and user.uid < 1000 and fd.name = "+f).Encoding); err != nil {
+	if _, err := p.ApplyPlan(planFor(t, "evt.type = openat and user.uid < 1000 and fd.name = "+f).Encoding); err != nil {
 		t.Fatal(err)
 	}
 	if n := c.sentFor(t, f); n < 5 {
@@ -188,7 +188,7 @@ func TestPortDimension(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.ApplyPlan(plan.Encoding); err != nil {
+	if _, err := p.ApplyPlan(plan.Encoding); err != nil {
 		t.Fatal(err)
 	}
 	for _, port := range ports {
@@ -221,7 +221,7 @@ func TestSuffixDimension(t *testing.T) {
 	for _, f := range []string{hit, miss, named} {
 		os.WriteFile(f, nil, 0o644)
 	}
-	if err := p.ApplyPlan(planFor(t, "evt.type = openat and (fd.name endswith .secret or fd.filename = passwd.bak)").Encoding); err != nil {
+	if _, err := p.ApplyPlan(planFor(t, "evt.type = openat and (fd.name endswith .secret or fd.filename = passwd.bak)").Encoding); err != nil {
 		t.Fatal(err)
 	}
 	if n := c.sentFor(t, hit); n < 5 {

@@ -103,7 +103,7 @@ func BenchmarkOverhead(b *testing.B) {
 					if mode == "tracepoint+filter" {
 						// A rule on sensitive files: the load generator's
 						// opens of its temp file are dropped in the kernel.
-						if err := p.ApplyPlan(sensitiveFilePlan(b).Encoding); err != nil {
+						if _, err := p.ApplyPlan(sensitiveFilePlan(b).Encoding); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -164,7 +164,7 @@ func BenchmarkFilterCost(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer p.Close()
-			if err := p.ApplyPlan(filterRules(b, n).Encoding); err != nil {
+			if _, err := p.ApplyPlan(filterRules(b, n).Encoding); err != nil {
 				b.Fatal(err)
 			}
 			before, _ := p.objs.TpSysExit.Stats()

@@ -118,8 +118,10 @@ type Record struct {
 	Comm                                       [16]byte
 	// PComm is the parent's comm, as the kernel filter judged it.
 	PComm [16]byte
-	// Mask is the set of filter classes the record satisfied.
+	// Mask is the set of filter classes the record satisfied, in the
+	// numbering of the plan of generation Gen.
 	Mask  [4]uint64
+	Gen   uint16
 	Blobs [4][]byte
 
 	raw []byte
@@ -174,6 +176,7 @@ func (r *Record) decode(raw []byte) error {
 	r.Comm = *(*[16]byte)(unsafe.Pointer(&h.Comm))
 	r.PComm = *(*[16]byte)(unsafe.Pointer(&h.Pcomm))
 	r.Mask = h.Mask
+	r.Gen = h.Gen
 	if h.Flags&FlagHasFile != 0 {
 		r.File = FileInfo{Ino: h.Ino, Dev: h.Dev, Mode: h.I_mode, FMode: h.F_mode, FFlags: h.F_flags}
 	}

@@ -282,3 +282,53 @@ alert if {
 		t.Errorf("the Rego rule's kernel predicate checks no comm or path: %v", sp)
 	}
 }
+
+// TestLiveReload swaps the ruleset of a running engine: the new rules
+// alert, the old ones no longer do, and a ruleset that does not compile
+// leaves the running one in place.
+func TestLiveReload(t *testing.T) {
+	first := loadRules(t, "a.yaml", []byte("- rule: Cat of shadow\n  desc: d\n  condition: evt.type = openat and proc.name = cat and fd.name = /etc/shadow\n  output: o\n  priority: warning\n"))
+	second := loadRules(t, "b.yaml", []byte("- rule: Head of shadow\n  desc: d\n  condition: evt.type = openat and proc.name = head and fd.name = /etc/shadow\n  output: o\n  priority: warning\n"))
+	le := startLive(t, first, runtime.LiveOptions{})
+	run(t, exec.Command("cat", "/etc/shadow"))
+	le.wait(t, "the first ruleset", func(a runtime.Alert) bool { return a.Rule.Name == "Cat of shadow" })
+	if _, err := le.live.Reload(second); err != nil {
+		t.Fatal(err)
+	}
+	run(t, exec.Command("head", "-c1", "/etc/shadow"))
+	le.wait(t, "the reloaded ruleset", func(a runtime.Alert) bool { return a.Rule.Name == "Head of shadow" })
+	before := len(le.alerts)
+	run(t, exec.Command("cat", "/etc/shadow"))
+	time.Sleep(300 * time.Millisecond)
+	le.mu.Lock()
+	for _, a := range le.alerts[before:] {
+		if a.Rule.Name == "Cat of shadow" {
+			t.Errorf("the replaced rule still alerts")
+		}
+	}
+	le.mu.Unlock()
+	// A broken ruleset (a comparison no evaluator can prepare) is refused.
+	broken := &policy.Ruleset{Rules: []*policy.Rule{{Name: "broken", Enabled: true, Condition: &policy.Compare{
+		Left: policy.FieldRef{Field: policy.LookupField("user.uid"), Index: -1}, Op: policy.OpEq, Values: []string{"root"}}}}}
+	if _, err := le.live.Reload(broken); err == nil {
+		t.Fatal("a ruleset that does not compile was accepted")
+	}
+	run(t, exec.Command("head", "-c1", "/etc/shadow"))
+	heads := func() int {
+		le.mu.Lock()
+		defer le.mu.Unlock()
+		n := 0
+		for _, a := range le.alerts {
+			if a.Rule.Name == "Head of shadow" {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(10 * time.Second); heads() < 2 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := heads(); n < 2 {
+		t.Errorf("%d alerts of the running rule after a refused reload, want 2", n)
+	}
+}

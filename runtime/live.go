@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,10 +48,15 @@ type Live struct {
 	probe    *bpf.Probe
 	table    *proctable.Table
 	users    *proctable.Users
-	plan     *compiler.Plan
+	// plans holds the plan of each filter generation: a record's mask is
+	// read with the plan of the generation that judged it.
+	plans    [2]atomic.Pointer[compiler.Plan]
+	reloadMu sync.Mutex
 	matching Matching
 	cand     []uint64
 	matched  []int
+	gen      atomic.Uint32
+	noFilter bool
 	record   *json.Encoder
 	proc     string
 	// bootToWall turns CLOCK_BOOTTIME nanoseconds into wall-clock ones.
@@ -123,20 +129,23 @@ func StartLive(opts LiveOptions) (*Live, error) {
 		return nil, err
 	}
 	l.bootToWall = time.Now().UnixNano() - int64(boot)
+	l.noFilter = opts.NoKernelFilter
 	plan, err := compiler.Compile(opts.Ruleset, compiler.Options{Syscalls: l.syscalls, NoKernelFilter: opts.NoKernelFilter})
 	if err != nil {
 		return nil, fmt.Errorf("compile rules: %w", err)
 	}
-	l.plan = plan
 	probe, err := bpf.Load(bpf.Options{Syscalls: l.syscalls, State: stateSyscalls, RingBufferSize: opts.RingBufferSize, Mode: opts.Mode})
 	if err != nil {
 		return nil, err
 	}
 	l.probe = probe
-	if err := probe.ApplyPlan(plan.Encoding); err != nil {
+	gen, err := probe.ApplyPlan(plan.Encoding)
+	if err != nil {
 		probe.Close()
 		return nil, fmt.Errorf("kernel filter: %w", err)
 	}
+	l.plans[gen].Store(plan)
+	l.gen.Store(gen)
 	// Bootstrap after attaching, so a process started in between is seen
 	// by one or the other.
 	if err := l.table.Bootstrap(); err != nil {
@@ -147,7 +156,41 @@ func StartLive(opts LiveOptions) (*Live, error) {
 }
 
 // Plan returns the compiled plan the kernel filter runs.
-func (l *Live) Plan() *compiler.Plan { return l.plan }
+func (l *Live) Plan() *compiler.Plan { return l.plans[l.gen.Load()].Load() }
+
+// Reload compiles a new ruleset and makes it the running one: the kernel
+// filter switches generation atomically, and records judged by the old
+// plan are still evaluated with it. On an error the running plan stays.
+// Rules needing syscalls the capture does not attach (they are chosen at
+// start) get no events from them; the returned warnings name them.
+func (l *Live) Reload(rs *policy.Ruleset) (warnings []string, err error) {
+	l.reloadMu.Lock()
+	defer l.reloadMu.Unlock()
+	captured := map[string]bool{}
+	for _, s := range l.syscalls {
+		captured[s] = true
+	}
+	for _, s := range SyscallsFor(rs) {
+		if !captured[s] {
+			warnings = append(warnings, fmt.Sprintf("syscall %s is not captured by this run: restart to capture it", s))
+		}
+	}
+	plan, err := compiler.Compile(rs, compiler.Options{Syscalls: l.syscalls, NoKernelFilter: l.noFilter})
+	if err != nil {
+		return warnings, fmt.Errorf("compile rules: %w", err)
+	}
+	next := 1 - l.gen.Load()
+	// The plan for the generation about to run must be in place before
+	// the kernel produces records with it.
+	old := l.plans[next].Swap(plan)
+	gen, err := l.probe.ApplyPlan(plan.Encoding)
+	if err != nil {
+		l.plans[next].Store(old)
+		return warnings, fmt.Errorf("kernel filter: %w", err)
+	}
+	l.gen.Store(gen)
+	return warnings, nil
+}
 
 // Syscalls returns the syscalls being captured.
 func (l *Live) Syscalls() []string { return l.syscalls }
@@ -210,13 +253,17 @@ func (l *Live) evaluate(r *bpf.Record, ev *policy.Event, dst []Alert) []Alert {
 	if r.Kind != bpf.KindSyscall {
 		return dst
 	}
-	l.cand = l.plan.Candidates(bpf.SyscallName(int(r.Syscall)), compiler.Mask(r.Mask), l.cand)
-	l.matched = l.plan.Tree.Match(ev, l.matching == MatchFirst, l.cand, l.matched[:0])
+	plan := l.plans[r.Gen&1].Load()
+	if plan == nil {
+		return dst
+	}
+	l.cand = plan.Candidates(bpf.SyscallName(int(r.Syscall)), compiler.Mask(r.Mask), l.cand)
+	l.matched = plan.Tree.Match(ev, l.matching == MatchFirst, l.cand, l.matched[:0])
 	if len(l.matched) == 0 {
 		return dst
 	}
 	t := EventTime(ev)
-	rules := l.plan.Tree.Rules()
+	rules := plan.Tree.Rules()
 	for _, i := range l.matched {
 		dst = append(dst, Alert{Rule: rules[i], Event: ev, Time: t, Output: rules[i].Output.Render(ev)})
 	}

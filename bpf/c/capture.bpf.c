@@ -101,7 +101,7 @@ struct record {
 	__u16 sport; /* local */
 	__u16 dport; /* remote */
 	__u16 len[4]; /* lengths of the four blobs that follow */
-	__u16 pad16;
+	__u16 gen; /* the filter generation that judged the record */
 	__u8 saddr[16];
 	__u8 daddr[16];
 	/* Flags: which reads failed (a failed read means unknown, not empty). */
@@ -942,6 +942,7 @@ static __always_inline int on_exit(__s32 nr, __s64 ret)
 	__u32 zero = 0;
 	struct filter_ctl *ctl = bpf_map_lookup_elem(&filter_ctl, &zero);
 	__u32 gen = ctl ? (ctl->gen & 1) : 0;
+	s->r.gen = gen;
 	if (!filter_pre(s, gen, nr) && !d->state) {
 		count(COUNTER_FILTERED);
 		return 0;

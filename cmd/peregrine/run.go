@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,7 +26,9 @@ func newRunCmd(v *viper.Viper) *cobra.Command {
 		Long: `run loads the rules (the embedded default ruleset when no -r is given),
 attaches Peregrine's eBPF capture program for the syscalls the rules need,
 and prints an alert for every event a rule matches, until SIGINT or SIGTERM.
-It needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) and a kernel with BTF.`,
+SIGHUP reloads the rules; a rules file that does not load is reported and
+the running rules stay. It needs root (CAP_BPF, CAP_PERFMON and
+CAP_SYS_ADMIN) and a kernel with BTF.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkPrivileges(); err != nil {
@@ -63,6 +67,7 @@ It needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) and a kernel with BTF.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			go reloadOnHangup(ctx, v, live, stderr)
 			emit := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
 			runErr := live.Run(ctx, emit, func(err error) { fmt.Fprintln(stderr, "peregrine:", err) })
 			metrics, merr := live.Metrics()
@@ -91,6 +96,39 @@ It needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) and a kernel with BTF.`,
 	cmd.Flags().String("rule-matching", "first", "first: only the first matching rule alerts; all: every matching rule")
 	cmd.Flags().Bool("no-kernel-filter", false, "filter in the kernel by syscall only, as Falco does (for comparison)")
 	return cmd
+}
+
+// reloadOnHangup reloads the rules on SIGHUP; a ruleset that does not load
+// or compile is reported and the running one kept.
+func reloadOnHangup(ctx context.Context, v *viper.Viper, live *runtime.Live, stderr io.Writer) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		res, err := loadRunRules(v, stderr)
+		if err != nil {
+			var ee exitError
+			if errors.As(err, &ee) {
+				err = fmt.Errorf("the rules have errors (above)")
+			}
+			fmt.Fprintln(stderr, "peregrine: reload failed, the running rules stay:", err)
+			continue
+		}
+		warnings, err := live.Reload(res.Ruleset)
+		for _, w := range warnings {
+			fmt.Fprintln(stderr, "peregrine: reload:", w)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "peregrine: reload failed, the running rules stay:", err)
+			continue
+		}
+		fmt.Fprintf(stderr, "peregrine: reloaded %d rules\n", len(res.Ruleset.Enabled()))
+	}
 }
 
 // loadRunRules loads the -r paths, or the embedded default ruleset.
