@@ -45,9 +45,9 @@ type LiveOptions struct {
 // Live is a running capture: the eBPF probe, the process table it keeps,
 // and the engine evaluating each event.
 type Live struct {
-	probe    *bpf.Probe
-	table    *proctable.Table
-	users    *proctable.Users
+	probe *bpf.Probe
+	table *proctable.Table
+	users *proctable.Users
 	// plans holds the plan of each filter generation: a record's mask is
 	// read with the plan of the generation that judged it.
 	plans    [2]atomic.Pointer[compiler.Plan]
