@@ -222,3 +222,29 @@ func TestRegoAlongsideYAML(t *testing.T) {
 		t.Errorf("a Rego syntax error: exit %d, %q", code, out+stderr)
 	}
 }
+
+func TestFieldsRego(t *testing.T) {
+	out, _, code := run(t, "", "fields", "--rego", "--json")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	var shape []struct {
+		Path       string
+		Translated bool
+	}
+	if err := json.Unmarshal([]byte(out), &shape); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"input.proc.name": true, "input.proc.aname[i]": true, "input.evt.arg.NAME": true, "input.fd.name": true}
+	for _, e := range shape {
+		if want[e.Path] {
+			if !e.Translated {
+				t.Errorf("%s is not translated", e.Path)
+			}
+			delete(want, e.Path)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("missing paths %v", want)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/policy"
+	"github.com/peregrine-sec/peregrine/policy/rego"
 	"github.com/peregrine-sec/peregrine/runtime"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -191,6 +192,22 @@ func newFieldsCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fields := policy.Fields()
 			out := cmd.OutOrStdout()
+			if asRego, _ := cmd.Flags().GetBool("rego"); asRego {
+				shape := rego.Shape()
+				if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+					enc := json.NewEncoder(out)
+					enc.SetIndent("", "  ")
+					return enc.Encode(shape)
+				}
+				for _, e := range shape {
+					note := ""
+					if !e.Translated {
+						note = " (evaluated by OPA)"
+					}
+					fmt.Fprintf(out, "%-45s %s%s\n", e.Path, e.Type, note)
+				}
+				return nil
+			}
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 				type entry struct {
 					Name string `json:"name"`
@@ -219,6 +236,7 @@ func newFieldsCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().Bool("json", false, "print the catalog as JSON")
+	cmd.Flags().Bool("rego", false, "print the input document Rego rules see (input.a.b for field a.b)")
 	return cmd
 }
 
