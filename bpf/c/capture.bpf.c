@@ -131,6 +131,8 @@ struct scratch {
 
 #define DATA_MASK (DATA_MAX - 1)
 
+#define PENDING_NONE -1 /* nr of an empty slot */
+
 struct pending {
 	__u64 args[6];
 	__u64 ts;
@@ -150,10 +152,12 @@ struct {
 	__type(value, struct syscall_desc);
 } syscall_descs SEC(".maps");
 
+/* The arguments saved at a syscall's entry, in the task's local storage:
+ * no hashing or locking, and freed with the task. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct pending);
 } pending_calls SEC(".maps");
 
@@ -899,28 +903,30 @@ static __always_inline int on_enter(__s32 nr, const __u64 *args, bool raw)
 		count(COUNTER_FILTERED);
 		return 0;
 	}
+	struct pending *slot = bpf_task_storage_get(&pending_calls, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!slot)
+		return 0;
 	__builtin_memcpy(p.args, args, sizeof(p.args));
 	p.ts = bpf_ktime_get_boot_ns();
 	p.nr = nr;
-	bpf_map_update_elem(&pending_calls, &id, &p, BPF_ANY);
+	*slot = p;
 	return 0;
 }
 
 static __always_inline int on_exit(__s32 nr, __s64 ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct pending *p = bpf_map_lookup_elem(&pending_calls, &id);
-	if (!p)
+	struct pending *p = bpf_task_storage_get(&pending_calls, bpf_get_current_task_btf(), 0, 0);
+	if (!p || p->nr == PENDING_NONE)
 		return 0;
 	if (p->nr != nr) {
-		bpf_map_delete_elem(&pending_calls, &id);
+		p->nr = PENDING_NONE;
 		return 0;
 	}
 	__u32 key = nr;
 	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
 	struct scratch *s = get_scratch();
 	if (!d || !s) {
-		bpf_map_delete_elem(&pending_calls, &id);
+		p->nr = PENDING_NONE;
 		return 0;
 	}
 	__builtin_memset(&s->r, 0, sizeof(s->r));
@@ -935,7 +941,7 @@ static __always_inline int on_exit(__s32 nr, __s64 ret)
 		s->r.euid = bpf_get_current_task_btf()->cred->euid.val;
 	if (d->state)
 		fill_ids(&s->r); /* exec changes the comm: report the new one */
-	bpf_map_delete_elem(&pending_calls, &id);
+	p->nr = PENDING_NONE;
 	s->r.kind = RECORD_SYSCALL;
 	s->r.nr = nr;
 	s->r.ret = ret;
@@ -1173,20 +1179,9 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	s->r.len[2] = read_dpath(s, off, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt), FLAG_PATH_INCOMPLETE);
 	off += s->r.len[2];
 	off += read_cwd(s, off);
-	/* A thread other than the leader called exec: the kernel gave it the
-	 * leader's id, so move its saved arguments to the id it will exit
-	 * with. */
-	__u32 tgid = BPF_CORE_READ(p, tgid);
-	if ((__u32)old_pid != tgid) {
-		__u64 old_id = ((__u64)tgid << 32) | (__u32)old_pid;
-		__u64 new_id = ((__u64)tgid << 32) | tgid;
-		struct pending *pe = bpf_map_lookup_elem(&pending_calls, &old_id);
-		if (pe) {
-			struct pending copy = *pe;
-			bpf_map_update_elem(&pending_calls, &new_id, &copy, BPF_ANY);
-			bpf_map_delete_elem(&pending_calls, &old_id);
-		}
-	}
+	/* A thread other than the leader may have called exec: it keeps its
+	 * task, so its saved arguments (task storage) are still found at the
+	 * syscall's exit under its new id. */
 	struct inode *ino = BPF_CORE_READ(exe, f_inode);
 	s->r.ino = BPF_CORE_READ(ino, i_ino);
 	s->r.dev = BPF_CORE_READ(ino, i_sb, s_dev);
