@@ -145,6 +145,7 @@ const (
 	captureMapFilterRanges     = "filter_ranges"
 	captureMapFilterSuffixes   = "filter_suffixes"
 	captureMapFilterSyscalls   = "filter_syscalls"
+	captureMapFilterUsage      = "filter_usage"
 	captureMapPathKeyBuf       = "path_key_buf"
 	captureMapPendingCalls     = "pending_calls"
 	captureMapScratchBuf       = "scratch_buf"
@@ -226,6 +227,7 @@ type captureMapSpecs struct {
 	FilterRanges     *ebpf.MapSpec `ebpf:"filter_ranges"`
 	FilterSuffixes   *ebpf.MapSpec `ebpf:"filter_suffixes"`
 	FilterSyscalls   *ebpf.MapSpec `ebpf:"filter_syscalls"`
+	FilterUsage      *ebpf.MapSpec `ebpf:"filter_usage"`
 	PathKeyBuf       *ebpf.MapSpec `ebpf:"path_key_buf"`
 	PendingCalls     *ebpf.MapSpec `ebpf:"pending_calls"`
 	ScratchBuf       *ebpf.MapSpec `ebpf:"scratch_buf"`
@@ -271,6 +273,7 @@ type captureMaps struct {
 	FilterRanges     *ebpf.Map `ebpf:"filter_ranges"`
 	FilterSuffixes   *ebpf.Map `ebpf:"filter_suffixes"`
 	FilterSyscalls   *ebpf.Map `ebpf:"filter_syscalls"`
+	FilterUsage      *ebpf.Map `ebpf:"filter_usage"`
 	PathKeyBuf       *ebpf.Map `ebpf:"path_key_buf"`
 	PendingCalls     *ebpf.Map `ebpf:"pending_calls"`
 	ScratchBuf       *ebpf.Map `ebpf:"scratch_buf"`
@@ -290,6 +293,7 @@ func (m *captureMaps) Close() error {
 		m.FilterRanges,
 		m.FilterSuffixes,
 		m.FilterSyscalls,
+		m.FilterUsage,
 		m.PathKeyBuf,
 		m.PendingCalls,
 		m.ScratchBuf,

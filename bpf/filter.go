@@ -125,6 +125,9 @@ func (p *Probe) writeGen(gen uint32, enc *compiler.Encoding) error {
 			return fmt.Errorf("features %d: %w", v, err)
 		}
 	}
+	if err := p.objs.FilterUsage.Put(gen, usage(enc)); err != nil {
+		return fmt.Errorf("usage flags: %w", err)
+	}
 	for slot, table := range enc.Ranges {
 		if len(table) > uidRanges {
 			return fmt.Errorf("%d ranges for %s: the kernel holds %d", len(table), compiler.RangeDims[slot], uidRanges)
@@ -173,4 +176,29 @@ func (p *Probe) writeGen(gen uint32, enc *compiler.Encoding) error {
 		}
 	}
 	return nil
+}
+
+// Usage flags of a plan (USE_* in the C program).
+const (
+	usePath   = 1 << 0
+	useSuffix = 1 << 1
+	useDotDot = 1 << 2
+)
+
+// usage tells the kernel which costly checks a plan needs.
+func usage(enc *compiler.Encoding) uint32 {
+	var u uint32
+	if !enc.Positive[compiler.DimPath].IsZero() {
+		u |= usePath
+	}
+	if len(enc.Suffixes) > 0 {
+		u |= useSuffix
+	}
+	for v := range enc.Features {
+		if enc.Features[v] != enc.Features[v^compiler.FeatDotDot] {
+			u |= useDotDot
+			break
+		}
+	}
+	return u
 }

@@ -511,6 +511,19 @@ struct filter_ctl {
 	__u32 pad;
 };
 
+/* What each generation's plan uses, so that the exit skips the work no
+ * class needs (bpf/filter.go sets them). */
+#define USE_PATH (1 << 0)    /* some class checks the path */
+#define USE_SUFFIX (1 << 1)  /* the suffix trie has entries */
+#define USE_DOTDOT (1 << 2)  /* some class checks the "../" feature */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} filter_usage SEC(".maps");
+
 struct comm_key {
 	__u32 gen;
 	__u32 dim;
@@ -748,7 +761,7 @@ static __always_inline void features_dim(struct mask *m, __u32 gen, __u32 v, boo
 
 /* path_dim matches the path (blob 0) against the prefix trie (exact
  * paths are stored with their NUL) and, reversed, the suffix trie. */
-static __always_inline void path_dim(struct mask *m, struct scratch *s, __u32 gen)
+static __always_inline void path_dim(struct mask *m, struct scratch *s, __u32 gen, bool suffixes)
 {
 	__u32 zero = 0;
 	struct path_key *k = bpf_map_lookup_elem(&path_key_buf, &zero);
@@ -767,6 +780,10 @@ static __always_inline void path_dim(struct mask *m, struct scratch *s, __u32 ge
 	struct mask *l = bpf_map_lookup_elem(&filter_paths, k);
 	if (l)
 		listed = *l;
+	if (!suffixes) {
+		dim_apply(m, gen, DIM_PATH, &listed);
+		return;
+	}
 	struct reverse_ctx rc = {.k = k, .s = s, .len = n - 1};
 	bpf_loop(n - 1, reverse_step, &rc, 0);
 	k->prefixlen = 8 * n; /* the generation byte and the path, no NUL */
@@ -860,14 +877,18 @@ static __always_inline bool filter_post(struct scratch *s, struct syscall_desc *
 {
 	struct mask m;
 	__builtin_memcpy(m.w, s->r.mask, sizeof(m.w));
+	__u32 *usage = bpf_map_lookup_elem(&filter_usage, &gen);
+	__u32 use = usage ? *usage : (USE_PATH | USE_SUFFIX | USE_DOTDOT);
 	bool path_ok = d->path_dim && s->r.len[0] > 1 && !(s->r.flags & (FLAG_BLOB0_FAILED | FLAG_BLOB0_TRUNCATED)) && s->data[0] == '/';
 	struct scan_ctx sc = {.s = s, .len = s->r.len[0] > 0 ? s->r.len[0] - 1 : 0};
 	bool dotdot_known = false;
-	if (path_ok && sc.len <= PATH_KEY_MAX - 1) {
+	if (!(use & USE_DOTDOT))
+		dotdot_known = true; /* no class cares: any value will do */
+	if (path_ok && sc.len <= PATH_KEY_MAX - 1 && (use & (USE_PATH | USE_DOTDOT))) {
 		bpf_loop(sc.len, scan_step, &sc, 0);
 		dotdot_known = true;
-		if (!sc.bad)
-			path_dim(&m, s, gen);
+		if (!sc.bad && (use & USE_PATH))
+			path_dim(&m, s, gen, use & USE_SUFFIX);
 	}
 	features_dim(&m, gen, features(s, d, ret, sc.dotdot, &dotdot_known), dotdot_known || d->flags_arg < 0);
 	/* Ports, from the socket behind the described fd: the local one, and
