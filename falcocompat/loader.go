@@ -177,7 +177,7 @@ func LoadPaths(paths ...string) *Result {
 }
 
 // ExpandPaths returns p itself when it is a file, or the rule files of the
-// directory p, sorted. It returns an error when p cannot be read.
+// directory p (*.yaml and *.yml but *_test.yaml), sorted. It returns an error when p cannot be read.
 func ExpandPaths(p string) ([]string, error) {
 	st, err := os.Stat(p)
 	if err != nil {
@@ -193,7 +193,9 @@ func ExpandPaths(p string) ([]string, error) {
 	var out []string
 	for _, e := range entries {
 		ext := filepath.Ext(e.Name())
-		if !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
+		// *_test.yaml files are Peregrine test files (peregrine test), not rules.
+		isTest := strings.HasSuffix(strings.TrimSuffix(e.Name(), ext), "_test")
+		if !e.IsDir() && (ext == ".yaml" || ext == ".yml") && !isTest {
 			out = append(out, filepath.Join(p, e.Name()))
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/policy"
@@ -15,21 +16,38 @@ import (
 // *.yml) through falcocompat, Rego files (*.rego) through policy/rego; a
 // directory gives both kinds. The Falco rules come first, in load order,
 // then the Rego rules, sorted by package path.
-func loadPaths(paths []string) *falcocompat.Result {
+func loadPaths(paths []string, bopts rego.BundleOptions) *falcocompat.Result {
 	var yamlPaths []string
 	regoFiles := map[string][]byte{}
 	var readErrs []*falcocompat.LoadError
+	var bundleRules []*policy.Rule
 	for _, p := range paths {
 		st, err := os.Stat(p)
+		isBundleDir := false
+		if err == nil && st.IsDir() {
+			_, merr := os.Stat(filepath.Join(p, ".manifest"))
+			isBundleDir = merr == nil
+		}
 		switch {
 		case err != nil:
 			yamlPaths = append(yamlPaths, p) // falcocompat reports it
+		case isBundleDir || strings.HasSuffix(p, ".tar.gz"):
+			// An OPA bundle: a directory with a .manifest, or an opa
+			// build tarball, signature checked when a key is given.
+			b, err := rego.LoadBundle(p, bopts)
+			if err != nil {
+				readErrs = append(readErrs, &falcocompat.LoadError{Pos: falcocompat.Pos{File: p}, Code: "LOAD_ERR_BUNDLE", Msg: err.Error()})
+				continue
+			}
+			bundleRules = append(bundleRules, b.Rules...)
 		case st.IsDir():
 			yamlPaths = append(yamlPaths, p)
 			matches, _ := filepath.Glob(filepath.Join(p, "*.rego"))
 			sort.Strings(matches)
 			for _, m := range matches {
-				readRego(m, regoFiles, &readErrs)
+				if !strings.HasSuffix(m, "_test.rego") { // OPA tests: peregrine test runs them
+					readRego(m, regoFiles, &readErrs)
+				}
 			}
 		case filepath.Ext(p) == ".rego":
 			readRego(p, regoFiles, &readErrs)
@@ -44,6 +62,10 @@ func loadPaths(paths []string) *falcocompat.Result {
 	res.Errors = append(res.Errors, readErrs...)
 	if len(res.Errors) > 0 {
 		res.Ruleset = nil
+	}
+	if res.Ruleset != nil {
+		res.Ruleset.Rules = append(res.Ruleset.Rules, bundleRules...)
+		res.Rules += len(bundleRules)
 	}
 	if len(regoFiles) == 0 {
 		return res
@@ -83,4 +105,17 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// bundleOptions reads the bundle verification flags.
+func bundleOptions(v interface {
+	GetString(string) string
+	GetBool(string) bool
+}) rego.BundleOptions {
+	return rego.BundleOptions{
+		VerificationKey:  v.GetString("verification-key"),
+		KeyID:            v.GetString("verification-key-id"),
+		Algorithm:        v.GetString("signing-alg"),
+		SkipVerification: v.GetBool("skip-verify"),
+	}
 }

@@ -248,3 +248,15 @@ func TestFieldsRego(t *testing.T) {
 		t.Errorf("missing paths %v", want)
 	}
 }
+
+func TestBundleDirectory(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".manifest"), []byte(`{"revision":"r1","roots":["p"]}`), 0o644)
+	os.MkdirAll(filepath.Join(dir, "p"), 0o755)
+	os.WriteFile(filepath.Join(dir, "p", "r.rego"), []byte("# METADATA\n# title: Bundle rule\npackage p.r\n\nalert if {\n\tinput.evt.type == \"openat\"\n\tinput.proc.name in data.p.names\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "p", "data.json"), []byte(`{"names": ["cat", "dog"]}`), 0o644)
+	out, stderr, code := run(t, `{"evt.type":"openat","proc.name":"dog"}`+"\n"+`{"evt.type":"openat","proc.name":"cow"}`+"\n", "replay", "-r", dir, "--events", "-")
+	if code != 0 || strings.Count(out, "Bundle rule") != 1 {
+		t.Errorf("replay of a bundle directory: exit %d, %q %q", code, out, stderr)
+	}
+}

@@ -19,7 +19,11 @@ import (
 func engineVersion() string { return falcocompat.EngineVersion }
 
 func addRulesFlag(cmd *cobra.Command) {
-	cmd.Flags().StringArrayP("rules", "r", nil, "rules file or directory (repeatable, loaded in order)")
+	cmd.Flags().StringArrayP("rules", "r", nil, "Falco YAML or Rego file, directory, OPA bundle directory or tarball (repeatable, loaded in order)")
+	cmd.Flags().String("verification-key", "", "PEM public key or HMAC secret (or a file holding it) that OPA bundles' signatures must verify with")
+	cmd.Flags().String("verification-key-id", "", "the bundle signing key's id (default: default)")
+	cmd.Flags().String("signing-alg", "", "the bundle signing algorithm (default RS256)")
+	cmd.Flags().Bool("skip-verify", false, "load signed bundles without checking their signatures")
 }
 
 // loadRules loads the -r paths and prints errors and warnings to stderr.
@@ -28,7 +32,7 @@ func loadRules(v *viper.Viper, stderr io.Writer) (*falcocompat.Result, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("no rules: give -r PATH")
 	}
-	res := loadPaths(paths)
+	res := loadPaths(paths, bundleOptions(v))
 	for _, w := range res.Warnings {
 		fmt.Fprintf(stderr, "warning: %s (%s)\n", w, w.Code)
 	}
@@ -51,7 +55,7 @@ func newValidateCmd(v *viper.Viper) *cobra.Command {
 			if len(paths) == 0 {
 				return fmt.Errorf("no rules: give -r PATH")
 			}
-			res := loadPaths(paths)
+			res := loadPaths(paths, bundleOptions(v))
 			out := cmd.OutOrStdout()
 			if v.GetBool("json") {
 				report := struct {

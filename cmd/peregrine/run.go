@@ -10,9 +10,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/peregrine-sec/peregrine/bpf"
 	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/policy"
+	"github.com/peregrine-sec/peregrine/policy/rego"
 	"github.com/peregrine-sec/peregrine/rules"
 	"github.com/peregrine-sec/peregrine/runtime"
 	"github.com/spf13/cobra"
@@ -68,6 +71,9 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			go reloadOnHangup(ctx, v, live, stderr)
+			if url := v.GetString("bundle-url"); url != "" {
+				go pollBundle(ctx, v, url, res.Ruleset, live, stderr)
+			}
 			emit := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
 			runErr := live.Run(ctx, emit, func(err error) { fmt.Fprintln(stderr, "peregrine:", err) })
 			metrics, merr := live.Metrics()
@@ -95,6 +101,8 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 	cmd.Flags().String("attach-mode", "", "tracepoint or raw_tracepoint; empty picks the cheapest the kernel offers")
 	cmd.Flags().String("rule-matching", "first", "first: only the first matching rule alerts; all: every matching rule")
 	cmd.Flags().Bool("no-kernel-filter", false, "filter in the kernel by syscall only, as Falco does (for comparison)")
+	cmd.Flags().String("bundle-url", "", "poll this URL for an OPA bundle of Rego rules, run alongside the -r rules; a bundle that fails to download, verify or compile leaves the last good one")
+	cmd.Flags().Duration("bundle-poll-interval", time.Minute, "time between bundle polls")
 	return cmd
 }
 
@@ -129,6 +137,30 @@ func reloadOnHangup(ctx context.Context, v *viper.Viper, live *runtime.Live, std
 		}
 		fmt.Fprintf(stderr, "peregrine: reloaded %d rules\n", len(res.Ruleset.Enabled()))
 	}
+}
+
+// pollBundle polls an OPA bundle service and runs each new bundle's rules
+// after the base rules; failures are reported and the last good rules stay.
+func pollBundle(ctx context.Context, v *viper.Viper, url string, base *policy.Ruleset, live *runtime.Live, stderr io.Writer) {
+	p := &rego.Poller{
+		URL: url, Options: bundleOptions(v), Interval: v.GetDuration("bundle-poll-interval"),
+		OnUpdate: func(b *rego.Bundle) {
+			rs := &policy.Ruleset{Rules: append(append([]*policy.Rule{}, base.Rules...), b.Rules...)}
+			warnings, err := live.Reload(rs)
+			for _, w := range warnings {
+				fmt.Fprintln(stderr, "peregrine: bundle:", w)
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "peregrine: bundle %s (revision %q) not applied, the running rules stay: %v\n", url, b.Revision, err)
+				return
+			}
+			fmt.Fprintf(stderr, "peregrine: bundle %s revision %q: %d rules\n", url, b.Revision, len(b.Rules))
+		},
+		OnError: func(err error) {
+			fmt.Fprintf(stderr, "peregrine: bundle %s: %v (the last good bundle stays)\n", url, err)
+		},
+	}
+	p.Run(ctx)
 }
 
 // loadRunRules loads the -r paths, or the embedded default ruleset.

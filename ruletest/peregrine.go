@@ -1,0 +1,319 @@
+package ruletest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/peregrine-sec/peregrine/compiler"
+	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/policy"
+	"github.com/peregrine-sec/peregrine/policy/rego"
+	"github.com/peregrine-sec/peregrine/runtime"
+)
+
+// TestFile is a Peregrine test file.
+type TestFile struct {
+	Rules        []string `yaml:"rules" json:"rules"`
+	RuleMatching string   `yaml:"rule_matching" json:"rule_matching,omitempty"`
+	Cases        []Case   `yaml:"cases" json:"cases"`
+}
+
+// Case is one event and the alerts it must raise.
+type Case struct {
+	Name   string         `yaml:"name" json:"name"`
+	Event  map[string]any `yaml:"event" json:"event"`
+	Alerts []string       `yaml:"alerts" json:"alerts"`
+}
+
+// ParseFile reads a Peregrine test file; unknown keys are errors.
+func ParseFile(name string, src []byte) (*TestFile, error) {
+	var f TestFile
+	if err := yaml.UnmarshalWithOptions(src, &f, yaml.DisallowUnknownField()); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(f.Rules) == 0 {
+		return nil, fmt.Errorf("%s: no rules: list the rule files to load", name)
+	}
+	if len(f.Cases) == 0 {
+		return nil, fmt.Errorf("%s: no cases", name)
+	}
+	if _, err := runtime.ParseMatching(f.RuleMatching); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	for i, c := range f.Cases {
+		if c.Name == "" {
+			return nil, fmt.Errorf("%s: case %d has no name", name, i+1)
+		}
+		if c.Event == nil {
+			return nil, fmt.Errorf("%s: case %q has no event", name, c.Name)
+		}
+	}
+	return &f, nil
+}
+
+// Suite is a compiled ruleset ready to check cases against.
+type Suite struct {
+	Ruleset  *policy.Ruleset
+	Plan     *compiler.Plan
+	Ref      *policy.Evaluator
+	Matching runtime.Matching
+}
+
+// LoadRules loads rule files or directories: Falco YAML through
+// falcocompat, in order, then Rego through policy/rego. A directory gives
+// its *.yaml, *.yml (not test files) and *.rego files, not recursively.
+func LoadRules(paths ...string) (*policy.Ruleset, error) {
+	var yamlFiles []string
+	regoFiles := map[string][]byte{}
+	var errs []error
+	addRego := func(p string) {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		regoFiles[p] = src
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !st.IsDir() {
+			if filepath.Ext(p) == ".rego" {
+				addRego(p)
+			} else {
+				yamlFiles = append(yamlFiles, p)
+			}
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, e := range entries { // sorted by name
+			n := e.Name()
+			switch {
+			case e.IsDir() || IsTestFile(n):
+			case filepath.Ext(n) == ".rego":
+				addRego(filepath.Join(p, n))
+			case filepath.Ext(n) == ".yaml" || filepath.Ext(n) == ".yml":
+				yamlFiles = append(yamlFiles, filepath.Join(p, n))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	rs := &policy.Ruleset{}
+	if len(yamlFiles) > 0 {
+		res := falcocompat.LoadPaths(yamlFiles...)
+		if len(res.Errors) > 0 {
+			for _, e := range res.Errors {
+				errs = append(errs, e)
+			}
+			return nil, errors.Join(errs...)
+		}
+		rs = res.Ruleset
+	}
+	if len(regoFiles) > 0 {
+		rules, err := rego.Load(regoFiles)
+		if err != nil {
+			return nil, err
+		}
+		rs.Rules = append(rs.Rules, rules...)
+	}
+	return rs, nil
+}
+
+// NewSuite compiles a ruleset as peregrine run does (the syscalls its
+// rules need) and prepares the reference evaluator.
+func NewSuite(rs *policy.Ruleset, m runtime.Matching) (*Suite, error) {
+	plan, err := compiler.Compile(rs, compiler.Options{Syscalls: runtime.SyscallsFor(rs)})
+	if err != nil {
+		return nil, err
+	}
+	ref, err := policy.NewEvaluator(rs)
+	if err != nil {
+		return nil, err
+	}
+	return &Suite{Ruleset: rs, Plan: plan, Ref: ref, Matching: m}, nil
+}
+
+// PlanMatch returns the rules the compiled plan alerts for ev: the emulated
+// kernel filter's classes admit candidates, which the decision tree
+// evaluates. An event whose syscall the kernel program does not filter
+// goes to the tree with every rule a candidate.
+func (s *Suite) PlanMatch(ev *policy.Event, dst []int) []int {
+	typ, _ := eventType(ev)
+	var cand []uint64
+	if _, filtered := s.Plan.Encoding.Syscalls[typ]; filtered {
+		cand = s.Plan.Candidates(typ, s.Plan.Encoding.Emulate(compiler.ViewOf(ev)), nil)
+	}
+	return s.Plan.Tree.Match(ev, s.Matching == runtime.MatchFirst, cand, dst)
+}
+
+// RefMatch returns the rules the reference evaluator alerts for ev, in
+// load order (only the first with MatchFirst).
+func (s *Suite) RefMatch(ev *policy.Event, dst []int) []int {
+	typ, _ := eventType(ev)
+	for i, r := range s.Plan.Rules {
+		if r.EventTypes != nil && !slices.Contains(r.EventTypes, typ) {
+			continue
+		}
+		if s.Ref.Match(r, ev) {
+			dst = append(dst, i)
+			if s.Matching == runtime.MatchFirst {
+				break
+			}
+		}
+	}
+	return dst
+}
+
+func (s *Suite) names(nums []int) []string {
+	out := make([]string, len(nums))
+	for i, n := range nums {
+		out[i] = s.Plan.Rules[n].Name
+	}
+	return out
+}
+
+func eventType(ev *policy.Event) (string, bool) {
+	v, ok := ev.Raw("evt.type")
+	if !ok {
+		return "", false
+	}
+	s, ok := v.(string)
+	return s, ok
+}
+
+// DecodeEvent converts a replay-format mapping to an event.
+func DecodeEvent(m map[string]any, num uint64) (*policy.Event, error) {
+	line, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return policy.DecodeEvent(line, num)
+}
+
+// Check runs one case.
+func (s *Suite) Check(c Case, num uint64) *Result {
+	start := time.Now()
+	res := &Result{Kind: KindPeregrine, Name: c.Name, Event: c.Event, Expected: nonNil(c.Alerts)}
+	defer func() { res.Duration = time.Since(start) }()
+	ev, err := DecodeEvent(c.Event, num)
+	if err != nil {
+		res.Status, res.Message = StatusError, "event: "+err.Error()
+		return res
+	}
+	res.Actual = s.names(s.PlanMatch(ev, nil))
+	res.Reference = s.names(s.RefMatch(ev, nil))
+	var msgs []string
+	if !slices.Equal(res.Actual, res.Expected) {
+		msgs = append(msgs, fmt.Sprintf("expected alerts %s, got %s", alertList(res.Expected), alertList(res.Actual)))
+	}
+	if !slices.Equal(res.Actual, res.Reference) {
+		msgs = append(msgs, fmt.Sprintf("the compiled plan disagrees with the reference evaluator: plan %s, reference %s%s",
+			alertList(res.Actual), alertList(res.Reference), s.dropped(ev, res.Reference)))
+	}
+	res.Status = StatusPass
+	if len(msgs) > 0 {
+		res.Status, res.Message = StatusFail, strings.Join(msgs, "\n")
+	}
+	return res
+}
+
+// dropped names the reference's rules the emulated kernel filter drops.
+func (s *Suite) dropped(ev *policy.Event, ref []string) string {
+	typ, _ := eventType(ev)
+	if _, filtered := s.Plan.Encoding.Syscalls[typ]; !filtered {
+		return ""
+	}
+	mask := s.Plan.Encoding.Emulate(compiler.ViewOf(ev))
+	var out []string
+	for i, r := range s.Plan.Rules {
+		if !slices.Contains(ref, r.Name) {
+			continue
+		}
+		if cl, ok := s.Plan.RuleClasses(i)[typ]; !ok || !mask.Has(cl) {
+			out = append(out, fmt.Sprintf("%q", r.Name))
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	sort.Strings(out)
+	return " (the emulated kernel filter drops the event for " + strings.Join(out, ", ") + ")"
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// RunFile runs a Peregrine test file: one result per case, or one ERROR
+// result when the file or its rules do not load.
+func RunFile(path string) []*Result {
+	start := time.Now()
+	fail := func(err error) []*Result {
+		return []*Result{{Kind: KindPeregrine, File: path, Name: "(load)", Status: StatusError,
+			Duration: time.Since(start), Message: err.Error()}}
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return fail(err)
+	}
+	f, err := ParseFile(path, src)
+	if err != nil {
+		return fail(err)
+	}
+	dir := filepath.Dir(path)
+	paths := make([]string, len(f.Rules))
+	for i, r := range f.Rules {
+		if filepath.IsAbs(r) {
+			paths[i] = r
+		} else {
+			paths[i] = filepath.Join(dir, r)
+		}
+	}
+	rs, err := LoadRules(paths...)
+	if err != nil {
+		return fail(fmt.Errorf("loading the rules: %w", err))
+	}
+	m, _ := runtime.ParseMatching(f.RuleMatching)
+	suite, err := NewSuite(rs, m)
+	if err != nil {
+		return fail(fmt.Errorf("compiling the rules: %w", err))
+	}
+	known := map[string]bool{}
+	for _, r := range suite.Plan.Rules {
+		known[r.Name] = true
+	}
+	out := make([]*Result, 0, len(f.Cases))
+	for i, c := range f.Cases {
+		res := suite.Check(c, uint64(i+1))
+		res.File = path
+		for _, a := range c.Alerts {
+			if !known[a] {
+				res.Status = StatusFail
+				res.Message = strings.TrimLeft(res.Message+"\n", "\n") + fmt.Sprintf("no enabled rule named %q is loaded", a)
+			}
+		}
+		out = append(out, res)
+	}
+	return out
+}
