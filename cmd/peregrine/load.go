@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -70,7 +71,22 @@ func loadPaths(paths []string, bopts rego.BundleOptions) *falcocompat.Result {
 	if len(regoFiles) == 0 {
 		return res
 	}
-	rules, err := rego.Load(regoFiles)
+	// The lists of the Falco files loaded alongside are data.falco.lists.NAME.
+	lists := map[string]any{}
+	for name, items := range res.ListItems {
+		if regoIdent.MatchString(name) {
+			vals := make([]any, len(items))
+			for i, it := range items {
+				vals[i] = it
+			}
+			lists[name] = vals
+		}
+	}
+	var data map[string]any
+	if len(lists) > 0 {
+		data = map[string]any{"falco": map[string]any{"lists": lists}}
+	}
+	rules, err := rego.LoadWithData(regoFiles, data)
 	if err != nil {
 		for _, e := range unjoin(err) {
 			le := &falcocompat.LoadError{Code: "LOAD_ERR_REGO", Msg: e.Error()}
@@ -106,6 +122,9 @@ func unjoin(err error) []error {
 	}
 	return []error{err}
 }
+
+// regoIdent matches the list names Rego can reach as data.falco.lists.NAME.
+var regoIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // bundleOptions reads the bundle verification flags.
 func bundleOptions(v interface {

@@ -260,3 +260,13 @@ func TestBundleDirectory(t *testing.T) {
 		t.Errorf("replay of a bundle directory: exit %d, %q %q", code, out, stderr)
 	}
 }
+
+func TestRegoSeesFalcoLists(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "lists.yaml"), []byte("- list: pets\n  items: [cat, dog]\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "r.rego"), []byte("# METADATA\n# title: Pet opens\npackage p.pets\n\nalert if {\n\tinput.evt.type == \"openat\"\n\tinput.proc.name in data.falco.lists.pets\n}\n"), 0o644)
+	out, stderr, code := run(t, `{"evt.type":"openat","proc.name":"dog"}`+"\n"+`{"evt.type":"openat","proc.name":"cow"}`+"\n", "replay", "-r", dir, "--events", "-")
+	if code != 0 || strings.Count(out, "Pet opens") != 1 {
+		t.Errorf("exit %d, %q %q", code, out, stderr)
+	}
+}
