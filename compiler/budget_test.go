@@ -147,3 +147,25 @@ func TestEncodeUIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestRegexLiteralPrefix(t *testing.T) {
+	for re, want := range map[string]string{
+		"/etc/shadow":          "/etc/shadow",
+		"^/tmp/secret-[0-9]+$": "/tmp/secret-",
+		`/etc/.*\.conf`:        "/etc/",
+		`/var/log\.d/x`:        "/var/log.d/x",
+		"/etc/a*":              "/etc/",
+		"/etc/a+":              "/etc/a",
+		"/etc/a?b":             "/etc/",
+		"/etc/x{2}":            "/etc/",
+		"/a|/b":                "",
+		"(/a|/b)/c":            "",
+		"[/]etc":               "",
+		`\d+`:                  "",
+		".*shadow":             "",
+	} {
+		if got := regexLiteralPrefix(re); got != want {
+			t.Errorf("regexLiteralPrefix(%q) = %q, want %q", re, got, want)
+		}
+	}
+}

@@ -341,6 +341,14 @@ func pathAtom(c *policy.Compare) *Pred {
 			return Truth()
 		}
 		s.Suffix[c.Values[0]] = true
+	case policy.OpRegex:
+		// A full-match regex starting with literal text implies the path
+		// starts with it.
+		prefix := regexLiteralPrefix(c.Values[0])
+		if prefix == "" {
+			return Truth()
+		}
+		s.Prefix[prefix] = true
 	case policy.OpPmatch:
 		for _, v := range c.Values {
 			if policy.HasGlobMeta(v) {
@@ -376,6 +384,60 @@ func directoryAtom(c *policy.Compare) *Pred {
 	p := Truth()
 	p.Path = s
 	return p
+}
+
+// regexLiteralPrefix returns the literal text every full match of the
+// POSIX regex re starts with, or "" when it cannot tell: a top-level
+// alternation, a group or class first, a flag, or a quantifier on the last
+// literal character (which may then be absent) end or void the prefix.
+func regexLiteralPrefix(re string) string {
+	depth, inClass := 0, false
+	for i := 0; i < len(re); i++ {
+		switch c := re[i]; {
+		case c == '\\':
+			i++
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+		case c == '[':
+			inClass = true
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == '|' && depth == 0:
+			return "" // a top-level alternation: no common prefix known
+		}
+	}
+	re = strings.TrimPrefix(re, "^")
+	var b strings.Builder
+	for i := 0; i < len(re); i++ {
+		c := re[i]
+		lit, n := c, 1
+		if c == '\\' {
+			if i+1 >= len(re) {
+				break
+			}
+			lit, n = re[i+1], 2
+			if strings.IndexByte(".[]()*+?{}|^$\\/-", lit) < 0 {
+				break // \d, \w and the like: not a literal
+			}
+		} else if strings.IndexByte(".[]()*+?{}|^$", c) >= 0 {
+			break
+		}
+		if next := i + n; next < len(re) && strings.IndexByte("*?{+", re[next]) >= 0 {
+			// The character is quantified: "+" keeps one of it, the
+			// others may leave none.
+			if re[next] == '+' {
+				b.WriteByte(lit)
+			}
+			break
+		}
+		b.WriteByte(lit)
+		i += n - 1
+	}
+	return b.String()
 }
 
 // filenameAtom projects fd.filename = F: the path ends with /F.

@@ -306,6 +306,7 @@ func randomCondition(rng *rand.Rand, depth int) string {
 			"user.uid = 0", "user.uid != 0", "user.uid < 1000", "user.uid >= 33", "user.uid in (0, 33, 1000)", "user.uid > 4294967295",
 			"evt.arg.target startswith /etc/", "evt.arg.oldpath = /etc/shadow", "evt.arg.path startswith /var/",
 			"fs.path.source in (/etc/shadow, /tmp/a)", "evt.arg.filename = /etc/passwd", "fd.directory = /etc",
+			`fd.name regex "/etc/.*"`, `fd.name regex "^/tmp/a[0-9]*$"`, `fd.name regex "/etc/(shadow|passwd)"`, `fd.name regex ".*a"`,
 			"fd.name endswith .log", "fd.filename in (syslog, auth.log)", "evt.arg.target endswith shadow",
 			"fd.rport = 443", "fd.sport in (80, 443)", "fd.lport > 1024", "fd.cport = 22", "fd.rport < 1024",
 			"proc.args contains -c", "fd.name contains shadow", "proc.name startswith ba",
