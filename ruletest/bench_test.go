@@ -88,7 +88,9 @@ func newTwinBench(tb testing.TB) *twinBench {
 		}
 		b.queries = append(b.queries, pq)
 	}
-	for i, c := range readTestFile(tb, filepath.Join(twinsDir, "twins_test.yaml")).Cases {
+	cases := readTestFile(tb, filepath.Join(twinsDir, "twins_test.yaml")).Cases
+	cases = append(cases, readTestFile(tb, filepath.Join(twinsDir, "twins2_test.yaml")).Cases...)
+	for i, c := range cases {
 		ev, err := DecodeEvent(c.Event, uint64(i+1))
 		if err != nil {
 			tb.Fatal(err)

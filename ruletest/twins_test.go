@@ -52,6 +52,7 @@ func TestTwinsMetadata(t *testing.T) {
 		byName[r.Name] = r
 	}
 	f := readTestFile(t, twinsDir+"/twins_test.yaml")
+	f.Cases = append(f.Cases, readTestFile(t, twinsDir+"/twins2_test.yaml").Cases...)
 	twins := 0
 	for _, r := range rs.Rules {
 		base, ok := strings.CutSuffix(r.Name, " (Rego)")
@@ -83,7 +84,7 @@ func TestTwinsMetadata(t *testing.T) {
 			}
 		}
 		if fires == 0 || misses == 0 {
-			t.Errorf("%q: twins_test.yaml has %d firing events and %d near misses for it", r.Name, fires, misses)
+			t.Errorf("%q: the twins' test files have %d firing events and %d near misses for it", r.Name, fires, misses)
 		}
 	}
 	if twins < 4 {

@@ -1,0 +1,24 @@
+# METADATA
+# title: Mount inside container (Rego)
+# description: >-
+#   Rego twin of the Falco rule of the same name. A process inside a
+#   container mounted a file system. Containers seldom need to; mounting the
+#   host disk, cgroupfs or procfs from a privileged container is a well
+#   known escape.
+# custom:
+#   priority: WARNING
+#   tags: [container, filesystem, mitre_privilege_escalation, T1611]
+#   output: >-
+#     File system mounted inside a container | source=%fs.path.source
+#     target=%fs.path.target flags=%evt.arg.flags process=%proc.name
+#     cmdline=%proc.cmdline parent=%proc.pname user=%user.name uid=%user.uid
+#     caps=%thread.cap_effective container=%container.id
+package peregrine.rules.container_mount
+
+# A missing container.id is neither the host nor a container: "!=" is
+# undefined for it, as Falco's comparison is false.
+alert if {
+	input.evt.type == "mount"
+	input.evt.failed == false
+	input.container.id != "host"
+}

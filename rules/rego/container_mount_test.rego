@@ -1,0 +1,22 @@
+package peregrine.rules.container_mount_test
+
+import data.peregrine.rules.container_mount
+
+mount(container, failed) := {
+	"evt": {"type": "mount", "failed": failed},
+	"container": {"id": container},
+	"proc": {"name": "mount"},
+}
+
+test_in_container if container_mount.alert with input as mount("3ad8c0f1e2b4", false)
+
+test_host if not container_mount.alert with input as mount("host", false)
+
+test_refused if not container_mount.alert with input as mount("3ad8c0f1e2b4", true)
+
+test_unknown_container if not container_mount.alert with input as {"evt": {"type": "mount", "failed": false}}
+
+test_umount if {
+	doc := json.patch(mount("3ad8c0f1e2b4", false), [{"op": "replace", "path": "/evt/type", "value": "umount2"}])
+	not container_mount.alert with input as doc
+}

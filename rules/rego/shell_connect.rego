@@ -1,0 +1,44 @@
+# METADATA
+# title: Shell made outbound connection (Rego)
+# description: >-
+#   Rego twin of the Falco rule of the same name. A shell process itself
+#   connected to a remote address other than loopback. Shells reach the
+#   network only through tricks such as bash's /dev/tcp redirections, the
+#   heart of many one-line reverse shells.
+# custom:
+#   priority: WARNING
+#   tags: [host, container, network, mitre_execution, mitre_command_and_control, T1059.004, T1095]
+#   output: >-
+#     Shell connected out to the network | connection=%fd.name proto=%fd.l4proto
+#     server=%fd.sip server_port=%fd.sport shell=%proc.name cmdline=%proc.cmdline
+#     parent=%proc.pname user=%user.name uid=%user.uid container=%container.id
+package peregrine.rules.shell_connect
+
+shells := {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "pdksh", "csh", "tcsh", "fish", "rbash"}
+
+# Connected, or connecting on a non-blocking socket.
+connected if input.evt.rawres >= 0
+
+connected if input.evt.res == "EINPROGRESS"
+
+# Falco compares fd.sip as an address: an IPv4 address equals only an IPv4
+# one (not ::ffff:127.0.0.1), and IPv6 addresses compare whatever their
+# spelling. net.cidr_contains parses the address the same way, once the
+# IPv4-mapped form is kept away from the IPv4 network.
+loopback_server if {
+	not contains(input.fd.sip, ":")
+	net.cidr_contains("127.0.0.1/32", input.fd.sip)
+}
+
+loopback_server if {
+	contains(input.fd.sip, ":")
+	net.cidr_contains("::1/128", input.fd.sip)
+}
+
+alert if {
+	input.evt.type == "connect"
+	connected
+	input.fd.typechar in {"4", "6"}
+	input.proc.name in shells
+	not loopback_server
+}
