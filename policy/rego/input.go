@@ -138,10 +138,18 @@ func parseInt(s string) (int64, bool) {
 }
 
 // Input returns the input document of an event (see the comment above).
-func Input(ev *policy.Event) ast.Value {
+func Input(ev *policy.Event) ast.Value { return inputOf(ev, nil) }
+
+// inputOf builds the input document with only the fields need accepts
+// (all when need is nil): a residual query reads a few fields, and
+// extracting the whole catalog costs most of its evaluation.
+func inputOf(ev *policy.Event, need func(string) bool) ast.Value {
 	root := newDoc()
 	// 1. Translatable fields, as the reference evaluator extracts them.
 	for _, ref := range docFields {
+		if need != nil && !need(ref.Field.Name) {
+			continue
+		}
 		vals, ok := ev.Strings(ref)
 		if !ok || len(vals) != 1 {
 			continue
@@ -153,6 +161,9 @@ func Input(ev *policy.Event) ast.Value {
 	names := ev.Names()
 	// 2. Ancestor arrays.
 	for _, a := range ancestorNames {
+		if need != nil && !need(a) {
+			continue
+		}
 		f := policy.LookupField(a)
 		n := 2
 		if raw, ok := ev.Raw(a); ok {
@@ -206,7 +217,7 @@ func Input(ev *policy.Event) ast.Value {
 			}
 		}
 	}
-	if len(args) > 0 {
+	if len(args) > 0 && (need == nil || need("evt.arg")) {
 		var kvs [][2]*ast.Term
 		for _, k := range sortedKeys(args) {
 			ref := &policy.FieldRef{Field: evtArg, Arg: k, HasArg: true, Index: -1}
@@ -224,7 +235,7 @@ func Input(ev *policy.Event) ast.Value {
 	})
 	for _, name := range names {
 		if docFieldSet[name] || ancestorSet[name] || strings.HasPrefix(name, "evt.arg") ||
-			strings.ContainsAny(name, "[]") {
+			strings.ContainsAny(name, "[]") || (need != nil && !need(name)) {
 			continue
 		}
 		if base, _, ok := strings.Cut(name, "["); ok && ancestorSet[base] {
@@ -300,4 +311,74 @@ func (n *docNode) value() ast.Value {
 		kvs[i] = [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(n.kids[k].value())}
 	}
 	return ast.NewObject(kvs...)
+}
+
+// inputNeeds returns a filter accepting the field names whose values the
+// modules can read through input (a reference input.a.b reads field a.b,
+// the fields below it and the one above), or nil when a module reads the
+// input whole or by a computed key.
+func inputNeeds(modules []*ast.Module, bodies []ast.Body) func(string) bool {
+	var paths []string
+	whole := false
+	visit := func(r ast.Ref) bool {
+		if !r[0].Equal(ast.InputRootDocument) {
+			return false
+		}
+		var keys []string
+		for _, t := range r[1:] {
+			s, ok := t.Value.(ast.String)
+			if !ok {
+				break
+			}
+			keys = append(keys, string(s))
+		}
+		if len(keys) == 0 {
+			whole = true
+		}
+		paths = append(paths, strings.Join(keys, "."))
+		return false
+	}
+	// The target of "with input as ..." (unit tests) replaces the input;
+	// it reads nothing of it.
+	walk := func(x any) {
+		ast.NewGenericVisitor(func(x any) bool {
+			switch x := x.(type) {
+			case *ast.With:
+				ast.WalkRefs(x.Value, visit)
+				return true
+			case ast.Ref:
+				visit(x)
+			}
+			return false
+		}).Walk(x)
+	}
+	for _, m := range modules {
+		walk(m)
+	}
+	for _, b := range bodies {
+		walk(b)
+	}
+	if whole {
+		return nil
+	}
+	// read holds the paths read; above holds every proper prefix of them
+	// (a field there holds an object the modules read into).
+	read, above := map[string]bool{}, map[string]bool{}
+	for _, p := range paths {
+		read[p] = true
+		for i := strings.IndexByte(p, '.'); i > 0; i = nextDot(p, i) {
+			above[p[:i]] = true
+		}
+	}
+	return func(name string) bool {
+		if read[name] || above[name] {
+			return true
+		}
+		for i := strings.IndexByte(name, '.'); i > 0; i = nextDot(name, i) {
+			if read[name[:i]] {
+				return true // a module reads an object holding the field
+			}
+		}
+		return false
+	}
 }

@@ -278,6 +278,11 @@ func prepare(modules map[string]*ast.Module, support []*ast.Module, caps *ast.Ca
 	if c.Compile(all); c.Failed() {
 		return fmt.Errorf("compiling the residual queries: %w", astErrors(c.Errors))
 	}
+	var mods []*ast.Module
+	for _, m := range all {
+		mods = append(mods, m)
+	}
+	need := inputNeeds(mods, nil)
 	for i, q := range queries {
 		ref := fmt.Sprintf("data.%s.r%d", residualPackage, i)
 		pq, err := rego.New(rego.Query(ref), rego.Compiler(c), rego.Capabilities(caps)).
@@ -286,6 +291,7 @@ func prepare(modules map[string]*ast.Module, support []*ast.Module, caps *ast.Ca
 			return fmt.Errorf("preparing residual query %s: %w", q.text, err)
 		}
 		q.pq = pq
+		q.need = need
 	}
 	return nil
 }

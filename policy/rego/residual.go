@@ -16,13 +16,15 @@ type query struct {
 	body ast.Body
 	text string
 	pq   rego.PreparedEvalQuery
+	// need selects the fields the modules can read; nil means all.
+	need func(string) bool
 }
 
 // Eval reports whether the query has a result for the event. An
 // evaluation error (OPA's builtins are not strict, so it is rare: a
 // conflict between rule values, say) counts as no match.
 func (q *query) Eval(ev *policy.Event) bool {
-	rs, err := q.pq.Eval(context.Background(), rego.EvalParsedInput(Input(ev)))
+	rs, err := q.pq.Eval(context.Background(), rego.EvalParsedInput(inputOf(ev, q.need)))
 	return err == nil && holds(rs)
 }
 
