@@ -309,16 +309,6 @@ func (p *Probe) Counters() (Counters, error) {
 // Use it to stop reading without losing what the kernel has sent.
 func (p *Probe) Flush() error { return p.reader.Flush() }
 
-// StopReading makes a blocked ReadInto, and every later one, return
-// ringbuf.ErrClosed; the programs stay attached and the counters
-// readable until Close.
-func (p *Probe) StopReading() error {
-	if p.reader == nil {
-		return nil
-	}
-	return p.reader.Close()
-}
-
 // Close detaches the programs and frees the maps; a blocked ReadInto
 // returns ringbuf.ErrClosed.
 func (p *Probe) Close() error {

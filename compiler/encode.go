@@ -129,9 +129,10 @@ type PathEntry struct {
 	Mask Mask
 }
 
-// PathKeyMax is the longest key the kernel's LPM trie holds (its 255 data
-// bytes after the generation byte), NUL included; longer
-// prefixes are cut to it, which only widens them.
+// PathKeyMax is the longest path key the compiler writes, NUL included
+// (the kernel's key holds 255 bytes after the generation byte; a path
+// must be at most this long for the kernel to judge it, see
+// PathNormalized). Longer keys are cut to it, which only widens them.
 const PathKeyMax = 254
 
 func (c *compilation) encodeMaps() error {

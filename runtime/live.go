@@ -438,8 +438,10 @@ func (l *Live) setProcess(ev *policy.Event, r *bpf.Record, p *proctable.Process)
 	ev.Set("proc.is_exe_from_memfd", p.ExeFromMemfd)
 	ev.Set("proc.is_vpgid_leader", p.VPid == p.VPgid)
 	ev.Set("proc.is_sid_leader", p.Pid == p.Sid)
-	if now, err := proctable.BoottimeNow(); err == nil && p.StartTime > 0 {
-		ev.Set("proc.duration", uint64(p.Duration(now)))
+	// The record's timestamp is on the boot-time clock, as StartTime is:
+	// the duration at the event, without a clock read per event.
+	if p.StartTime > 0 {
+		ev.Set("proc.duration", uint64(p.Duration(r.Timestamp)))
 	}
 	if s, ok := l.table.Get(p.Sid); ok {
 		ev.Set("proc.sname", s.Comm)
