@@ -212,31 +212,6 @@ func ttUpstream(t testing.TB) *policy.Ruleset {
 	return res.Ruleset
 }
 
-// ttUpstreamEvents returns the fires and near_miss events of
-// testdata/upstream/events.yaml.
-func ttUpstreamEvents(t testing.TB) []map[string]any {
-	t.Helper()
-	src, err := os.ReadFile("../testdata/upstream/events.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []struct {
-		Fires    map[string]any `yaml:"fires"`
-		NearMiss map[string]any `yaml:"near_miss"`
-	}
-	if err := yaml.Unmarshal(src, &cases); err != nil {
-		t.Fatal(err)
-	}
-	var out []map[string]any
-	for _, c := range cases {
-		for _, m := range []map[string]any{c.Fires, c.NearMiss} {
-			if m != nil {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
-}
 
 func ttDecode(t testing.TB, evs []map[string]any) []*policy.Event {
 	t.Helper()
@@ -559,7 +534,7 @@ func ttEquivalence(t *testing.T, rs *policy.Ruleset, seeds []map[string]any, n i
 // upstream rules, every one enabled, over mutated upstream events.
 func TestTreeUpstreamEquivalence(t *testing.T) {
 	rs := ttUpstream(t)
-	ttEquivalence(t, rs, ttUpstreamEvents(t), ttEvents())
+	ttEquivalence(t, rs, loadSeeds(t), ttEvents())
 }
 
 // ttBuiltinRules exercises every kind of comparison: ancestors, list
@@ -686,7 +661,7 @@ func TestTreeZeroAllocs(t *testing.T) {
 	if _, err := os.Stat("../../shared/falco/falco_rules.yaml"); err == nil {
 		rs := ttUpstream(t)
 		tree, _ := ttBuild(t, rs)
-		ttAllocs(t, tree, ttDecode(t, ttUpstreamEvents(t)))
+		ttAllocs(t, tree, ttDecode(t, loadSeeds(t)))
 	}
 }
 
@@ -744,7 +719,7 @@ func FuzzTreeEquivalence(f *testing.F) {
 	var rs *policy.Ruleset
 	var seeds []map[string]any
 	if _, err := os.Stat("../../shared/falco/falco_rules.yaml"); err == nil {
-		rs, seeds = ttUpstream(f), ttUpstreamEvents(f)
+		rs, seeds = ttUpstream(f), loadSeeds(f)
 	} else {
 		rs, seeds = ttBuiltin(f)
 	}
@@ -794,7 +769,7 @@ func FuzzTreeEquivalence(f *testing.F) {
 
 func ttBenchEvents(b *testing.B) (*policy.Ruleset, []*policy.Event) {
 	rs := ttUpstream(b)
-	return rs, ttDecode(b, ttUpstreamEvents(b))
+	return rs, ttDecode(b, loadSeeds(b))
 }
 
 // BenchmarkTreeUpstream is the decision tree on the upstream rules (all
