@@ -212,7 +212,6 @@ func ttUpstream(t testing.TB) *policy.Ruleset {
 	return res.Ruleset
 }
 
-
 func ttDecode(t testing.TB, evs []map[string]any) []*policy.Event {
 	t.Helper()
 	var out []*policy.Event
