@@ -354,8 +354,10 @@ func (s *treeStep) get(ev *policy.Event) (any, bool) {
 		}
 		return v, true
 	case treeElem:
-		if l, ok := v.([]any); ok && s.idx < len(l) && l[s.idx] != nil {
-			return l[s.idx], true
+		if l, ok := v.([]any); ok && s.idx < len(l) {
+			if _, ok := policy.ValueString(l[s.idx]); ok {
+				return l[s.idx], true
+			}
 		}
 	case treeContainer:
 		switch c := v.(type) {
@@ -421,8 +423,8 @@ func (f *treeField) scalar(key string) {
 }
 
 func (f *treeField) ancestor(name string, i int) {
-	f.steps = append(f.steps, treeStep{kind: treeElem, key: name, idx: i})
 	f.scalar(name + "[" + strconv.Itoa(i) + "]")
+	f.steps = append(f.steps, treeStep{kind: treeElem, key: name, idx: i})
 	if pair, ok := policy.AncestorPair(name); ok && i < 2 {
 		f.scalar(pair[i])
 	}
@@ -540,31 +542,29 @@ func (f *treeField) values(t *Tree, ev *policy.Event, dst []string) []string {
 	return f.transform(t, dst, start)
 }
 
-// ancestors appends the values of ancestors 1, 2... until one is missing.
+// ancestors appends the values of ancestors 1, 2... until one is missing,
+// each read as policy's Event.ancestor reads it: the name[i] key, the
+// array element, the parent field.
 func (f *treeField) ancestors(t *Tree, ev *policy.Event, dst []string) []string {
 	v, _ := ev.Raw(f.name)
 	l, _ := v.([]any)
 	for i := 1; ; i++ {
-		var x any
-		found := false
-		if i < len(l) && l[i] != nil {
-			x, found = l[i], true
+		var y any
+		var ok bool
+		if i < len(f.akeys) {
+			y, ok = ev.Raw(f.akeys[i])
 		} else {
-			var y any
-			var ok bool
-			if i < len(f.akeys) {
-				y, ok = ev.Raw(f.akeys[i])
-			} else {
-				t.key = append(strconv.AppendInt(append(append(t.key[:0], f.name...), '['), int64(i), 10), ']')
-				y, ok = ev.RawKey(t.key)
-			}
-			if ok && y != nil && !treeIsContainer(y) {
-				x, found = y, true
-			} else if i < 2 && f.parent != "" {
-				if y, ok := ev.Raw(f.parent); ok && y != nil && !treeIsContainer(y) {
-					x, found = y, true
-				}
-			}
+			t.key = append(strconv.AppendInt(append(append(t.key[:0], f.name...), '['), int64(i), 10), ']')
+			y, ok = ev.RawKey(t.key)
+		}
+		x, found := y, ok && y != nil && !treeIsContainer(y)
+		if !found && i < len(l) {
+			_, found = policy.ValueString(l[i])
+			x = l[i]
+		}
+		if !found && i < 2 && f.parent != "" {
+			y, ok := ev.Raw(f.parent)
+			x, found = y, ok && y != nil && !treeIsContainer(y)
 		}
 		if !found {
 			return dst

@@ -23,23 +23,34 @@ func NewEvent() *Event { return &Event{values: map[string]any{}} }
 // Set stores the value of a field. v is a string, a bool, an integer, a
 // json.Number, or a []any of those for indexed fields.
 func (e *Event) Set(name string, v any) {
+	e.values[name] = normalize(v)
+}
+
+// normalize turns Go integers into json.Number, in slices too.
+func normalize(v any) any {
 	switch x := v.(type) {
 	case int:
-		v = json.Number(strconv.Itoa(x))
+		return json.Number(strconv.Itoa(x))
 	case int64:
-		v = json.Number(strconv.FormatInt(x, 10))
+		return json.Number(strconv.FormatInt(x, 10))
 	case uint64:
-		v = json.Number(strconv.FormatUint(x, 10))
+		return json.Number(strconv.FormatUint(x, 10))
 	case uint32:
-		v = json.Number(strconv.FormatUint(uint64(x), 10))
+		return json.Number(strconv.FormatUint(uint64(x), 10))
 	case []string:
 		l := make([]any, len(x))
 		for i, s := range x {
 			l[i] = s
 		}
-		v = l
+		return l
+	case []any:
+		l := make([]any, len(x))
+		for i, el := range x {
+			l[i] = normalize(el)
+		}
+		return l
 	}
-	e.values[name] = v
+	return v
 }
 
 // Raw returns the value stored under name, as Set or the decoder stored it.

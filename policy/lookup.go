@@ -151,14 +151,19 @@ func (e *Event) list(key string) ([]any, bool) {
 	return l, true
 }
 
-// ancestor returns the value of an ancestor field at index i: the array
-// element, the name[i] key, or for 0 and 1 the plain field.
+// ancestor returns the value of an ancestor field at index i: the name[i]
+// key, the array element, or for 0 and 1 the plain field, the first of
+// them the event holds as a value (an object is no value). Indexed
+// references (proc.aname[2]) and the walk of proc.aname without an index
+// read the same.
 func (e *Event) ancestor(name string, i int) ([]any, bool) {
-	if l, ok := e.values[name].([]any); ok && i < len(l) && l[i] != nil {
-		return []any{l[i]}, true
-	}
 	if v, ok := e.scalar(name + "[" + strconv.Itoa(i) + "]"); ok {
 		return []any{v}, true
+	}
+	if l, ok := e.values[name].([]any); ok && i < len(l) {
+		if _, ok := toString(l[i]); ok {
+			return []any{l[i]}, true
+		}
 	}
 	if pair, ok := ancestorFields[name]; ok && i < 2 {
 		if v, ok := e.scalar(pair[i]); ok {
