@@ -2,6 +2,7 @@ package rego
 
 import (
 	"encoding/json"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,13 +25,17 @@ import (
 //     event's number 123 is "123"), a number for numeric fields (an
 //     event's "0" is 0; unsigned fields hold the value as an unsigned
 //     64-bit number, as Falco compares them; a value that is no integer is
-//     left out, as Falco ignores it), true/false for boolean fields;
+//     left out, as Falco ignores it), true/false for boolean fields, and
+//     the canonical text of the address for address fields (fd.sip
+//     holds "::1" for an event's "0:0::1"; a value that is no address is
+//     left out), so that string equality is address equality;
 //   - the ancestor fields (proc.aname, proc.apid, proc.aexe,
 //     proc.aexepath, proc.acmdline) are arrays indexed like proc.aname[i]
 //     (index 0 is the process itself), with null where the event lacks an
 //     ancestor;
 //   - evt.arg is an object keyed by argument name (input.evt.arg.flags),
 //     its values strings;
+//   - the DNS names of addresses (fd.sip.name...) are left out;
 //   - every other value of the event is copied as the event holds it,
 //     under its dotted name split at dots. Where a name is both a value and
 //     the prefix of another (container.image and container.image.tag),
@@ -48,12 +53,19 @@ var (
 	// eitherFields match the client or the server value: several values,
 	// which the input cannot hold as one.
 	eitherFields = map[string]bool{"fd.ip": true, "fd.port": true, "fd.net": true, "fd.proto": true}
+	// hostNames are the DNS names of socket addresses (fd.sip.name),
+	// which would turn the address fields into objects. Peregrine does
+	// not resolve names, so the input holds the addresses and leaves the
+	// names out.
+	hostNames = map[string]bool{"fd.cip.name": true, "fd.sip.name": true, "fd.lip.name": true, "fd.rip.name": true}
 )
 
 func init() {
 	names := map[string]bool{}
 	for _, f := range policy.Fields() {
-		names[f.Name] = true
+		if !hostNames[f.Name] {
+			names[f.Name] = true
+		}
 	}
 	for n := range names {
 		for i := strings.IndexByte(n, '.'); i > 0; i = nextDot(n, i) {
@@ -86,7 +98,7 @@ func nextDot(s string, i int) int {
 // typeOK reports whether comparisons on fields of type t translate: their
 // values have one JSON type in the input.
 func typeOK(t policy.FieldType) bool {
-	return t.Stringy() || t.Numeric() || t == policy.TypeBool
+	return t.Stringy() || t.Numeric() || t == policy.TypeBool || t == policy.TypeIPAddr
 }
 
 // typedValue converts a value as the reference evaluator extracted it
@@ -111,6 +123,12 @@ func typedValue(s string, t policy.FieldType) (*ast.Term, bool) {
 			return ast.BooleanTerm(false), true
 		}
 		return nil, false
+	case t == policy.TypeIPAddr:
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, false
+		}
+		return ast.StringTerm(a.String()), true
 	}
 	return ast.StringTerm(s), true
 }
@@ -234,7 +252,7 @@ func inputOf(ev *policy.Event, need func(string) bool) ast.Value {
 		return strings.Count(names[i], ".") > strings.Count(names[j], ".")
 	})
 	for _, name := range names {
-		if docFieldSet[name] || ancestorSet[name] || strings.HasPrefix(name, "evt.arg") ||
+		if docFieldSet[name] || ancestorSet[name] || hostNames[name] || strings.HasPrefix(name, "evt.arg") ||
 			strings.ContainsAny(name, "[]") || (need != nil && !need(name)) {
 			continue
 		}

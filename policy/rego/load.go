@@ -235,7 +235,7 @@ func Load(files map[string][]byte) ([]*policy.Rule, error) {
 		for _, q := range pq.Queries {
 			or.Exprs = append(or.Exprs, t.body(q))
 		}
-		r.Condition = simplify(or)
+		r.Condition = factor(simplify(or))
 		if types, all := policy.InferEventTypes(r.Condition); !all {
 			r.EventTypes = append([]string{}, types...)
 		}

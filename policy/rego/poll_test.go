@@ -4,18 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/bundle"
+
+	"github.com/peregrine-sec/peregrine/internal/nginxtest"
 )
 
 // signedBundle is a bundle tarball made and signed with OPA's bundle
@@ -45,176 +42,22 @@ func signedBundle(t testing.TB, privKey, rev string, shells []string, extra map[
 	return buf.Bytes()
 }
 
-// nginx is a real nginx serving the files of dir/www on a loopback port.
-type nginx struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	port int
-	cmd  *exec.Cmd
-	done chan error
-}
-
-// findNginx returns the nginx binary; it skips the test without one, and
-// fails it under CI.
-func findNginx(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no nginx (/usr/sbin/nginx): CI must install Debian's nginx package")
-	}
-	t.Skip("no nginx (/usr/sbin/nginx): apt-get install nginx to run this test (under CI it fails)")
-	return ""
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func newNginx(t *testing.T) *nginx {
-	t.Helper()
-	n := &nginx{t: t, bin: findNginx(t), dir: t.TempDir(), port: freePort(t)}
-	for _, d := range []string{"www", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(n.dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	user := ""
-	if os.Geteuid() == 0 {
-		// The workers must read the test's private temporary directory.
-		user = "user root;"
-	}
-	conf := fmt.Sprintf(`%[1]s
-daemon off;
-master_process on;
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log info;
-events { worker_connections 64; }
-http {
-	access_log %[2]s/access.log;
-	client_body_temp_path %[2]s/tmp/body;
-	proxy_temp_path %[2]s/tmp/proxy;
-	fastcgi_temp_path %[2]s/tmp/fastcgi;
-	uwsgi_temp_path %[2]s/tmp/uwsgi;
-	scgi_temp_path %[2]s/tmp/scgi;
-	types { application/gzip gz; }
-	default_type application/octet-stream;
-	server {
-		listen 127.0.0.1:%[3]d;
-		root %[2]s/www;
-	}
-}
-`, user, n.dir, n.port)
-	if err := os.WriteFile(filepath.Join(n.dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.stop)
-	return n
-}
-
-func (n *nginx) url(name string) string {
-	return fmt.Sprintf("http://127.0.0.1:%d/%s", n.port, name)
-}
-
-// start starts nginx and waits until it accepts connections.
-func (n *nginx) start() {
-	n.t.Helper()
-	n.cmd = exec.Command(n.bin, "-p", n.dir, "-c", filepath.Join(n.dir, "nginx.conf"), "-e", filepath.Join(n.dir, "error.log"))
-	var stderr bytes.Buffer
-	n.cmd.Stdout, n.cmd.Stderr = &stderr, &stderr
-	if err := n.cmd.Start(); err != nil {
-		n.t.Fatalf("starting nginx: %v", err)
-	}
-	n.done = make(chan error, 1)
-	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(n.cmd, n.done)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", n.port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case err := <-n.done:
-			log, _ := os.ReadFile(filepath.Join(n.dir, "error.log"))
-			n.cmd = nil
-			n.t.Fatalf("nginx exited: %v\n%s\n%s", err, stderr.String(), log)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			n.t.Fatalf("nginx does not listen on port %d", n.port)
-		}
-	}
-}
-
-// stop stops nginx (fast shutdown) and waits for it.
-func (n *nginx) stop() {
-	if n.cmd == nil {
-		return
-	}
-	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.done:
-	case <-time.After(10 * time.Second):
-		_ = n.cmd.Process.Kill()
-		<-n.done
-	}
-	n.cmd = nil
-}
-
-// put replaces the file name of the document root with data, atomically,
-// with modification time mtime (nginx's ETag is the mtime in seconds and
-// the size).
-func (n *nginx) put(name string, data []byte, mtime time.Time) {
-	n.t.Helper()
-	p := filepath.Join(n.dir, "www", name)
-	tmp := p + ".new"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		n.t.Fatal(err)
-	}
-	if err := os.Chtimes(tmp, mtime, mtime); err != nil {
-		n.t.Fatal(err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		n.t.Fatal(err)
-	}
-}
-
-func (n *nginx) accessLog() string {
-	b, _ := os.ReadFile(filepath.Join(n.dir, "access.log"))
-	return string(b)
-}
-
 // TestPollerNginx polls a signed bundle that a real nginx serves: it
 // follows new revisions, refuses tampered and broken ones keeping the
 // last good bundle, and survives nginx going away.
 func TestPollerNginx(t *testing.T) {
-	srv := newNginx(t)
+	srv := nginxtest.New(t)
 	priv, _, pubPEM := rsaKeys(t, t.TempDir(), "key")
 	mtime := time.Now().Add(-time.Hour).Truncate(time.Second)
 	next := func() time.Time { mtime = mtime.Add(time.Minute); return mtime }
 
-	srv.put("bundle.tar.gz", signedBundle(t, priv, "rev-1", []string{"bash"}, nil), next())
-	srv.start()
+	srv.Put("bundle.tar.gz", signedBundle(t, priv, "rev-1", []string{"bash"}, nil), next())
+	srv.Start()
 
 	updates := make(chan *Bundle, 16)
 	errs := make(chan error, 1024)
 	p := &Poller{
-		URL:      srv.url("bundle.tar.gz"),
+		URL:      srv.URL("bundle.tar.gz"),
 		Options:  BundleOptions{VerificationKey: pubPEM},
 		Interval: 100 * time.Millisecond,
 		Timeout:  2 * time.Second,
@@ -302,12 +145,12 @@ func TestPollerNginx(t *testing.T) {
 		t.Fatalf("error without a change: %v", err)
 	default:
 	}
-	if n := strings.Count(srv.accessLog(), `" 304 `); n < 2 {
-		t.Errorf("%d 304 responses to If-None-Match; access log:\n%s", n, srv.accessLog())
+	if n := strings.Count(srv.AccessLog(), `" 304 `); n < 2 {
+		t.Errorf("%d 304 responses to If-None-Match; access log:\n%s", n, srv.AccessLog())
 	}
 
 	// A tampered revision is refused; the last good one stays.
-	srv.put("bundle.tar.gz", tamper(t, signedBundle(t, priv, "rev-bad", []string{"bash", "zsh"}, nil)), next())
+	srv.Put("bundle.tar.gz", tamper(t, signedBundle(t, priv, "rev-bad", []string{"bash", "zsh"}, nil)), next())
 	err := waitErr("tampered", func(err error) bool { return errors.Is(err, ErrVerification) })
 	if !strings.Contains(err.Error(), "digest mismatch") || !strings.Contains(err.Error(), p.URL) {
 		t.Errorf("tampered: %v", err)
@@ -317,7 +160,7 @@ func TestPollerNginx(t *testing.T) {
 	}
 
 	// A signed revision whose Rego does not compile is refused too.
-	srv.put("bundle.tar.gz", signedBundle(t, priv, "rev-broken", []string{"bash"},
+	srv.Put("bundle.tar.gz", signedBundle(t, priv, "rev-broken", []string{"bash"},
 		map[string]string{"/peregrine/net/net.rego": "package peregrine.net\n\nalert if {\n\tinput.proc.name ==\n}\n"}), next())
 	err = waitErr("broken", func(err error) bool { return strings.Contains(err.Error(), "net.rego:5:1: rego_parse_error") })
 	if !strings.Contains(err.Error(), p.URL+"/peregrine/net/net.rego") {
@@ -328,7 +171,7 @@ func TestPollerNginx(t *testing.T) {
 	}
 
 	// A good new revision.
-	srv.put("bundle.tar.gz", signedBundle(t, priv, "rev-2", []string{"bash", "zsh"}, nil), next())
+	srv.Put("bundle.tar.gz", signedBundle(t, priv, "rev-2", []string{"bash", "zsh"}, nil), next())
 	drainErrs()
 	b = wait("rev-2")
 	if b.Revision != "rev-2" || !strings.Contains(shells(b), "proc.name in (bash, zsh)") {
@@ -336,7 +179,7 @@ func TestPollerNginx(t *testing.T) {
 	}
 
 	// nginx goes away: errors, and the last good bundle stays.
-	srv.stop()
+	srv.Stop()
 	drainErrs()
 	waitErr("nginx stopped", func(err error) bool { return strings.Contains(err.Error(), "connection refused") })
 	waitErr("nginx stopped", func(err error) bool { return strings.Contains(err.Error(), "connection refused") })
@@ -345,9 +188,9 @@ func TestPollerNginx(t *testing.T) {
 	}
 
 	// nginx comes back with a further revision.
-	srv.put("bundle.tar.gz", signedBundle(t, priv, "rev-3", []string{"ash"},
+	srv.Put("bundle.tar.gz", signedBundle(t, priv, "rev-3", []string{"ash"},
 		map[string]string{"/peregrine/admin/admin.rego": strings.ReplaceAll(adminRego, "data.lists.admins.uids", "{0}")}), next())
-	srv.start()
+	srv.Start()
 	deadline := time.After(10 * time.Second)
 	for b = nil; b == nil; {
 		select {

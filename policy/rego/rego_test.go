@@ -72,7 +72,31 @@ func TestTranslate(t *testing.T) {
 		{"regex perl", `regex.match("^\\d+$", input.proc.name)`, `rego("regex.match(\"^\\\\d+$\", input.proc.name)")`},
 		{"conflicted field", `input.container.image == "nginx"`, `rego("input.container.image = \"nginx\"")`},
 		{"unknown field", `input.foo.bar == "x"`, `rego("input.foo.bar = \"x\"")`},
-		{"ip field", `input.fd.sip == "10.0.0.1"`, `rego("input.fd.sip = \"10.0.0.1\"")`},
+		{"ip field", `input.fd.sip == "10.0.0.1"`, `fd.sip = 10.0.0.1`},
+		{"ip in", `input.fd.rip in {"::1", "10.0.0.1"}`, `fd.rip in (10.0.0.1, ::1)`},
+		{"ip not canonical", `input.fd.sip == "0:0::1"`, `rego("input.fd.sip = \"0:0::1\"")`},
+		{"ip order", `input.fd.sip < "10.0.0.1"`, `rego("lt(input.fd.sip, \"10.0.0.1\")")`},
+		{"ip either", `input.fd.ip == "10.0.0.1"`, `rego("input.fd.ip = \"10.0.0.1\"")`},
+		{"cidr v4", `net.cidr_contains("10.0.0.0/8", input.fd.sip)`, `fd.snet in (10.0.0.0/8, ::ffff:10.0.0.0/104)`},
+		{"cidr v4 unmasked", `net.cidr_contains("10.1.2.3/8", input.fd.rip)`, `fd.rnet in (10.0.0.0/8, ::ffff:10.0.0.0/104)`},
+		{"cidr mapped", `net.cidr_contains("::ffff:10.0.0.0/104", input.fd.sip)`, `fd.snet in (10.0.0.0/8, ::ffff:10.0.0.0/104)`},
+		{"cidr v6", `net.cidr_contains("fd00::/8", input.fd.sip)`, `fd.snet = fd00::/8`},
+		{"cidr v6 over mapped", `net.cidr_contains("::/0", input.fd.sip)`, `(fd.snet = ::/0 and not fd.snet = ::ffff:0.0.0.0/96)`},
+		{"cidr not", `not net.cidr_contains("10.0.0.0/8", input.fd.sip)`, `(fd.sip exists and not fd.snet in (10.0.0.0/8, ::ffff:10.0.0.0/104))`},
+		{"cidr bad", `net.cidr_contains("10.0.0.0", input.fd.sip)`, `rego("net.cidr_contains(\"10.0.0.0\", input.fd.sip)")`},
+		{"cidr string field", `net.cidr_contains("10.0.0.0/8", input.fd.name)`, `rego("net.cidr_contains(\"10.0.0.0/8\", input.fd.name)")`},
+		{"ancestor walk", "some i, n in input.proc.aname\ni > 0\nn in {\"cron\", \"sshd\"}\nevery j in numbers.range(1, i) { input.proc.aname[j] != null }",
+			`proc.aname in (cron, sshd)`},
+		{"ancestor walk ne", "some i\ni >= 1\nstartswith(input.proc.aexepath[i], \"/usr/\")\nevery j in numbers.range(1, i) { input.proc.aexepath[j] != null }",
+			`proc.aexepath startswith /usr/`},
+		{"ancestor walk from 0", "some i, n in input.proc.aname\nn == \"cron\"\nevery j in numbers.range(1, i) { input.proc.aname[j] != null }",
+			`rego("\"cron\" = input.proc.aname[__local0__1]; every __local2__1, __local3__1 in numbers.range(1, __local0__1) { __local8__1 = input.proc.aname[__local3__1]; neq(__local8__1, null) }")`},
+		{"ancestor walk no gap check", "some i\ni > 0\ninput.proc.aname[i] == \"cron\"",
+			`rego("input.proc.aname[__local0__1] = \"cron\"; gt(__local0__1, 0)")`},
+		{"ancestor walk other field gap", "some i\ni > 0\ninput.proc.aname[i] == \"cron\"\nevery j in numbers.range(1, i) { input.proc.aexe[j] != null }",
+			`rego("input.proc.aname[__local0__1] = \"cron\"; every __local1__1, __local2__1 in numbers.range(1, __local0__1) { __local7__1 = input.proc.aexe[__local2__1]; neq(__local7__1, null) }; gt(__local0__1, 0)")`},
+		{"ancestor walk pid", "some i\ni > 0\ninput.proc.apid[i] == 1\nevery j in numbers.range(1, i) { input.proc.apid[j] != null }",
+			`rego("input.proc.apid[__local0__1] = 1; every __local1__1, __local2__1 in numbers.range(1, __local0__1) { __local7__1 = input.proc.apid[__local2__1]; neq(__local7__1, null) }; gt(__local0__1, 0)")`},
 		{"constant false", `1 == 2`, `(evt.num < 0)`},
 		{"conjunction", `input.evt.type == "openat"; input.user.uid == 0; count(input.proc.args) > 3`,
 			`(evt.type = openat and user.uid = 0 and rego("gt(count(input.proc.args), 3)"))`},
@@ -239,6 +263,36 @@ alert if { input.proc.name; not input.proc.pname }
 alert if { input.proc.aname[2] != "sshd"; input.proc.apid[1] > 1 }
 alert if { input.proc.aname[1]; not startswith(input.proc.aname[1], "c") }
 `,
+	"d4": `package d4
+watched := {"cron", "sshd", "bash"}
+alert if {
+	some i, n in input.proc.aname
+	i > 0
+	n in watched
+	every j in numbers.range(1, i) { input.proc.aname[j] != null }
+	input.evt.type == "openat"
+}
+alert if {
+	some i
+	i >= 1
+	input.proc.aexepath[i] != "/usr/sbin/cron"
+	every j in numbers.range(1, i) { input.proc.aexepath[j] != null }
+	input.evt.type == "execve"
+}
+from_ss if {
+	some i, n in input.proc.aname
+	i > 0
+	startswith(n, "ss")
+	every j in numbers.range(1, i) { input.proc.aname[j] != null }
+}
+alert if { not from_ss; input.evt.type == "connect"; input.proc.name == "bash" }
+alert if { net.cidr_contains("10.0.0.0/8", input.fd.sip); input.evt.type == "connect" }
+alert if { net.cidr_contains("::/0", input.fd.sip); input.evt.type == "open" }
+alert if { net.cidr_contains("::ffff:192.168.0.0/112", input.fd.rip); not input.proc.name }
+alert if { not net.cidr_contains("fd00::/8", input.fd.rip); input.evt.type == "execve"; input.proc.name == "cat" }
+alert if { input.fd.sip in {"127.0.0.1", "::1"}; input.user.uid == 0 }
+alert if { input.fd.rip != "::ffff:10.0.0.1"; input.proc.name == "sh" }
+`,
 }
 
 var diffPools = map[string][]any{
@@ -254,9 +308,15 @@ var diffPools = map[string][]any{
 	"evt.rawres":                 {0, -2, 3, "-1"},
 	"container.image":            {"x", "nginx"},
 	"container.image.repository": {"nginx", "redis", "evil"},
-	"proc.aname":                 {[]any{"cat", "bash", "sshd"}, []any{"x", "cron"}, []any{"a", "b", "c", "d", "e"}, []any{"a", nil, "sshd"}},
-	"proc.apid":                  {[]any{5, 1}, []any{5, "1"}, []any{5, 2}},
-	"proc.aname[2]":              {"sshd", "cron"},
+	"proc.aname": {[]any{"cat", "bash", "sshd"}, []any{"x", "cron"}, []any{"a", "b", "c", "d", "e"}, []any{"a", nil, "sshd"},
+		[]any{"cron"}, []any{"a", 5, "sshd"}, []any{"a", "b", nil, "bash"}},
+	"proc.aname[3]": {"cron", "sshd"},
+	"proc.aexepath": {[]any{"/bin/cat", "/usr/sbin/cron"}, []any{"/bin/cat", nil, "/bin/x"}, []any{"/bin/a", "/usr/sbin/cron", "/bin/sh"}},
+	"fd.sip": {"10.1.2.3", "::ffff:10.1.2.3", "127.0.0.1", "::1", "0:0:0:0:0:0:0:1", "fe80::1%eth0", "fd00::5",
+		"garbage", 5, "10.0.0.1/8", "2001:db8::1", "::ffff:127.0.0.1"},
+	"fd.rip":        {"192.168.1.1", "::ffff:192.168.3.4", "fd00::1", "10.0.0.1", "::ffff:10.0.0.1", "::FFFF:10.0.0.1", "x", 7},
+	"proc.apid":     {[]any{5, 1}, []any{5, "1"}, []any{5, 2}},
+	"proc.aname[2]": {"sshd", "cron"},
 }
 
 func genEvent(rng *rand.Rand, pick func(n int) int) *policy.Event {
@@ -381,7 +441,8 @@ func FuzzDifferential(f *testing.F) {
 		}
 		ev := genEvent(nil, pick)
 		// Free-form values from the fuzzer, in a field chosen by it.
-		names := []string{"proc.name", "fd.name", "user.uid", "proc.pid", "evt.type", "proc.pname", "evt.arg.flags", "proc.cmdline"}
+		names := []string{"proc.name", "fd.name", "user.uid", "proc.pid", "evt.type", "proc.pname", "evt.arg.flags", "proc.cmdline",
+			"fd.sip", "fd.rip", "proc.aname[2]"}
 		ev.Set(names[pick(len(names))], str)
 		ev.Set(names[pick(len(names))], num)
 		s.check(t, ev)

@@ -30,6 +30,9 @@ func Shape() []ShapeEntry {
 		case f.Arg != policy.ArgNone || f.List:
 			e.Path += " (as the event holds it)"
 			e.Type = "any"
+		case hostNames[f.Name]:
+			e.Path += " (not in the input: names are not resolved)"
+			e.Type = "absent"
 		case conflicted[f.Name] && hasDeeper(f.Name):
 			e.Type += " (left out when a deeper field is present)"
 		default:

@@ -21,19 +21,11 @@ connected if input.evt.rawres >= 0
 
 connected if input.evt.res == "EINPROGRESS"
 
-# Falco compares fd.sip as an address: an IPv4 address equals only an IPv4
-# one (not ::ffff:127.0.0.1), and IPv6 addresses compare whatever their
-# spelling. net.cidr_contains parses the address the same way, once the
-# IPv4-mapped form is kept away from the IPv4 network.
-loopback_server if {
-	not contains(input.fd.sip, ":")
-	net.cidr_contains("127.0.0.1/32", input.fd.sip)
-}
-
-loopback_server if {
-	contains(input.fd.sip, ":")
-	net.cidr_contains("::1/128", input.fd.sip)
-}
+# The input holds addresses in canonical form ("::1" for an event's
+# 0:0:0:0:0:0:0:1), so comparing the text compares the addresses, as
+# Falco does: an IPv4 address equals only an IPv4 one (::ffff:127.0.0.1
+# is not 127.0.0.1).
+loopback_server if input.fd.sip in {"127.0.0.1", "::1"}
 
 alert if {
 	input.evt.type == "connect"

@@ -29,8 +29,8 @@ test_unknown_server if shell_connect.alert with input as object.remove(conn("bas
 
 test_loopback if not shell_connect.alert with input as conn("bash", "127.0.0.1", 0)
 
-test_ipv6_loopback_long_form if {
-	doc := json.patch(conn("bash", "0:0:0:0:0:0:0:1", 0), [{"op": "replace", "path": "/fd/typechar", "value": "6"}])
+test_ipv6_loopback if {
+	doc := json.patch(conn("bash", "::1", 0), [{"op": "replace", "path": "/fd/typechar", "value": "6"}])
 	not shell_connect.alert with input as doc
 }
 
