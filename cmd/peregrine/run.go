@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -70,9 +71,10 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			go reloadOnHangup(ctx, v, live, stderr)
+			running := &runningRules{live: live, base: res.Ruleset.Rules}
+			go reloadOnHangup(ctx, v, running, stderr)
 			if url := v.GetString("bundle-url"); url != "" {
-				go pollBundle(ctx, v, url, res.Ruleset, live, stderr)
+				go pollBundle(ctx, v, url, running, stderr)
 			}
 			emit := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
 			runErr := live.Run(ctx, emit, func(err error) { fmt.Fprintln(stderr, "peregrine:", err) })
@@ -106,9 +108,45 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 	return cmd
 }
 
+// runningRules are the rules a running engine runs: the -r rules
+// (reloaded on SIGHUP) followed by the rules of the last good bundle
+// (replaced by each new revision). Each change reloads both parts, so
+// that neither undoes the other.
+type runningRules struct {
+	mu     sync.Mutex
+	live   *runtime.Live
+	base   []*policy.Rule
+	bundle []*policy.Rule
+}
+
+// setBase runs base in place of the -r rules. On error the running rules
+// stay.
+func (r *runningRules) setBase(base []*policy.Rule) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.apply(base, r.bundle)
+}
+
+// setBundle runs bundle in place of the bundle's rules. On error the
+// running rules stay.
+func (r *runningRules) setBundle(bundle []*policy.Rule) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.apply(r.base, bundle)
+}
+
+func (r *runningRules) apply(base, bundle []*policy.Rule) ([]string, error) {
+	rs := &policy.Ruleset{Rules: append(append([]*policy.Rule{}, base...), bundle...)}
+	warnings, err := r.live.Reload(rs)
+	if err == nil {
+		r.base, r.bundle = base, bundle
+	}
+	return warnings, err
+}
+
 // reloadOnHangup reloads the rules on SIGHUP; a ruleset that does not load
 // or compile is reported and the running one kept.
-func reloadOnHangup(ctx context.Context, v *viper.Viper, live *runtime.Live, stderr io.Writer) {
+func reloadOnHangup(ctx context.Context, v *viper.Viper, running *runningRules, stderr io.Writer) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -127,7 +165,7 @@ func reloadOnHangup(ctx context.Context, v *viper.Viper, live *runtime.Live, std
 			fmt.Fprintln(stderr, "peregrine: reload failed, the running rules stay:", err)
 			continue
 		}
-		warnings, err := live.Reload(res.Ruleset)
+		warnings, err := running.setBase(res.Ruleset.Rules)
 		for _, w := range warnings {
 			fmt.Fprintln(stderr, "peregrine: reload:", w)
 		}
@@ -141,12 +179,11 @@ func reloadOnHangup(ctx context.Context, v *viper.Viper, live *runtime.Live, std
 
 // pollBundle polls an OPA bundle service and runs each new bundle's rules
 // after the base rules; failures are reported and the last good rules stay.
-func pollBundle(ctx context.Context, v *viper.Viper, url string, base *policy.Ruleset, live *runtime.Live, stderr io.Writer) {
+func pollBundle(ctx context.Context, v *viper.Viper, url string, running *runningRules, stderr io.Writer) {
 	p := &rego.Poller{
 		URL: url, Options: bundleOptions(v), Interval: v.GetDuration("bundle-poll-interval"),
 		OnUpdate: func(b *rego.Bundle) {
-			rs := &policy.Ruleset{Rules: append(append([]*policy.Rule{}, base.Rules...), b.Rules...)}
-			warnings, err := live.Reload(rs)
+			warnings, err := running.setBundle(b.Rules)
 			for _, w := range warnings {
 				fmt.Fprintln(stderr, "peregrine: bundle:", w)
 			}
