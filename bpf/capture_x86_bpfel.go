@@ -45,13 +45,20 @@ type capturePathKey struct {
 }
 
 type capturePending struct {
-	_     structs.HostLayout
-	Args  [6]uint64
-	Ts    uint64
-	Nr    int32
-	Euid  uint32
-	Comm  [16]int8
-	Pcomm [16]int8
+	_          structs.HostLayout
+	Args       [6]uint64
+	Nr         int32
+	Euid       uint32
+	Comm       [16]int8
+	Pcomm      [16]int8
+	Plan       uint32
+	Judged     uint32
+	Mask       [4]uint64
+	CachePlan  uint32
+	CacheValid uint32
+	CacheComm  [16]int8
+	CachePcomm [16]int8
+	CacheMask  [4]uint64
 }
 
 type captureRecord struct {

@@ -65,11 +65,15 @@ func (p *Probe) ApplyPlan(enc *compiler.Encoding) (uint32, error) {
 	if err := p.objs.FilterCtl.Lookup(uint32(0), &ctl); err != nil {
 		return 0, fmt.Errorf("read filter generation: %w", err)
 	}
-	next := (ctl.Gen + 1) & 1
+	// Gen counts the plans applied; its low bit is the generation of maps
+	// in use. The kernel tells plans apart by the whole count (a syscall's
+	// entry and exit may straddle two switches).
+	plan := ctl.Gen + 1
+	next := plan & 1
 	if err := p.writeGen(next, enc); err != nil {
 		return 0, fmt.Errorf("write filter generation %d: %w", next, err)
 	}
-	ctl.Gen = next
+	ctl.Gen = plan
 	if err := p.objs.FilterCtl.Put(uint32(0), &ctl); err != nil {
 		return 0, fmt.Errorf("switch filter generation: %w", err)
 	}

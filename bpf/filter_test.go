@@ -1,6 +1,7 @@
 package bpf
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -232,5 +233,73 @@ func TestSuffixDimension(t *testing.T) {
 	}
 	if n := c.sentFor(t, miss); n != 0 {
 		t.Errorf("%d records for opens of %s, want 0", n, miss)
+	}
+}
+
+// TestCommVerdictFollowsPlans checks the per-task cache of the comm
+// verdict: one long-lived shell opens the same file under plans 1 and 3,
+// which use the same generation of maps; plan 3 rejects the shell's comm,
+// so none of its opens may be sent.
+func TestCommVerdictFollowsPlans(t *testing.T) {
+	requireRoot(t)
+	p, err := Load(Options{Syscalls: []string{"openat"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := &pathCounter{counts: map[string]int{}}
+	go c.read(p)
+	path := filepath.Join(t.TempDir(), "x")
+	os.WriteFile(path, nil, 0o644)
+
+	sh := exec.Command("/bin/sh", "-s")
+	stdin, err := sh.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := sh.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); sh.Wait() }()
+	lines := bufio.NewReader(stdout)
+	// opens has the shell open path five times and counts what is sent.
+	opens := func() int {
+		t.Helper()
+		c.mu.Lock()
+		before := c.counts[path]
+		c.mu.Unlock()
+		fmt.Fprintf(stdin, "for i in 1 2 3 4 5; do : < %s; done; echo done\n", path)
+		if l, err := lines.ReadString('\n'); err != nil || l != "done\n" {
+			t.Fatalf("shell: %q, %v", l, err)
+		}
+		time.Sleep(3 * PollInterval)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.counts[path] - before
+	}
+	apply := func(cond string) uint32 {
+		t.Helper()
+		gen, err := p.ApplyPlan(planFor(t, cond).Encoding)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gen
+	}
+	g1 := apply("evt.type = openat and proc.name = sh and fd.name = " + path)
+	if n := opens(); n < 5 {
+		t.Fatalf("plan 1 admits the shell: %d records for 5 opens", n)
+	}
+	// Plan 2 comes and goes while the shell makes no captured syscall, so
+	// the shell's cached verdict is still plan 1's when plan 3 runs.
+	apply("evt.type = openat and fd.name = /nowhere")
+	if g3 := apply("evt.type = openat and proc.name = zsh and fd.name = " + path); g3 != g1 {
+		t.Fatalf("plans 1 and 3 use generations %d and %d; the test needs the same", g1, g3)
+	}
+	if n := opens(); n != 0 {
+		t.Errorf("plan 3 rejects the shell's comm: %d records, want 0 (a verdict of plan 1 reused?)", n)
 	}
 }

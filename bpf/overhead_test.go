@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/peregrine-sec/peregrine/compiler"
 	"github.com/peregrine-sec/peregrine/falcocompat"
@@ -195,4 +197,107 @@ func sensitiveFilePlan(b *testing.B) *compiler.Plan {
 		b.Fatal(err)
 	}
 	return plan
+}
+
+// BenchmarkProgramCost reports, from the kernel's BPF run-time statistics,
+// what the entry and exit programs cost per openat of the load generator
+// (its temp file), with every record sent (no plan) and with a plan that
+// drops them at the exit (a rule on sensitive files).
+func BenchmarkProgramCost(b *testing.B) {
+	requireRoot(b)
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		b.Skipf("BPF run-time statistics: %v", err)
+	}
+	defer stats.Close()
+	for _, mode := range []string{"ship-all", "drop-at-exit"} {
+		b.Run(mode, func(b *testing.B) {
+			p, err := Load(Options{Syscalls: benchmarkSyscalls, Mode: AttachTracepoints})
+			if err != nil {
+				b.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				var rec Record
+				for {
+					if err := p.ReadInto(&rec); errors.Is(err, ringbuf.ErrClosed) {
+						return
+					}
+				}
+			}()
+			defer func() { p.Close(); <-done }()
+			if mode == "drop-at-exit" {
+				if _, err := p.ApplyPlan(sensitiveFilePlan(b).Encoding); err != nil {
+					b.Fatal(err)
+				}
+			}
+			be, _ := p.objs.TpSysEnter.Stats()
+			bx, _ := p.objs.TpSysExit.Stats()
+			b.ResetTimer()
+			ns := runLoadgen(b, "openat")
+			b.StopTimer()
+			ae, _ := p.objs.TpSysEnter.Stats()
+			ax, _ := p.objs.TpSysExit.Stats()
+			b.ReportMetric(ns, "ns/call")
+			if r := ae.RunCount - be.RunCount; r > 0 {
+				b.ReportMetric(float64(ae.Runtime-be.Runtime)/float64(r), "ns/enter")
+			}
+			if r := ax.RunCount - bx.RunCount; r > 0 {
+				b.ReportMetric(float64(ax.Runtime-bx.Runtime)/float64(r), "ns/exit")
+			}
+		})
+	}
+}
+
+// BenchmarkAttachFloor measures the load generator with programs that do
+// nothing attached to openat's tracepoints and to the raw syscall
+// tracepoints: the part of BenchmarkOverhead no program can save.
+func BenchmarkAttachFloor(b *testing.B) {
+	requireRoot(b)
+	for _, load := range []string{"getppid", "openat"} {
+		for _, mode := range []string{"none", "empty-tp", "empty-raw"} {
+			b.Run(load+"/"+mode, func(b *testing.B) {
+				var links []link.Link
+				if mode != "none" {
+					typ := ebpf.TracePoint
+					if mode == "empty-raw" {
+						typ = ebpf.RawTracepoint
+					}
+					prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: typ, License: "GPL",
+						Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}})
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer prog.Close()
+					if mode == "empty-tp" {
+						for _, tp := range []string{"sys_enter_openat", "sys_exit_openat"} {
+							l, err := link.Tracepoint("syscalls", tp, prog, nil)
+							if err != nil {
+								b.Fatal(err)
+							}
+							links = append(links, l)
+						}
+					} else {
+						for _, tp := range []string{"sys_enter", "sys_exit"} {
+							l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp, Program: prog})
+							if err != nil {
+								b.Fatal(err)
+							}
+							links = append(links, l)
+						}
+					}
+				}
+				defer func() {
+					for _, l := range links {
+						l.Close()
+					}
+				}()
+				b.ResetTimer()
+				ns := runLoadgen(b, load)
+				b.StopTimer()
+				b.ReportMetric(ns, "ns/call")
+			})
+		}
+	}
 }

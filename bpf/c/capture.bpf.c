@@ -135,7 +135,6 @@ struct scratch {
 
 struct pending {
 	__u64 args[6];
-	__u64 ts;
 	__s32 nr;
 	/* What the filter judged at the entry: the record carries these, so
 	 * userspace sees the values the kernel saw (a parent can change while
@@ -143,6 +142,19 @@ struct pending {
 	__u32 euid;
 	char comm[16];
 	char pcomm[16];
+	/* The classes the entry left (judged set), under plan number plan
+	 * (filter_ctl.gen: its low bit is the maps' generation, the rest tells
+	 * plans of the same generation apart): the exit starts from them
+	 * rather than judging the comms and uid again. */
+	__u32 plan;
+	__u32 judged;
+	__u64 mask[MASK_WORDS];
+	/* comm_verdict's cache. */
+	__u32 cache_plan;
+	__u32 cache_valid;
+	char cache_comm[16];
+	char cache_pcomm[16];
+	__u64 cache_mask[MASK_WORDS];
 };
 
 struct {
@@ -198,6 +210,16 @@ static __always_inline struct scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch_buf, &zero);
 }
 
+/* read_comms copies the task's comm and its parent's: task->comm is
+ * always NUL-padded (set_task_comm), so two plain 8-byte loads each do
+ * what bpf_get_current_comm and a probe-read would, without the helper
+ * calls. */
+static __always_inline void read_comms(struct task_struct *t, char comm[16], char pcomm[16])
+{
+	__builtin_memcpy(comm, t->comm, 16);
+	__builtin_memcpy(pcomm, t->real_parent->comm, 16);
+}
+
 /* fill_ids fills what the filter judges before anything else: the comms
  * and the effective uid. It reads through the BTF pointer of the current
  * task: direct loads the JIT turns into guarded memory accesses, much
@@ -205,8 +227,7 @@ static __always_inline struct scratch *get_scratch(void)
 static __always_inline void fill_ids(struct record *r)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	bpf_get_current_comm(r->comm, sizeof(r->comm));
-	bpf_probe_read_kernel_str(r->pcomm, sizeof(r->pcomm), t->real_parent->comm);
+	read_comms(t, r->comm, r->pcomm);
 	r->euid = t->cred->euid.val;
 }
 
@@ -249,16 +270,18 @@ static __always_inline void fill_task(struct record *r)
 	fill_rest(r);
 }
 
+/* bpf_rdonly_cast (kernel/bpf/helpers.c) turns a kernel address into a
+ * read-only BTF pointer: the fields behind it are then plain loads, which
+ * the JIT guards, rather than a probe-read helper call each. */
+extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym;
+
 static __always_inline struct file *fd_file(int fd)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	if (fd < 0 || (unsigned int)fd >= max)
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *f = NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
 	return f;
 }
 
@@ -269,36 +292,37 @@ static __always_inline struct file *fd_file(int fd)
 
 static __always_inline void describe_fd(struct record *r, int fd)
 {
-	struct file *f = fd_file(fd);
-	if (!f)
+	struct file *addr = fd_file(fd);
+	if (!addr)
 		return;
-	struct inode *ino = BPF_CORE_READ(f, f_inode);
+	struct file *f = bpf_rdonly_cast(addr, bpf_core_type_id_kernel(struct file));
+	struct inode *ino = f->f_inode;
 	r->flags |= FLAG_HAS_FILE;
-	r->ino = BPF_CORE_READ(ino, i_ino);
-	r->dev = BPF_CORE_READ(ino, i_sb, s_dev);
-	r->i_mode = BPF_CORE_READ(ino, i_mode);
-	r->f_mode = BPF_CORE_READ(f, f_mode);
-	r->f_flags = BPF_CORE_READ(f, f_flags);
+	r->ino = ino->i_ino;
+	r->dev = ino->i_sb->s_dev;
+	r->i_mode = ino->i_mode;
+	r->f_mode = f->f_mode;
+	r->f_flags = f->f_flags;
 	if ((r->i_mode & S_IFMT) != S_IFSOCK)
 		return;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct socket *sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	struct sock *sk = sock->sk;
 	if (!sk)
 		return;
 	r->flags |= FLAG_HAS_SOCK;
-	r->sk_family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	r->sk_type = BPF_CORE_READ(sk, sk_type);
-	r->sk_protocol = BPF_CORE_READ(sk, sk_protocol);
-	r->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	r->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	r->sk_family = sk->__sk_common.skc_family;
+	r->sk_type = sk->sk_type;
+	r->sk_protocol = sk->sk_protocol;
+	r->sport = sk->__sk_common.skc_num;
+	r->dport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (r->sk_family == AF_INET) {
-		__be32 saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__be32 daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__be32 saddr = sk->__sk_common.skc_rcv_saddr;
+		__be32 daddr = sk->__sk_common.skc_daddr;
 		__builtin_memcpy(r->saddr, &saddr, sizeof(saddr));
 		__builtin_memcpy(r->daddr, &daddr, sizeof(daddr));
 	} else if (r->sk_family == AF_INET6) {
-		struct in6_addr saddr = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
-		struct in6_addr daddr = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+		struct in6_addr saddr = sk->__sk_common.skc_v6_rcv_saddr;
+		struct in6_addr daddr = sk->__sk_common.skc_v6_daddr;
 		__builtin_memcpy(r->saddr, &saddr, sizeof(saddr));
 		__builtin_memcpy(r->daddr, &daddr, sizeof(daddr));
 	}
@@ -594,25 +618,6 @@ struct {
 	__type(value, struct path_key);
 } path_key_buf SEC(".maps");
 
-struct reverse_ctx {
-	struct path_key *k;
-	struct scratch *s;
-	__u32 len;
-};
-
-/* reverse_step copies byte i of the path (blob 0) to the end-i position
- * of the LPM key buffer. */
-static long reverse_step(__u32 i, void *data)
-{
-	struct reverse_ctx *c = data;
-	struct path_key *k = c->k;
-	struct scratch *s = c->s;
-	if (!k || !s || i >= c->len)
-		return 1;
-	k->data[(1 + c->len - 1 - i) & 0xff] = s->data[i & DATA_MASK];
-	return 0;
-}
-
 /* The range dimensions (uid, local port, remote port): per generation and
  * dimension, ranges sorted by their first value (the first is 0), each
  * with the classes admitting it, and their count. A bounded binary search
@@ -668,42 +673,65 @@ static __always_inline void comm_dim(struct mask *m, __u32 gen, __u32 dim, const
 	dim_apply(m, gen, dim, bpf_map_lookup_elem(&filter_comms, &k));
 }
 
-struct scan_ctx {
-	struct scratch *s; /* looked up once, not per byte */
-	__u32 len;
-	__u32 comp_start;
-	__u32 bad;
-	__u32 dotdot;
-};
+/* scan_path checks the path (blob 0, len bytes, no NUL): whether it is
+ * normalised (no empty, "." or ".." component, no trailing "/"; it starts
+ * with "/") and whether it contains "../". It returns SCAN_BAD and
+ * SCAN_DOTDOT. It keeps the last three bytes in w and looks back from
+ * each "/" and from the end.
+ *
+ * A plain bounded loop: a bpf_loop callback per byte costs a call and a
+ * return thunk each, which on kernels built with return-thunk mitigations
+ * was most of the exit program's time. The loop lives in a global
+ * function so that the verifier walks it once, not once per path through
+ * the exit program. */
+#define SCAN_BAD 1
+#define SCAN_DOTDOT 2
 
-/* scan_step checks one byte of the path (blob 0): whether the path is
- * normalised (no empty, "." or ".." component, no trailing "/") and
- * whether it contains "../". */
-static long scan_step(__u32 i, void *data)
+/* is_zero is 1 when x (below 2^32) is 0, else 0, without a branch: each
+ * branch in scan_path's loop would double the states the verifier walks.
+ * The empty asm keeps the compiler from turning it back into a compare. */
+static __always_inline __u64 is_zero(__u64 x)
 {
-	struct scan_ctx *c = data;
-	struct scratch *s = c->s;
+	x -= 1;
+	asm volatile("" : "+r"(x));
+	return x >> 63;
+}
+
+__noinline int scan_path(struct scratch *s, __u32 len)
+{
 	if (!s)
-		return 1;
-	char ch = s->data[i & DATA_MASK];
-	if (ch != '/' && i + 1 < c->len)
-		return 0;
-	/* A component ends at i (a '/' at i, or the path's last byte). */
-	__u32 end = ch == '/' ? i : i + 1;
-	__u32 n = end - c->comp_start;
-	if (i > 0 || ch != '/') {
-		if (n == 0)
-			c->bad = 1;
-		char c0 = s->data[c->comp_start & DATA_MASK];
-		char c1 = s->data[(c->comp_start + 1) & DATA_MASK];
-		if ((n == 1 && c0 == '.') || (n == 2 && c0 == '.' && c1 == '.'))
-			c->bad = 1;
+		return SCAN_BAD;
+	__u64 w = 0, b = 0, dd = 0;
+	for (__u32 i = 0; i < PATH_KEY_MAX - 1; i++) {
+		if (i >= len)
+			break;
+		__u64 ch = (__u8)s->data[i];
+		__u64 slash = is_zero(ch ^ '/');
+		b |= slash & (is_zero((w & 0xff) ^ '/') |                           /* "//" */
+			      is_zero((w & 0xffff) ^ ('/' << 8 | '.')) |               /* "/./" */
+			      is_zero((w & 0xffffff) ^ ('/' << 16 | '.' << 8 | '.'))); /* "/../" */
+		dd |= slash & is_zero((w & 0xffff) ^ ('.' << 8 | '.'));               /* "../" */
+		w = ((w << 8) | ch) & 0xffffff;
 	}
-	if (ch == '/' && i >= 2 && s->data[(i - 1) & DATA_MASK] == '.' && s->data[(i - 2) & DATA_MASK] == '.')
-		c->dotdot = 1;
-	if (ch == '/' && i + 1 == c->len && i > 0)
-		c->bad = 1; /* a trailing '/' */
-	c->comp_start = i + 1;
+	/* The end: a trailing "/" (but for "/" itself), "/." or "/..". */
+	if (len > 1 && ((w & 0xff) == '/' || (w & 0xffff) == ('/' << 8 | '.') ||
+			(w & 0xffffff) == ('/' << 16 | '.' << 8 | '.')))
+		b = 1;
+	return (b ? SCAN_BAD : 0) | (dd ? SCAN_DOTDOT : 0);
+}
+
+/* reverse_path writes the path (blob 0, len bytes, no NUL) reversed into
+ * the LPM key after its generation byte; a global function, as
+ * scan_path. */
+__noinline int reverse_path(struct path_key *k, struct scratch *s, __u32 len)
+{
+	if (!k || !s)
+		return 0;
+	for (__u32 i = 0; i < PATH_KEY_MAX - 1; i++) {
+		if (i >= len)
+			break;
+		k->data[(len - i) & 0xff] = s->data[i];
+	}
 	return 0;
 }
 
@@ -784,8 +812,7 @@ static __always_inline void path_dim(struct mask *m, struct scratch *s, __u32 ge
 		dim_apply(m, gen, DIM_PATH, &listed);
 		return;
 	}
-	struct reverse_ctx rc = {.k = k, .s = s, .len = n - 1};
-	bpf_loop(n - 1, reverse_step, &rc, 0);
+	reverse_path(k, s, n - 1);
 	k->prefixlen = 8 * n; /* the generation byte and the path, no NUL */
 	l = bpf_map_lookup_elem(&filter_suffixes, k);
 	if (l)
@@ -828,47 +855,57 @@ static __always_inline void range_dim(struct mask *m, __u32 gen, __u32 slot, __u
 
 static __always_inline void uid_dim(struct mask *m, __u32 gen, __u64 uid) { range_dim(m, gen, 0, uid); }
 
-/* pass_at_enter judges, at the syscall's entry, what is known there: the
- * syscall, the comms and the uid. A syscall no class can pass costs no
- * saved arguments and no work at its exit. */
-static __always_inline bool pass_at_enter(struct syscall_desc *d, __s32 nr, struct pending *p)
+/* comm_verdict returns the classes the comm dimensions (the process's
+ * and its parent's) admit. Two hash lookups each time would be most of the
+ * entry's cost, so the task's pending slot keeps the last verdict with the
+ * plan generation and the comms it is for: exact, since it is used only
+ * for the same three. */
+static __always_inline void comm_verdict(struct pending *p, __u32 plan, struct mask *c)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-	bpf_get_current_comm(p->comm, sizeof(p->comm));
-	bpf_probe_read_kernel_str(p->pcomm, sizeof(p->pcomm), t->real_parent->comm);
+	__u32 gen = plan & 1;
+	__u64 *k = (__u64 *)p->comm, *kp = (__u64 *)p->pcomm;
+	__u64 *ck = (__u64 *)p->cache_comm, *ckp = (__u64 *)p->cache_pcomm;
+	if (p->cache_valid && p->cache_plan == plan && k[0] == ck[0] && k[1] == ck[1] && kp[0] == ckp[0] &&
+	    kp[1] == ckp[1]) {
+		__builtin_memcpy(c->w, p->cache_mask, sizeof(c->w));
+		return;
+	}
+	__builtin_memset(c->w, 0xff, sizeof(c->w));
+	comm_dim(c, gen, DIM_COMM, p->comm);
+	comm_dim(c, gen, DIM_PARENT, p->pcomm);
+	__builtin_memcpy(p->cache_comm, p->comm, sizeof(p->cache_comm));
+	__builtin_memcpy(p->cache_pcomm, p->pcomm, sizeof(p->cache_pcomm));
+	__builtin_memcpy(p->cache_mask, c->w, sizeof(p->cache_mask));
+	p->cache_plan = plan;
+	p->cache_valid = 1;
+}
+
+/* pass_at_enter judges, at the syscall's entry, what is known there: the
+ * syscall, the comms and the uid, filling the task's pending slot. A
+ * syscall no class can pass costs no saved arguments and no work at its
+ * exit. */
+static __always_inline bool pass_at_enter(struct task_struct *t, struct syscall_desc *d, __s32 nr, struct pending *p)
+{
+	read_comms(t, p->comm, p->pcomm);
 	p->euid = t->cred->euid.val;
+	p->judged = 0;
 	if (d->state)
 		return true;
 	__u32 zero = 0;
 	struct filter_ctl *ctl = bpf_map_lookup_elem(&filter_ctl, &zero);
-	__u32 gen = ctl ? (ctl->gen & 1) : 0;
+	__u32 plan = ctl ? ctl->gen : 0, gen = plan & 1;
 	__u32 k = gen * MAX_SYSCALLS + (nr & (MAX_SYSCALLS - 1));
 	struct mask *sm = bpf_map_lookup_elem(&filter_syscalls, &k);
 	if (!sm)
 		return true;
-	struct mask m = *sm;
-	comm_dim(&m, gen, DIM_COMM, p->comm);
-	comm_dim(&m, gen, DIM_PARENT, p->pcomm);
+	struct mask m = *sm, c;
+	comm_verdict(p, plan, &c);
+	mask_and(&m, &c);
 	if (!d->creds)
 		uid_dim(&m, gen, p->euid);
-	return !mask_zero(&m);
-}
-
-/* filter_pre judges what is known before the arguments are read: the
- * syscall, the comms and the uid. It returns false when no class can
- * pass. */
-static __always_inline bool filter_pre(struct scratch *s, __u32 gen, __s32 nr)
-{
-	struct mask *sm;
-	__u32 k = gen * MAX_SYSCALLS + (nr & (MAX_SYSCALLS - 1));
-	sm = bpf_map_lookup_elem(&filter_syscalls, &k);
-	struct mask m = {};
-	if (sm)
-		m = *sm;
-	comm_dim(&m, gen, DIM_COMM, s->r.comm);
-	comm_dim(&m, gen, DIM_PARENT, s->r.pcomm);
-	uid_dim(&m, gen, s->r.euid);
-	__builtin_memcpy(s->r.mask, m.w, sizeof(m.w));
+	p->plan = plan;
+	p->judged = 1;
+	__builtin_memcpy(p->mask, m.w, sizeof(p->mask));
 	return !mask_zero(&m);
 }
 
@@ -880,17 +917,20 @@ static __always_inline bool filter_post(struct scratch *s, struct syscall_desc *
 	__u32 *usage = bpf_map_lookup_elem(&filter_usage, &gen);
 	__u32 use = usage ? *usage : (USE_PATH | USE_SUFFIX | USE_DOTDOT);
 	bool path_ok = d->path_dim && s->r.len[0] > 1 && !(s->r.flags & (FLAG_BLOB0_FAILED | FLAG_BLOB0_TRUNCATED)) && s->data[0] == '/';
-	struct scan_ctx sc = {.s = s, .len = s->r.len[0] > 0 ? s->r.len[0] - 1 : 0};
+	__u32 len = s->r.len[0] > 0 ? s->r.len[0] - 1 : 0;
+	__u32 bad = 0, dotdot = 0;
 	bool dotdot_known = false;
 	if (!(use & USE_DOTDOT))
 		dotdot_known = true; /* no class cares: any value will do */
-	if (path_ok && sc.len <= PATH_KEY_MAX - 1 && (use & (USE_PATH | USE_DOTDOT))) {
-		bpf_loop(sc.len, scan_step, &sc, 0);
+	if (path_ok && len <= PATH_KEY_MAX - 1 && (use & (USE_PATH | USE_DOTDOT))) {
+		int scan = scan_path(s, len);
+		bad = scan & SCAN_BAD;
+		dotdot = scan & SCAN_DOTDOT;
 		dotdot_known = true;
-		if (!sc.bad && (use & USE_PATH))
+		if (!bad && (use & USE_PATH))
 			path_dim(&m, s, gen, use & USE_SUFFIX);
 	}
-	features_dim(&m, gen, features(s, d, ret, sc.dotdot, &dotdot_known), dotdot_known || d->flags_arg < 0);
+	features_dim(&m, gen, features(s, d, ret, dotdot, &dotdot_known), dotdot_known || d->flags_arg < 0);
 	/* Ports, from the socket behind the described fd: the local one, and
 	 * the remote one when connected. */
 	if ((s->r.flags & FLAG_HAS_SOCK) && (s->r.sk_family == AF_INET || s->r.sk_family == AF_INET6)) {
@@ -914,23 +954,21 @@ static __always_inline int on_enter(__s32 nr, const __u64 *args, bool raw)
 	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
 	if (!d || !d->wanted || (raw && !d->raw))
 		return 0;
-	__u64 id = bpf_get_current_pid_tgid();
-	if ((id >> 32) == self_tgid)
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (t->tgid == self_tgid)
 		return 0;
 	count(COUNTER_SEEN);
-	struct pending p = {};
-	if (!pass_at_enter(d, nr, &p)) {
+	struct pending *p = bpf_task_storage_get(&pending_calls, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p)
+		return 0;
+	if (!pass_at_enter(t, d, nr, p)) {
 		/* Decided already: no arguments saved, the exit does nothing. */
+		p->nr = PENDING_NONE;
 		count(COUNTER_FILTERED);
 		return 0;
 	}
-	struct pending *slot = bpf_task_storage_get(&pending_calls, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!slot)
-		return 0;
-	__builtin_memcpy(p.args, args, sizeof(p.args));
-	p.ts = bpf_ktime_get_boot_ns();
-	p.nr = nr;
-	*slot = p;
+	__builtin_memcpy(p->args, args, sizeof(p->args));
+	p->nr = nr;
 	return 0;
 }
 
@@ -962,15 +1000,31 @@ static __always_inline int on_exit(__s32 nr, __s64 ret)
 		s->r.euid = bpf_get_current_task_btf()->cred->euid.val;
 	if (d->state)
 		fill_ids(&s->r); /* exec changes the comm: report the new one */
+	bool judged = p->judged;
+	__u32 judged_plan = p->plan;
+	struct mask m;
+	__builtin_memcpy(m.w, p->mask, sizeof(m.w));
 	p->nr = PENDING_NONE;
 	s->r.kind = RECORD_SYSCALL;
 	s->r.nr = nr;
 	s->r.ret = ret;
 	__u32 zero = 0;
 	struct filter_ctl *ctl = bpf_map_lookup_elem(&filter_ctl, &zero);
-	__u32 gen = ctl ? (ctl->gen & 1) : 0;
+	__u32 plan = ctl ? ctl->gen : 0, gen = plan & 1;
 	s->r.gen = gen;
-	if (!filter_pre(s, gen, nr) && !d->state) {
+	if (judged && judged_plan == plan) {
+		/* The entry judged the comms (and the uid, but for syscalls that
+		 * change it) under this plan. */
+		if (d->creds)
+			uid_dim(&m, gen, s->r.euid);
+	} else {
+		/* A state syscall (never dropped; exec changes the comm the entry
+		 * saw) or a plan switched since the entry: every class stays a
+		 * candidate, and userspace's rules decide. */
+		__builtin_memset(m.w, 0xff, sizeof(m.w));
+	}
+	__builtin_memcpy(s->r.mask, m.w, sizeof(m.w));
+	if (mask_zero(&m) && !d->state) {
 		count(COUNTER_FILTERED);
 		return 0;
 	}
