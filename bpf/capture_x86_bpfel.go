@@ -157,6 +157,7 @@ const (
 	captureMapPendingCalls     = "pending_calls"
 	captureMapScratchBuf       = "scratch_buf"
 	captureMapSyscallDescs     = "syscall_descs"
+	captureMapUnwokenBytes     = "unwoken_bytes"
 	captureProgRawSysEnter     = "raw_sys_enter"
 	captureProgRawSysExit      = "raw_sys_exit"
 	captureProgSchedExec       = "sched_exec"
@@ -239,6 +240,7 @@ type captureMapSpecs struct {
 	PendingCalls     *ebpf.MapSpec `ebpf:"pending_calls"`
 	ScratchBuf       *ebpf.MapSpec `ebpf:"scratch_buf"`
 	SyscallDescs     *ebpf.MapSpec `ebpf:"syscall_descs"`
+	UnwokenBytes     *ebpf.MapSpec `ebpf:"unwoken_bytes"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
@@ -285,6 +287,7 @@ type captureMaps struct {
 	PendingCalls     *ebpf.Map `ebpf:"pending_calls"`
 	ScratchBuf       *ebpf.Map `ebpf:"scratch_buf"`
 	SyscallDescs     *ebpf.Map `ebpf:"syscall_descs"`
+	UnwokenBytes     *ebpf.Map `ebpf:"unwoken_bytes"`
 }
 
 func (m *captureMaps) Close() error {
@@ -305,6 +308,7 @@ func (m *captureMaps) Close() error {
 		m.PendingCalls,
 		m.ScratchBuf,
 		m.SyscallDescs,
+		m.UnwokenBytes,
 	)
 }
 

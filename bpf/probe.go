@@ -101,12 +101,15 @@ func Load(opts Options) (*Probe, error) {
 	if err := spec.Variables["self_tgid"].Set(uint32(os.Getpid())); err != nil {
 		return nil, fmt.Errorf("set self_tgid: %w", err)
 	}
-	// Wake the reader once an eighth of the ring buffer waits (at most
-	// 64 KiB): sooner on a small buffer, which would fill between polls.
-	wake := uint64(spec.Maps["events"].MaxEntries / 8)
-	if wake > 64<<10 {
-		wake = 64 << 10
+	// Wake the reader once a CPU has written an eighth of the ring buffer,
+	// shared between the CPUs, since its last wakeup (at most 64 KiB):
+	// sooner on a small buffer, which would fill between polls.
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil || cpus < 1 {
+		cpus = 1
 	}
+	wake := uint64(spec.Maps["events"].MaxEntries) / 8 / uint64(cpus)
+	wake = min(max(wake, 512), 64<<10)
 	if err := spec.Variables["wakeup_bytes"].Set(wake); err != nil {
 		return nil, fmt.Errorf("set wakeup_bytes: %w", err)
 	}

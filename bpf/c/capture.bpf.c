@@ -459,8 +459,18 @@ static __always_inline __u64 arg_at(const __u64 *args, __s8 i)
 
 /* Waking the reader for every record costs a cross-CPU wakeup per event;
  * the reader also polls on a short timer, so wake it only once this much
- * is waiting. */
+ * has been written on this CPU since its last wakeup. A per-CPU count:
+ * asking the ring buffer how much is waiting (bpf_ringbuf_query) reads
+ * the position the reader writes on the other CPU, a cache miss that cost
+ * more than the record's copy. */
 const volatile __u64 wakeup_bytes = 65536;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} unwoken_bytes SEC(".maps");
 
 static __always_inline void emit(struct scratch *s, __u32 data_len)
 {
@@ -469,8 +479,15 @@ static __always_inline void emit(struct scratch *s, __u32 data_len)
 		size = sizeof(struct scratch);
 	s->r.size = size;
 	__u64 flags = BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
+	__u32 zero = 0;
+	__u64 *unwoken = bpf_map_lookup_elem(&unwoken_bytes, &zero);
+	if (unwoken) {
+		*unwoken += size;
+		if (*unwoken >= wakeup_bytes) {
+			*unwoken = 0;
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
 	if (bpf_ringbuf_output(&events, s, size, flags) == 0)
 		count(COUNTER_SENT);
 	else
