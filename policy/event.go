@@ -20,6 +20,10 @@ type Event struct {
 // NewEvent returns an empty event.
 func NewEvent() *Event { return &Event{values: map[string]any{}} }
 
+// NewEventSize returns an empty event with room for n fields, so that an
+// event built field by field does not rehash its map as it grows.
+func NewEventSize(n int) *Event { return &Event{values: make(map[string]any, n)} }
+
 // Set stores the value of a field. v is a string, a bool, an integer, a
 // json.Number, or a []any of those for indexed fields.
 func (e *Event) Set(name string, v any) {
@@ -44,11 +48,16 @@ func normalize(v any) any {
 		}
 		return l
 	case []any:
-		l := make([]any, len(x))
 		for i, el := range x {
-			l[i] = normalize(el)
+			switch el.(type) {
+			case int, int64, uint64, uint32, []string, []any:
+				l := append([]any(nil), x...)
+				for j := i; j < len(l); j++ {
+					l[j] = normalize(l[j])
+				}
+				return l
+			}
 		}
-		return l
 	}
 	return v
 }

@@ -65,6 +65,8 @@ type Live struct {
 	// execFilename holds, per process, the file name of its last exec
 	// until the execve record that follows uses it.
 	execFilename map[int32]string
+	caps         map[uint64]string // see capNames
+	cmdlines     map[int32]cmdlineMemo
 	alerts       atomic.Uint64
 	evaluated    atomic.Uint64
 	syscalls     []string
@@ -357,6 +359,9 @@ func splitNUL(b []byte) []string {
 	return strings.Split(s, "\x00")
 }
 
+// eventFields is about how many fields event sets, with the derived ones.
+const eventFields = 96
+
 // maxAncestors bounds the proc.aname chain.
 const maxAncestors = 16
 
@@ -371,7 +376,7 @@ func (l *Live) event(r *bpf.Record) *policy.Event {
 	if !ok {
 		p, _ = l.table.Refresh(pid)
 	}
-	ev := policy.NewEvent()
+	ev := policy.NewEventSize(eventFields)
 	l.num++
 	ev.Set("evt.num", l.num)
 	ev.Set("evt.type", name)
@@ -405,9 +410,9 @@ func (l *Live) event(r *bpf.Record) *policy.Event {
 	if g, ok := l.users.GroupName(r.GID); ok {
 		ev.Set("group.name", g)
 	}
-	ev.Set("thread.cap_effective", proctable.CapNames(r.CapEffective))
-	ev.Set("thread.cap_permitted", proctable.CapNames(r.CapPermitted))
-	ev.Set("thread.cap_inheritable", proctable.CapNames(r.CapInheritable))
+	ev.Set("thread.cap_effective", l.capNames(r.CapEffective))
+	ev.Set("thread.cap_permitted", l.capNames(r.CapPermitted))
+	ev.Set("thread.cap_inheritable", l.capNames(r.CapInheritable))
 	l.setProcess(ev, r, p)
 	l.setArgs(ev, r, name, p)
 	ev.Derive()
@@ -467,10 +472,10 @@ func (l *Live) setProcess(ev *policy.Event, r *bpf.Record, p *proctable.Process)
 		case i > 0:
 			names = append(names, a.Comm)
 		}
-		pids = append(pids, int64(a.Pid))
+		pids = append(pids, json.Number(strconv.Itoa(int(a.Pid))))
 		exes = append(exes, a.Exe)
 		exePaths = append(exePaths, a.ExePath)
-		cmdlines = append(cmdlines, cmdline(a))
+		cmdlines = append(cmdlines, l.cmdline(a))
 	}
 	if len(anc) < 2 && r.PComm[0] != 0 {
 		names = append(names, r.PCommString())
@@ -482,6 +487,44 @@ func (l *Live) setProcess(ev *policy.Event, r *bpf.Record, p *proctable.Process)
 	ev.Set("proc.acmdline", cmdlines)
 	cmdlines[0] = strings.TrimSpace(comm + " " + strings.Join(p.Args, " "))
 	ev.Set("proc.cmdline", cmdlines[0])
+}
+
+// capNames returns proctable.CapNames(mask), remembering the few masks a
+// system's processes have.
+func (l *Live) capNames(mask uint64) string {
+	if s, ok := l.caps[mask]; ok {
+		return s
+	}
+	s := proctable.CapNames(mask)
+	if l.caps == nil {
+		l.caps = map[uint64]string{}
+	}
+	if len(l.caps) < 1024 {
+		l.caps[mask] = s
+	}
+	return s
+}
+
+// cmdline returns cmdline(p), remembering it per process for as long as
+// the process keeps its comm and arguments (ancestors' command lines are
+// read for every event).
+func (l *Live) cmdline(p *proctable.Process) string {
+	m, ok := l.cmdlines[p.Pid]
+	if ok && m.comm == p.Comm && len(m.args) == len(p.Args) && (len(p.Args) == 0 || &m.args[0] == &p.Args[0]) {
+		return m.line
+	}
+	m = cmdlineMemo{comm: p.Comm, args: p.Args, line: cmdline(p)}
+	if l.cmdlines == nil || len(l.cmdlines) >= 4096 {
+		l.cmdlines = map[int32]cmdlineMemo{}
+	}
+	l.cmdlines[p.Pid] = m
+	return m.line
+}
+
+type cmdlineMemo struct {
+	comm string
+	args []string
+	line string
 }
 
 func cmdline(p *proctable.Process) string {
