@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,8 +66,9 @@ type Live struct {
 	// execFilename holds, per process, the file name of its last exec
 	// until the execve record that follows uses it.
 	execFilename map[int32]string
-	caps         map[uint64]string // see capNames
-	cmdlines     map[int32]cmdlineMemo
+	caps         map[uint64]string       // see capNames
+	procFields   map[int32]*processCache // see processFields
+	chain        []*proctable.Process    // processFields' buffer
 	alerts       atomic.Uint64
 	evaluated    atomic.Uint64
 	syscalls     []string
@@ -420,10 +422,11 @@ func (l *Live) event(r *bpf.Record) *policy.Event {
 }
 
 // setProcess sets the proc.* and container.* fields. The process's own
-// name is the comm the kernel saw in this record.
+// name is the comm the kernel saw in this record, and so is its parent's
+// when the kernel sent one; the rest comes from the process table.
 func (l *Live) setProcess(ev *policy.Event, r *bpf.Record, p *proctable.Process) {
 	comm := r.CommString()
-	names := []string{comm}
+	names := []any{comm}
 	if p == nil {
 		if r.PComm[0] != 0 {
 			names = append(names, r.PCommString())
@@ -431,62 +434,102 @@ func (l *Live) setProcess(ev *policy.Event, r *bpf.Record, p *proctable.Process)
 		ev.Set("proc.aname", names)
 		return
 	}
-	ev.Set("proc.exe", p.Exe)
-	ev.Set("proc.exepath", p.ExePath)
-	ev.Set("proc.args", strings.Join(p.Args, " "))
-	if p.Cwd != "" {
-		ev.Set("proc.cwd", p.Cwd)
+	c := l.processFields(p)
+	for _, f := range c.fields {
+		ev.Set(f.name, f.value)
 	}
-	ev.Set("proc.tty", p.Tty)
-	ev.Set("proc.sid", int64(p.Sid))
-	ev.Set("proc.vpgid", int64(p.VPgid))
-	ev.Set("proc.is_exe_from_memfd", p.ExeFromMemfd)
-	ev.Set("proc.is_vpgid_leader", p.VPid == p.VPgid)
-	ev.Set("proc.is_sid_leader", p.Pid == p.Sid)
+	for i, n := range c.names {
+		if i == 1 && r.PComm[0] != 0 {
+			n = r.PCommString() // the parent's name as the kernel filter judged it
+		}
+		if i > 0 {
+			names = append(names, n)
+		}
+	}
+	if len(c.names) < 2 && r.PComm[0] != 0 {
+		names = append(names, r.PCommString())
+	}
+	ev.Set("proc.aname", names)
 	// The record's timestamp is on the boot-time clock, as StartTime is:
 	// the duration at the event, without a clock read per event.
 	if p.StartTime > 0 {
 		ev.Set("proc.duration", uint64(p.Duration(r.Timestamp)))
 	}
-	if s, ok := l.table.Get(p.Sid); ok {
-		ev.Set("proc.sname", s.Comm)
+	ev.Set("proc.cmdline", strings.TrimSpace(comm+" "+c.args))
+}
+
+// processCache holds the fields of a process that come from the process
+// table alone, with the table entries they were built from. Entries are
+// snapshots (a process that changes gets a new one), so the fields hold
+// while the chain of ancestors and the session and group leaders are the
+// same pointers.
+type processCache struct {
+	chain     []*proctable.Process
+	sess, grp *proctable.Process
+	fields    []field
+	names     []string // the ancestors' comms, [0] the process's
+	args      string   // proc.args
+}
+
+type field struct {
+	name  string
+	value any
+}
+
+// processFields returns the table's fields of p, building them when p, an
+// ancestor or a leader has changed since they were built.
+func (l *Live) processFields(p *proctable.Process) *processCache {
+	l.chain = l.table.AncestorsInto(p.Pid, maxAncestors, l.chain[:0])
+	sess, _ := l.table.Get(p.Sid)
+	grp, _ := l.table.Get(p.Pgid)
+	if c, ok := l.procFields[p.Pid]; ok && c.sess == sess && c.grp == grp && slices.Equal(c.chain, l.chain) &&
+		len(l.chain) > 0 && l.chain[0] == p {
+		return c
 	}
-	if g, ok := l.table.Get(p.Pgid); ok {
-		ev.Set("proc.vpgid.name", g.Comm)
-		ev.Set("proc.vpgid.exe", g.Exe)
-		ev.Set("proc.vpgid.exepath", g.ExePath)
+	c := &processCache{chain: slices.Clone(l.chain), sess: sess, grp: grp, args: strings.Join(p.Args, " ")}
+	set := func(name string, v any) { c.fields = append(c.fields, field{name, v}) }
+	set("proc.exe", p.Exe)
+	set("proc.exepath", p.ExePath)
+	set("proc.args", c.args)
+	if p.Cwd != "" {
+		set("proc.cwd", p.Cwd)
 	}
-	ev.Set("container.id", p.ContainerID)
-	ev.Set("container.type", p.ContainerRuntime)
+	set("proc.tty", json.Number(strconv.FormatUint(uint64(p.Tty), 10)))
+	set("proc.sid", json.Number(strconv.Itoa(int(p.Sid))))
+	set("proc.vpgid", json.Number(strconv.Itoa(int(p.VPgid))))
+	set("proc.is_exe_from_memfd", p.ExeFromMemfd)
+	set("proc.is_vpgid_leader", p.VPid == p.VPgid)
+	set("proc.is_sid_leader", p.Pid == p.Sid)
+	if sess != nil {
+		set("proc.sname", sess.Comm)
+	}
+	if grp != nil {
+		set("proc.vpgid.name", grp.Comm)
+		set("proc.vpgid.exe", grp.Exe)
+		set("proc.vpgid.exepath", grp.ExePath)
+	}
+	set("container.id", p.ContainerID)
+	set("container.type", p.ContainerRuntime)
 	if p.ContainerID == "host" {
-		ev.Set("container.name", "host")
+		set("container.name", "host")
 	}
-	anc := l.table.Ancestors(p.Pid, maxAncestors)
-	var pids []any
-	var exes, exePaths, cmdlines []string
-	for i, a := range anc {
-		switch {
-		case i == 1 && r.PComm[0] != 0:
-			// The parent's name as the kernel filter judged it.
-			names = append(names, r.PCommString())
-		case i > 0:
-			names = append(names, a.Comm)
-		}
+	var pids, exes, exePaths, cmdlines []any
+	for _, a := range c.chain {
+		c.names = append(c.names, a.Comm)
 		pids = append(pids, json.Number(strconv.Itoa(int(a.Pid))))
 		exes = append(exes, a.Exe)
 		exePaths = append(exePaths, a.ExePath)
-		cmdlines = append(cmdlines, l.cmdline(a))
+		cmdlines = append(cmdlines, cmdline(a))
 	}
-	if len(anc) < 2 && r.PComm[0] != 0 {
-		names = append(names, r.PCommString())
+	set("proc.apid", pids)
+	set("proc.aexe", exes)
+	set("proc.aexepath", exePaths)
+	set("proc.acmdline", cmdlines)
+	if l.procFields == nil || len(l.procFields) >= 4096 {
+		l.procFields = map[int32]*processCache{}
 	}
-	ev.Set("proc.aname", names)
-	ev.Set("proc.apid", pids)
-	ev.Set("proc.aexe", exes)
-	ev.Set("proc.aexepath", exePaths)
-	ev.Set("proc.acmdline", cmdlines)
-	cmdlines[0] = strings.TrimSpace(comm + " " + strings.Join(p.Args, " "))
-	ev.Set("proc.cmdline", cmdlines[0])
+	l.procFields[p.Pid] = c
+	return c
 }
 
 // capNames returns proctable.CapNames(mask), remembering the few masks a
@@ -503,28 +546,6 @@ func (l *Live) capNames(mask uint64) string {
 		l.caps[mask] = s
 	}
 	return s
-}
-
-// cmdline returns cmdline(p), remembering it per process for as long as
-// the process keeps its comm and arguments (ancestors' command lines are
-// read for every event).
-func (l *Live) cmdline(p *proctable.Process) string {
-	m, ok := l.cmdlines[p.Pid]
-	if ok && m.comm == p.Comm && len(m.args) == len(p.Args) && (len(p.Args) == 0 || &m.args[0] == &p.Args[0]) {
-		return m.line
-	}
-	m = cmdlineMemo{comm: p.Comm, args: p.Args, line: cmdline(p)}
-	if l.cmdlines == nil || len(l.cmdlines) >= 4096 {
-		l.cmdlines = map[int32]cmdlineMemo{}
-	}
-	l.cmdlines[p.Pid] = m
-	return m.line
-}
-
-type cmdlineMemo struct {
-	comm string
-	args []string
-	line string
 }
 
 func cmdline(p *proctable.Process) string {

@@ -284,23 +284,50 @@ func (t *Table) Exit(pid int32) {
 // before a parent missing from the table, or on a cycle. It returns nil when
 // pid itself is not in the table.
 func (t *Table) Ancestors(pid int32, max int) []*Process {
+	return t.AncestorsInto(pid, max, nil)
+}
+
+// AncestorsInto is Ancestors appending to dst, for callers that reuse a
+// buffer. Entries are snapshots: a process that changes gets a new entry,
+// so a chain equal pointer for pointer to an earlier one is unchanged.
+func (t *Table) AncestorsInto(pid int32, max int, dst []*Process) []*Process {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	var chain []*Process
-	seen := make(map[int32]bool)
-	for cur := pid; max <= 0 || len(chain) < max; {
+	start := len(dst)
+	var seen map[int32]bool // only for long chains; short ones are scanned
+	for cur := pid; max <= 0 || len(dst)-start < max; {
 		p, ok := t.procs[cur]
-		if !ok || seen[cur] {
+		if !ok || visited(dst[start:], seen, cur) {
 			break
 		}
-		seen[cur] = true
-		chain = append(chain, p)
+		if len(dst)-start >= 32 {
+			if seen == nil {
+				seen = map[int32]bool{}
+				for _, q := range dst[start:] {
+					seen[q.Pid] = true
+				}
+			}
+			seen[cur] = true
+		}
+		dst = append(dst, p)
 		if p.Ppid <= 0 || p.Ppid == p.Pid {
 			break
 		}
 		cur = p.Ppid
 	}
-	return chain
+	return dst
+}
+
+func visited(chain []*Process, seen map[int32]bool, pid int32) bool {
+	if seen != nil {
+		return seen[pid]
+	}
+	for _, p := range chain {
+		if p.Pid == pid {
+			return true
+		}
+	}
+	return false
 }
 
 // minimal is the entry stored when nothing but the ids is known.

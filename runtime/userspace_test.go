@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -13,9 +15,9 @@ import (
 	"github.com/peregrine-sec/peregrine/runtime/proctable"
 )
 
-// benchLive is a Live without a probe: what userspace does with a record
+// newTestLive is a Live without a probe: what userspace does with a record
 // once the ring buffer hands it over, with the default rules.
-func benchLive(b *testing.B) *Live {
+func newTestLive(b testing.TB) *Live {
 	b.Helper()
 	name, src := rules.Default()
 	ld := falcocompat.NewLoader()
@@ -66,7 +68,7 @@ func openRecord(path string) *bpf.Record {
 // the process table and the users) and evaluating the rules the record's
 // mask admits, for an open that alerts and one that does not.
 func BenchmarkUserspaceRecord(b *testing.B) {
-	l := benchLive(b)
+	l := newTestLive(b)
 	for _, tc := range []struct{ name, path string }{{"alert", "/etc/shadow"}, {"no-alert", "/tmp/peregrine-bench"}} {
 		b.Run(tc.name, func(b *testing.B) {
 			r := openRecord(tc.path)
@@ -82,5 +84,39 @@ func BenchmarkUserspaceRecord(b *testing.B) {
 				b.Fatalf("%d alerts in %d loops", n, b.N)
 			}
 		})
+	}
+}
+
+// TestProcessFieldsFollowTable checks that the fields remembered per
+// process follow the process table: an exec's new arguments, a parent's
+// exec and exit.
+func TestProcessFieldsFollowTable(t *testing.T) {
+	l := newTestLive(t)
+	pid, ppid := int32(os.Getpid()), int32(os.Getppid())
+	r := openRecord("/tmp/x")
+	get := func(name string) string {
+		t.Helper()
+		ev := l.handle(r)
+		v, _ := ev.Raw(name)
+		return fmt.Sprint(v)
+	}
+	l.table.Exec(pid, "prog", []string{"one", "two"}, "/usr/bin/prog", "prog")
+	if got := get("proc.args"); got != "one two" {
+		t.Errorf("proc.args after exec: %q", got)
+	}
+	l.table.Exec(pid, "prog", []string{"three"}, "/usr/bin/prog", "prog")
+	if got := get("proc.args"); got != "three" {
+		t.Errorf("proc.args after a second exec: %q", got)
+	}
+	l.table.Exec(ppid, "parent", nil, "/usr/bin/parent", "parent")
+	if got := get("proc.aexepath"); !strings.HasPrefix(got, "[/usr/bin/prog /usr/bin/parent") {
+		t.Errorf("proc.aexepath after the parent's exec: %q", got)
+	}
+	l.table.Exit(ppid)
+	if got := get("proc.aexepath"); got != "[/usr/bin/prog]" {
+		t.Errorf("proc.aexepath after the parent's exit: %q", got)
+	}
+	if got := get("proc.aname"); got != "[cat bash]" {
+		t.Errorf("proc.aname after the parent's exit: %q (the record's comms)", got)
 	}
 }
