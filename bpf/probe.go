@@ -290,12 +290,16 @@ type Counters struct {
 	EventsSent     uint64 `json:"events_sent"`
 	EventsLost     uint64 `json:"events_lost"`
 	EventsFiltered uint64 `json:"events_filtered"`
+	// EventsUnsaved counts syscalls the entry program could not save
+	// arguments for (no task storage: memory, or another BPF program
+	// using it on the CPU), which went unrecorded.
+	EventsUnsaved uint64 `json:"events_unsaved"`
 }
 
 // Counters reads the per-CPU counters.
 func (p *Probe) Counters() (Counters, error) {
 	var c Counters
-	for slot, dst := range []*uint64{&c.SyscallsSeen, &c.EventsSent, &c.EventsLost, &c.EventsFiltered} {
+	for slot, dst := range []*uint64{&c.SyscallsSeen, &c.EventsSent, &c.EventsLost, &c.EventsFiltered, &c.EventsUnsaved} {
 		var perCPU []uint64
 		if err := p.objs.Counters.Lookup(uint32(slot), &perCPU); err != nil {
 			return c, fmt.Errorf("read counter %d: %w", slot, err)

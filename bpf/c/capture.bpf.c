@@ -36,7 +36,8 @@ enum counter {
 	COUNTER_SENT = 1,   /* records written to the ring buffer */
 	COUNTER_LOST = 2,   /* records lost to a full ring buffer */
 	COUNTER_FILTERED = 3,
-	COUNTER_MAX = 4,
+	COUNTER_UNSAVED = 4, /* syscalls whose arguments found no task storage at the entry */
+	COUNTER_MAX = 5,
 };
 
 #define ARG_NONE -1
@@ -976,8 +977,12 @@ static __always_inline int on_enter(__s32 nr, const __u64 *args, bool raw)
 		return 0;
 	count(COUNTER_SEEN);
 	struct pending *p = bpf_task_storage_get(&pending_calls, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!p)
+	if (!p) {
+		/* No memory, or another BPF program using task storage is running
+		 * on this CPU: the syscall goes unrecorded, and is counted. */
+		count(COUNTER_UNSAVED);
 		return 0;
+	}
 	if (!pass_at_enter(t, d, nr, p)) {
 		/* Decided already: no arguments saved, the exit does nothing. */
 		p->nr = PENDING_NONE;

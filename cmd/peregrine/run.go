@@ -89,6 +89,9 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			if metrics.Kernel.EventsLost > 0 {
 				fmt.Fprintf(stderr, "peregrine: %d events lost to a full ring buffer (raise --ring-buffer-size)\n", metrics.Kernel.EventsLost)
 			}
+			if metrics.Kernel.EventsUnsaved > 0 {
+				fmt.Fprintf(stderr, "peregrine: %d syscalls unrecorded: the kernel had no task storage for their arguments\n", metrics.Kernel.EventsUnsaved)
+			}
 			if path := v.GetString("metrics-file"); path != "" {
 				return writeMetrics(path, metrics)
 			}
@@ -239,6 +242,7 @@ func writeMetrics(path string, m runtime.Metrics) error {
 		"kernel.events_sent":          m.Kernel.EventsSent,
 		"kernel.events_lost":          m.Kernel.EventsLost,
 		"kernel.events_filtered":      m.Kernel.EventsFiltered,
+		"kernel.events_unsaved":       m.Kernel.EventsUnsaved,
 		"userspace.events_evaluated":  m.Userspace.EventsEvaluated,
 		"userspace.processes_tracked": uint64(m.Userspace.Processes),
 		"alerts":                      m.Alerts,
