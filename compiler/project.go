@@ -349,6 +349,20 @@ func pathAtom(c *policy.Compare) *Pred {
 			return Truth()
 		}
 		s.Prefix[prefix] = true
+	case policy.OpGlob:
+		// Every match starts with the pattern's literal head (up to the
+		// first '*', '?', '[' or '\'); a pattern without any is an exact
+		// path.
+		v := c.Values[0]
+		i := strings.IndexAny(v, `*?[\`)
+		switch {
+		case i < 0:
+			s.Exact[v] = true
+		case i == 0:
+			return Truth()
+		default:
+			s.Prefix[v[:i]] = true
+		}
 	case policy.OpPmatch:
 		for _, v := range c.Values {
 			if policy.HasGlobMeta(v) {

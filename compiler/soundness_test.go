@@ -310,6 +310,8 @@ func randomCondition(rng *rand.Rand, depth int) string {
 			"fd.name endswith .log", "fd.filename in (syslog, auth.log)", "evt.arg.target endswith shadow",
 			"fd.rport = 443", "fd.sport in (80, 443)", "fd.lport > 1024", "fd.cport = 22", "fd.rport < 1024",
 			"proc.args contains -c", "fd.name contains shadow", "proc.name startswith ba",
+			`fd.name glob "/etc/*"`, `fd.name glob "/tmp/a"`, `fd.name glob "/var/log/*.log"`, `fd.name glob "*shadow"`,
+			`fd.name glob "/etc/sh?dow"`, `fd.name glob "/tmp/[ab]"`, `evt.arg.target glob "/etc/*"`,
 			"evt.type = openat", "evt.type in (open, openat, execve)", "evt.type != execve", "proc.name exists",
 		}
 		a := atoms[rng.Intn(len(atoms))]
