@@ -59,15 +59,20 @@ log_file_truncated if {
 	startswith(input.fd.name, "/var/log/")
 }
 
-unlinked_below_var_log if startswith(input.fs.path.name, "/var/log/")
-
-unlinked_below_var_log if startswith(input.evt.arg.path, "/var/log/")
-
-unlinked_below_var_log if startswith(input.evt.arg.name, "/var/log/")
-
+# Each syscall with its own argument (unlink's path, unlinkat's name).
 log_file_unlinked if {
 	input.evt.type in {"unlink", "unlinkat"}
-	unlinked_below_var_log
+	startswith(input.fs.path.name, "/var/log/")
+}
+
+log_file_unlinked if {
+	input.evt.type == "unlink"
+	startswith(input.evt.arg.path, "/var/log/")
+}
+
+log_file_unlinked if {
+	input.evt.type == "unlinkat"
+	startswith(input.evt.arg.name, "/var/log/")
 }
 
 log_file_touched if log_file_truncated
