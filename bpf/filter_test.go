@@ -47,16 +47,39 @@ func (c *pathCounter) read(p *Probe) {
 	}
 }
 
+// openatProbe loads the capture for openat alone and counts its records
+// by path; both stop when the test ends.
+func openatProbe(t *testing.T) (*Probe, *pathCounter) {
+	t.Helper()
+	requireRoot(t)
+	p, err := Load(Options{Syscalls: []string{"openat"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	c := &pathCounter{counts: map[string]int{}}
+	go c.read(p)
+	return p, c
+}
+
 // sentFor counts the records that reach userspace while a child opens
 // path five times.
 func (c *pathCounter) sentFor(t *testing.T, path string) int {
 	t.Helper()
+	return c.sentDuring(path, func() {
+		if out, err := exec.Command("/bin/sh", "-c", "for i in 1 2 3 4 5; do : < "+path+"; done").CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	})
+}
+
+// sentDuring counts the records of path that reach userspace while open
+// runs.
+func (c *pathCounter) sentDuring(path string, open func()) int {
 	c.mu.Lock()
 	before := c.counts[path]
 	c.mu.Unlock()
-	if out, err := exec.Command("/bin/sh", "-c", "for i in 1 2 3 4 5; do : < "+path+"; done").CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	open()
 	time.Sleep(3 * PollInterval)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -67,14 +90,7 @@ func (c *pathCounter) sentFor(t *testing.T, path string) int {
 // whose maps cannot be written is refused with the previous one left
 // running, and that a later plan replaces it.
 func TestApplyPlan(t *testing.T) {
-	requireRoot(t)
-	p, err := Load(Options{Syscalls: []string{"openat"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c := &pathCounter{counts: map[string]int{}}
-	go c.read(p)
+	p, c := openatProbe(t)
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	os.WriteFile(a, nil, 0o644)
@@ -119,14 +135,7 @@ func TestApplyPlan(t *testing.T) {
 // TestUIDDimension checks the uid ranges in the kernel: a plan for uid
 // 4242 drops root's opens, one for uids below 1000 passes them.
 func TestUIDDimension(t *testing.T) {
-	requireRoot(t)
-	p, err := Load(Options{Syscalls: []string{"openat"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c := &pathCounter{counts: map[string]int{}}
-	go c.read(p)
+	p, c := openatProbe(t)
 	f := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(f, nil, 0o644)
 	if _, err := p.ApplyPlan(planFor(t, "evt.type = openat and user.uid = 4242 and fd.name = "+f).Encoding); err != nil {
@@ -209,14 +218,7 @@ func TestPortDimension(t *testing.T) {
 // TestSuffixDimension checks the reversed-path trie: endswith and
 // fd.filename filter in the kernel.
 func TestSuffixDimension(t *testing.T) {
-	requireRoot(t)
-	p, err := Load(Options{Syscalls: []string{"openat"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c := &pathCounter{counts: map[string]int{}}
-	go c.read(p)
+	p, c := openatProbe(t)
 	dir := t.TempDir()
 	hit, miss, named := filepath.Join(dir, "x.secret"), filepath.Join(dir, "x.public"), filepath.Join(dir, "passwd.bak")
 	for _, f := range []string{hit, miss, named} {
@@ -241,14 +243,7 @@ func TestSuffixDimension(t *testing.T) {
 // which use the same generation of maps; plan 3 rejects the shell's comm,
 // so none of its opens may be sent.
 func TestCommVerdictFollowsPlans(t *testing.T) {
-	requireRoot(t)
-	p, err := Load(Options{Syscalls: []string{"openat"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c := &pathCounter{counts: map[string]int{}}
-	go c.read(p)
+	p, c := openatProbe(t)
 	path := filepath.Join(t.TempDir(), "x")
 	os.WriteFile(path, nil, 0o644)
 
@@ -269,17 +264,12 @@ func TestCommVerdictFollowsPlans(t *testing.T) {
 	// opens has the shell open path five times and counts what is sent.
 	opens := func() int {
 		t.Helper()
-		c.mu.Lock()
-		before := c.counts[path]
-		c.mu.Unlock()
-		fmt.Fprintf(stdin, "for i in 1 2 3 4 5; do : < %s; done; echo done\n", path)
-		if l, err := lines.ReadString('\n'); err != nil || l != "done\n" {
-			t.Fatalf("shell: %q, %v", l, err)
-		}
-		time.Sleep(3 * PollInterval)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.counts[path] - before
+		return c.sentDuring(path, func() {
+			fmt.Fprintf(stdin, "for i in 1 2 3 4 5; do : < %s; done; echo done\n", path)
+			if l, err := lines.ReadString('\n'); err != nil || l != "done\n" {
+				t.Fatalf("shell: %q, %v", l, err)
+			}
+		})
 	}
 	apply := func(cond string) uint32 {
 		t.Helper()

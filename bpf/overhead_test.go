@@ -98,10 +98,8 @@ func BenchmarkOverhead(b *testing.B) {
 					if mode == "tracepoint+filter" {
 						attach = AttachTracepoints
 					}
-					p, err := Load(Options{Syscalls: benchmarkSyscalls, Mode: attach})
-					if err != nil {
-						b.Fatal(err)
-					}
+					p, stop := drainedProbe(b, Options{Syscalls: benchmarkSyscalls, Mode: attach})
+					defer stop()
 					if mode == "tracepoint+filter" {
 						// A rule on sensitive files: the load generator's
 						// opens of its temp file are dropped in the kernel.
@@ -109,17 +107,6 @@ func BenchmarkOverhead(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-					done := make(chan struct{})
-					go func() {
-						defer close(done)
-						var rec Record
-						for {
-							if err := p.ReadInto(&rec); errors.Is(err, ringbuf.ErrClosed) {
-								return
-							}
-						}
-					}()
-					defer func() { p.Close(); <-done }()
 				}
 				b.ResetTimer()
 				ns := runLoadgen(b, load)
@@ -149,16 +136,58 @@ func filterRules(b *testing.B, n int) *compiler.Plan {
 	return plan
 }
 
+// drainedProbe loads the capture with a reader that discards its records.
+// The function it returns stops both: a benchmark's function runs several
+// times, and each run must leave nothing attached.
+func drainedProbe(b *testing.B, opts Options) (*Probe, func()) {
+	b.Helper()
+	p, err := Load(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var rec Record
+		for {
+			if err := p.ReadInto(&rec); errors.Is(err, ringbuf.ErrClosed) {
+				return
+			}
+		}
+	}()
+	return p, func() { p.Close(); <-done }
+}
+
+// enableRunTimeStats turns the kernel's BPF run-time statistics on until
+// the benchmark (with its sub-benchmarks) ends, or skips it when the kernel
+// refuses.
+func enableRunTimeStats(b *testing.B) {
+	b.Helper()
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		b.Skipf("BPF run-time statistics: %v", err)
+	}
+	b.Cleanup(func() { stats.Close() })
+}
+
+// runCost reads prog's run-time statistics now; the function it returns
+// reports, as metric unit, the nanoseconds per run since.
+func runCost(b *testing.B, prog *ebpf.Program, unit string) func() {
+	before, _ := prog.Stats()
+	return func() {
+		after, _ := prog.Stats()
+		if runs := after.RunCount - before.RunCount; runs > 0 {
+			b.ReportMetric(float64(after.Runtime-before.Runtime)/float64(runs), unit)
+		}
+	}
+}
+
 // BenchmarkFilterCost reports the capture program's cost per openat, from
 // the kernel's BPF run-time statistics, as the rule count grows: the
 // filter's lookups per event do not depend on it.
 func BenchmarkFilterCost(b *testing.B) {
 	requireRoot(b)
-	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
-	if err != nil {
-		b.Skipf("BPF run-time statistics: %v", err)
-	}
-	defer stats.Close()
+	enableRunTimeStats(b)
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
 			p, err := Load(Options{Syscalls: []string{"openat"}})
@@ -169,15 +198,11 @@ func BenchmarkFilterCost(b *testing.B) {
 			if _, err := p.ApplyPlan(filterRules(b, n).Encoding); err != nil {
 				b.Fatal(err)
 			}
-			before, _ := p.objs.TpSysExit.Stats()
+			exit := runCost(b, p.objs.TpSysExit, "ns/exit-prog-run")
 			b.ResetTimer()
 			runLoadgen(b, "openat")
 			b.StopTimer()
-			after, _ := p.objs.TpSysExit.Stats()
-			runs := after.RunCount - before.RunCount
-			if runs > 0 {
-				b.ReportMetric(float64(after.Runtime-before.Runtime)/float64(runs), "ns/exit-prog-run")
-			}
+			exit()
 			c, _ := p.Counters()
 			b.ReportMetric(float64(c.EventsSent), "events-sent")
 		})
@@ -205,47 +230,24 @@ func sensitiveFilePlan(b *testing.B) *compiler.Plan {
 // drops them at the exit (a rule on sensitive files).
 func BenchmarkProgramCost(b *testing.B) {
 	requireRoot(b)
-	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
-	if err != nil {
-		b.Skipf("BPF run-time statistics: %v", err)
-	}
-	defer stats.Close()
+	enableRunTimeStats(b)
 	for _, mode := range []string{"ship-all", "drop-at-exit"} {
 		b.Run(mode, func(b *testing.B) {
-			p, err := Load(Options{Syscalls: benchmarkSyscalls, Mode: AttachTracepoints})
-			if err != nil {
-				b.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				var rec Record
-				for {
-					if err := p.ReadInto(&rec); errors.Is(err, ringbuf.ErrClosed) {
-						return
-					}
-				}
-			}()
-			defer func() { p.Close(); <-done }()
+			p, stop := drainedProbe(b, Options{Syscalls: benchmarkSyscalls, Mode: AttachTracepoints})
+			defer stop()
 			if mode == "drop-at-exit" {
 				if _, err := p.ApplyPlan(sensitiveFilePlan(b).Encoding); err != nil {
 					b.Fatal(err)
 				}
 			}
-			be, _ := p.objs.TpSysEnter.Stats()
-			bx, _ := p.objs.TpSysExit.Stats()
+			enter := runCost(b, p.objs.TpSysEnter, "ns/enter")
+			exit := runCost(b, p.objs.TpSysExit, "ns/exit")
 			b.ResetTimer()
 			ns := runLoadgen(b, "openat")
 			b.StopTimer()
-			ae, _ := p.objs.TpSysEnter.Stats()
-			ax, _ := p.objs.TpSysExit.Stats()
+			enter()
+			exit()
 			b.ReportMetric(ns, "ns/call")
-			if r := ae.RunCount - be.RunCount; r > 0 {
-				b.ReportMetric(float64(ae.Runtime-be.Runtime)/float64(r), "ns/enter")
-			}
-			if r := ax.RunCount - bx.RunCount; r > 0 {
-				b.ReportMetric(float64(ax.Runtime-bx.Runtime)/float64(r), "ns/exit")
-			}
 		})
 	}
 }

@@ -6,7 +6,7 @@ import (
 
 // Normalize returns x in negation normal form with constants folded and
 // nested and/or flattened: Not appears only directly above a Compare.
-func Normalize(x policy.Expr) policy.Expr { return fold(nnf(x, false)) }
+func Normalize(x policy.Expr) policy.Expr { return policy.Fold(nnf(x, false)) }
 
 // nnf pushes negations down to the comparisons (De Morgan).
 func nnf(x policy.Expr, neg bool) policy.Expr {
@@ -40,69 +40,12 @@ func nnf(x policy.Expr, neg bool) policy.Expr {
 	return x
 }
 
-// fold flattens nested and/or and folds constants.
-func fold(x policy.Expr) policy.Expr {
-	switch x := x.(type) {
-	case *policy.And:
-		var out []policy.Expr
-		for _, s := range x.Exprs {
-			s = fold(s)
-			if c, ok := s.(*policy.Const); ok {
-				if !c.Value {
-					return c
-				}
-				continue
-			}
-			if a, ok := s.(*policy.And); ok {
-				out = append(out, a.Exprs...)
-				continue
-			}
-			out = append(out, s)
-		}
-		switch len(out) {
-		case 0:
-			return &policy.Const{Value: true}
-		case 1:
-			return out[0]
-		}
-		return &policy.And{Exprs: out}
-	case *policy.Or:
-		var out []policy.Expr
-		for _, s := range x.Exprs {
-			s = fold(s)
-			if c, ok := s.(*policy.Const); ok {
-				if c.Value {
-					return c
-				}
-				continue
-			}
-			if o, ok := s.(*policy.Or); ok {
-				out = append(out, o.Exprs...)
-				continue
-			}
-			out = append(out, s)
-		}
-		switch len(out) {
-		case 0:
-			return &policy.Const{Value: false}
-		case 1:
-			return out[0]
-		}
-		return &policy.Or{Exprs: out}
-	case *policy.Not:
-		if c, ok := x.X.(*policy.Const); ok {
-			return &policy.Const{Value: !c.Value}
-		}
-	}
-	return x
-}
-
 // SpecializeEventType folds the comparisons on evt.type for an event of
 // type typ, which every event the kernel delivers for that syscall has:
 // evt.type = typ is true, evt.type in (...) is decided, and so on. x must
 // be normalised; the result is normalised.
 func SpecializeEventType(x policy.Expr, typ string) policy.Expr {
-	return fold(specialize(x, typ))
+	return policy.Fold(specialize(x, typ))
 }
 
 func specialize(x policy.Expr, typ string) policy.Expr {

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"net/netip"
@@ -661,21 +662,7 @@ func (t *Tree) lower(s string) string {
 	if ascii && !upper {
 		return s
 	}
-	n := len(t.buf)
-	if ascii {
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			t.buf = append(t.buf, c)
-		}
-		return t.str(n)
-	}
-	for _, r := range s {
-		t.buf = utf8.AppendRune(t.buf, unicode.ToLower(r))
-	}
-	return t.str(n)
+	return t.mapCase(s, ascii, 'A', 'Z', 'a'-'A', unicode.ToLower)
 }
 
 // upper is strings.ToUpper into the scratch buffer.
@@ -684,19 +671,25 @@ func (t *Tree) upper(s string) string {
 	if ascii && !lower {
 		return s
 	}
+	return t.mapCase(s, ascii, 'a', 'z', 'A'-'a', unicode.ToUpper)
+}
+
+// mapCase writes s into the scratch buffer with the bytes in [from, to]
+// shifted by delta when s is ASCII, else with every rune mapped by fn.
+func (t *Tree) mapCase(s string, ascii bool, from, to byte, delta int, fn func(rune) rune) string {
 	n := len(t.buf)
 	if ascii {
 		for i := 0; i < len(s); i++ {
 			c := s[i]
-			if 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A'
+			if from <= c && c <= to {
+				c = byte(int(c) + delta)
 			}
 			t.buf = append(t.buf, c)
 		}
 		return t.str(n)
 	}
 	for _, r := range s {
-		t.buf = utf8.AppendRune(t.buf, unicode.ToUpper(r))
+		t.buf = utf8.AppendRune(t.buf, fn(r))
 	}
 	return t.str(n)
 }
@@ -1050,9 +1043,9 @@ func treeNumClass(unsigned bool) treeClass[int64] {
 			return func(l, r int64) bool { return l != r }
 		}
 		if unsigned {
-			return func(l, r int64) bool { return treeOrdered(op, treeCmp(uint64(l), uint64(r))) }
+			return func(l, r int64) bool { return treeOrdered(op, cmp.Compare(uint64(l), uint64(r))) }
 		}
-		return func(l, r int64) bool { return treeOrdered(op, treeCmp(l, r)) }
+		return func(l, r int64) bool { return treeOrdered(op, cmp.Compare(l, r)) }
 	}
 	return treeClass[int64]{
 		conv: policy.ParseInt,
@@ -1069,16 +1062,6 @@ func treeNumClass(unsigned bool) treeClass[int64] {
 			return func(v int64) bool { _, ok := m[v]; return ok }
 		},
 	}
-}
-
-func treeCmp[T int64 | uint64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func treeParseBool(s string) (bool, bool) {

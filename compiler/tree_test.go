@@ -192,26 +192,6 @@ func TestTreeConformance(t *testing.T) {
 	}
 }
 
-// ttUpstream loads the upstream rule files with every rule enabled.
-func ttUpstream(t testing.TB) *policy.Ruleset {
-	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "falco")
-	if _, err := os.Stat(filepath.Join(dir, "falco_rules.yaml")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("upstream rule files missing in CI: %v", err)
-		}
-		t.Skipf("upstream rule files not found: %v", err)
-	}
-	res := falcocompat.LoadPaths(filepath.Join(dir, "falco_rules.yaml"), filepath.Join(dir, "falco-incubating_rules.yaml"))
-	if err := res.Err(); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range res.Ruleset.Rules {
-		r.Enabled = true
-	}
-	return res.Ruleset
-}
-
 func ttDecode(t testing.TB, evs []map[string]any) []*policy.Event {
 	t.Helper()
 	var out []*policy.Event
@@ -532,7 +512,7 @@ func ttEquivalence(t *testing.T, rs *policy.Ruleset, seeds []map[string]any, n i
 // TestTreeUpstreamEquivalence checks the tree against the reference on the
 // upstream rules, every one enabled, over mutated upstream events.
 func TestTreeUpstreamEquivalence(t *testing.T) {
-	rs := ttUpstream(t)
+	rs := upstreamRules(t)
 	ttEquivalence(t, rs, loadSeeds(t), ttEvents())
 }
 
@@ -658,7 +638,7 @@ func TestTreeZeroAllocs(t *testing.T) {
 		ttAllocs(t, tree, c.evs)
 	}
 	if _, err := os.Stat("../../shared/falco/falco_rules.yaml"); err == nil {
-		rs := ttUpstream(t)
+		rs := upstreamRules(t)
 		tree, _ := ttBuild(t, rs)
 		ttAllocs(t, tree, ttDecode(t, loadSeeds(t)))
 	}
@@ -678,39 +658,6 @@ func ttAllocs(t *testing.T, tree *Tree, evs []*policy.Event) {
 	}
 }
 
-// ttParseIntRef is policy's parseInt, which allocates on failure.
-func ttParseIntRef(s string) (int64, bool) {
-	s = strings.TrimLeft(s, " \t\n\r\v\f")
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
-	}
-	if u, err := strconv.ParseUint(strings.TrimPrefix(s, "+"), 10, 64); err == nil {
-		return int64(u), true
-	}
-	return 0, false
-}
-
-func TestTreeParseInt(t *testing.T) {
-	in := []string{"", "0", "-0", "+0", "7", " 7", "\t-7", "7 ", "++7", "+-7", "-", "+", "1_0", "0x10",
-		"9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
-		"18446744073709551615", "+18446744073709551615", "18446744073709551616", "-18446744073709551615", "١"}
-	rng := rand.New(rand.NewSource(2))
-	for i := 0; i < 20000; i++ {
-		b := make([]byte, rng.Intn(22))
-		for j := range b {
-			b[j] = "0123456789+- \t9x"[rng.Intn(16)]
-		}
-		in = append(in, string(b))
-	}
-	for _, s := range in {
-		n, ok := policy.ParseInt(s)
-		wn, wok := ttParseIntRef(s)
-		if n != wn || ok != wok {
-			t.Fatalf("ParseInt(%q) = %d, %v; want %d, %v", s, n, ok, wn, wok)
-		}
-	}
-}
-
 // FuzzTreeEquivalence builds an event from a JSON object and (field,
 // value) picks, and checks the tree against the reference on the upstream
 // rules, or the built-in ones when ../shared is absent.
@@ -718,7 +665,7 @@ func FuzzTreeEquivalence(f *testing.F) {
 	var rs *policy.Ruleset
 	var seeds []map[string]any
 	if _, err := os.Stat("../../shared/falco/falco_rules.yaml"); err == nil {
-		rs, seeds = ttUpstream(f), loadSeeds(f)
+		rs, seeds = upstreamRules(f), loadSeeds(f)
 	} else {
 		rs, seeds = ttBuiltin(f)
 	}
@@ -767,7 +714,7 @@ func FuzzTreeEquivalence(f *testing.F) {
 }
 
 func ttBenchEvents(b *testing.B) (*policy.Ruleset, []*policy.Event) {
-	rs := ttUpstream(b)
+	rs := upstreamRules(b)
 	return rs, ttDecode(b, loadSeeds(b))
 }
 

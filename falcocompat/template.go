@@ -7,6 +7,17 @@ import (
 	"github.com/peregrine-sec/peregrine/policy"
 )
 
+// ParseOutput parses an output template as a rule's output key (see
+// parseTemplate). Errors are *SyntaxError, with the offset of the bad
+// field's '%'.
+func ParseOutput(s string) (policy.Template, error) {
+	t, err := parseTemplate(s)
+	if err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
 // parseTemplate parses an output template: literal text with %field,
 // %field[arg], %transformer(field), %(field) and a width (%20proc.name).
 // Like Falco it takes the longest text after % that names a known field,
@@ -100,7 +111,7 @@ func templateField(s string) (*policy.FieldRef, int, string) {
 			return &ref, used, ""
 		}
 	}
-	return nil, 0, fmt.Sprintf("unknown filter: filter_check called with nonexistent field %s", s[:n])
+	return nil, 0, fmt.Sprintf("unknown filter: unknown field %%%s", s[:n])
 }
 
 // tryField parses a transformer expression at the start of the parser's

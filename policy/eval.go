@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -380,9 +381,9 @@ func (k *Check) cmp(op Op, l, r value) bool {
 	case k.typ.Numeric():
 		var c int
 		if k.unsigned {
-			c = cmpOrdered(uint64(l.n), uint64(r.n))
+			c = cmp.Compare(uint64(l.n), uint64(r.n))
 		} else {
-			c = cmpOrdered(l.n, r.n)
+			c = cmp.Compare(l.n, r.n)
 		}
 		return ordered(op, c)
 	case k.typ == TypeBool:
@@ -427,16 +428,6 @@ func (k *Check) cmp(op Op, l, r value) bool {
 		return PathPrefixMatch(r.s, l.s)
 	}
 	return ordered(op, strings.Compare(l.s, r.s))
-}
-
-func cmpOrdered[T int64 | uint64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func cmpBool(a, b bool) int {

@@ -107,7 +107,7 @@ func typeOK(t policy.FieldType) bool {
 func typedValue(s string, t policy.FieldType) (*ast.Term, bool) {
 	switch {
 	case t.Numeric():
-		n, ok := parseInt(s)
+		n, ok := policy.ParseInt(s)
 		if !ok {
 			return nil, false
 		}
@@ -139,20 +139,6 @@ func unsigned(t policy.FieldType) bool {
 		return true
 	}
 	return false
-}
-
-// parseInt reads a decimal integer as the reference evaluator does
-// (sscanf("%d"): optional blanks and sign; values above the int64 range
-// wrap).
-func parseInt(s string) (int64, bool) {
-	s = strings.TrimLeft(s, " \t\n\r\v\f")
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
-	}
-	if u, err := strconv.ParseUint(strings.TrimPrefix(s, "+"), 10, 64); err == nil {
-		return int64(u), true
-	}
-	return 0, false
 }
 
 // Input returns the input document of an event (see the comment above).

@@ -12,8 +12,9 @@
 //	custom.tags      -> Tags         default: none (a list of strings)
 //	custom.output    -> Output       default: DefaultOutput after the name
 //
-// The output template uses Falco's %field syntax (%proc.name,
-// %proc.aname[2], %evt.arg.flags, %20proc.name, %% for a percent sign).
+// The output template uses the syntax of Falco's output key (%proc.name,
+// %proc.aname[2], %evt.arg.flags, %20proc.name, %tolower(proc.name)),
+// plus %% for a percent sign.
 // Two annotations that set the same key to different values are an error;
 // subpackages-scope annotations of enclosing packages are defaults that
 // the package's own annotations may override. Source is "syscall".
@@ -235,7 +236,7 @@ func Load(files map[string][]byte) ([]*policy.Rule, error) {
 		for _, q := range pq.Queries {
 			or.Exprs = append(or.Exprs, t.body(q))
 		}
-		r.Condition = factor(simplify(or))
+		r.Condition = factor(policy.Fold(or))
 		if types, all := policy.InferEventTypes(r.Condition); !all {
 			r.EventTypes = append([]string{}, types...)
 		}
@@ -294,28 +295,6 @@ func prepare(modules map[string]*ast.Module, support []*ast.Module, caps *ast.Ca
 		q.need = need
 	}
 	return nil
-}
-
-// simplify folds the constants of an Or of branches and unwraps single
-// operands.
-func simplify(or *policy.Or) policy.Expr {
-	var out []policy.Expr
-	for _, x := range or.Exprs {
-		if c, ok := x.(*policy.Const); ok {
-			if c.Value {
-				return c
-			}
-			continue
-		}
-		out = append(out, x)
-	}
-	switch len(out) {
-	case 0:
-		return &policy.Const{Value: false}
-	case 1:
-		return out[0]
-	}
-	return &policy.Or{Exprs: out}
 }
 
 func isAlert(r *ast.Rule) bool {

@@ -1,12 +1,14 @@
 package rego
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/policy"
 )
 
@@ -126,7 +128,7 @@ func metadata(c *ast.Compiler, pkgPath ast.Ref, modules []*ast.Module, alerts []
 	if out == "" {
 		out = strings.ReplaceAll(r.Name, "%", "%%") + DefaultOutput
 	}
-	if r.Output, err = parseTemplate(out); err != nil {
+	if r.Output, err = parseOutput(out); err != nil {
 		l := first.Location
 		if mv, ok := own["custom.output"]; ok {
 			l = mv.loc
@@ -143,76 +145,23 @@ func show(v any) string {
 	return fmt.Sprintf("%v", v)
 }
 
-// parseTemplate parses a Falco output template: %field, %field[arg],
-// %evt.arg.name, a width (%20proc.name) and %% for a percent sign. Like
-// Falco it takes the longest text after % that names a field.
-func parseTemplate(s string) (policy.Template, error) {
+// parseOutput parses custom.output with the syntax of Falco's output key
+// (falcocompat.ParseOutput), plus %% for a percent sign.
+func parseOutput(s string) (policy.Template, error) {
 	var t policy.Template
-	var lit strings.Builder
-	flush := func() {
-		if lit.Len() > 0 {
-			t.Parts = append(t.Parts, policy.TemplatePart{Text: lit.String()})
-			lit.Reset()
+	for i, piece := range strings.Split(s, "%%") {
+		if i > 0 {
+			t.Parts = append(t.Parts, policy.TemplatePart{Text: "%"})
 		}
+		p, err := falcocompat.ParseOutput(piece)
+		if err != nil {
+			var se *falcocompat.SyntaxError
+			if errors.As(err, &se) {
+				return t, errors.New(se.Msg)
+			}
+			return t, err
+		}
+		t.Parts = append(t.Parts, p.Parts...)
 	}
-	for i := 0; i < len(s); {
-		if s[i] != '%' {
-			lit.WriteByte(s[i])
-			i++
-			continue
-		}
-		i++
-		if i < len(s) && s[i] == '%' {
-			lit.WriteByte('%')
-			i++
-			continue
-		}
-		width := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			width = width*10 + int(s[i]-'0')
-			i++
-		}
-		n := 0
-		for i+n < len(s) && isNameByte(s[i+n]) {
-			n++
-		}
-		var ref *policy.FieldRef
-		used := 0
-		for l := n; l > 0 && ref == nil; l-- {
-			if s[i+l-1] == '.' {
-				continue
-			}
-			name := s[i : i+l]
-			if f := policy.LookupField(name); f != nil {
-				ref, used = &policy.FieldRef{Field: f, Index: -1}, l
-				if l == n && i+l < len(s) && s[i+l] == '[' {
-					if end := strings.IndexByte(s[i+l:], ']'); end > 0 {
-						ref.Arg, ref.HasArg = s[i+l+1:i+l+end], true
-						used = l + end + 1
-						if f.Arg == policy.ArgIndexOptional {
-							fmt.Sscanf(ref.Arg, "%d", &ref.Index)
-						}
-					}
-				}
-			} else if f, arg := policy.SplitDottedArg(name); f != nil {
-				ref, used = &policy.FieldRef{Field: f, Arg: arg, HasArg: true, Index: -1}, l
-			}
-		}
-		if ref == nil {
-			end := strings.IndexAny(s[i:], " \t\n")
-			if end < 0 {
-				end = len(s) - i
-			}
-			return t, fmt.Errorf("unknown field %%%s", s[i:i+end])
-		}
-		flush()
-		t.Parts = append(t.Parts, policy.TemplatePart{Field: ref, Width: width})
-		i += used
-	}
-	flush()
 	return t, nil
-}
-
-func isNameByte(b byte) bool {
-	return b == '.' || b == '_' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
 }

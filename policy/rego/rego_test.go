@@ -525,3 +525,12 @@ func BenchmarkOPAPreconverted(b *testing.B) {
 		_ = holds(rs)
 	}
 }
+
+// TestOutputSyntax checks that custom.output takes Falco's output syntax,
+// transformers and %(field) included, and %% for a percent sign.
+func TestOutputSyntax(t *testing.T) {
+	r := load1(t, "# METADATA\n# custom:\n#   output: \"%tolower(proc.name) %(fd.name) 5%%\"\npackage p\nalert if input.proc.name == \"a\"\n")
+	if got, want := r.Output.String(), "%tolower(proc.name) %fd.name 5%%"; got != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+}

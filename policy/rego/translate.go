@@ -51,24 +51,15 @@ func (t *translator) body(b ast.Body) policy.Expr {
 			rest = append(rest, e)
 			continue
 		}
-		if c, isConst := x.(*policy.Const); isConst {
-			if !c.Value {
-				return &policy.Const{Value: false}
-			}
-			continue
+		if c, isConst := x.(*policy.Const); isConst && !c.Value {
+			return c // no residual needed
 		}
 		out = append(out, x)
 	}
 	if len(rest) > 0 {
 		out = append(out, t.residual(rest))
 	}
-	switch len(out) {
-	case 0:
-		return &policy.Const{Value: true}
-	case 1:
-		return out[0]
-	}
-	return &policy.And{Exprs: out}
+	return policy.Fold(&policy.And{Exprs: out})
 }
 
 // residual returns an OPA-evaluated leaf for the conjunction b.
