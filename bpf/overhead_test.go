@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/peregrine-sec/peregrine/compiler"
 	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/rules"
 	"golang.org/x/sys/unix"
 )
 
@@ -295,6 +297,79 @@ func BenchmarkAttachFloor(b *testing.B) {
 						l.Close()
 					}
 				}()
+				b.ResetTimer()
+				ns := runLoadgen(b, load)
+				b.StopTimer()
+				b.ReportMetric(ns, "ns/call")
+			})
+		}
+	}
+}
+
+// rulesetPlan loads a named ruleset ("default": the embedded rules;
+// "upstream": Falco's stable rules from ../shared) and compiles it for the
+// syscalls it needs, as peregrine run does.
+func rulesetPlan(b *testing.B, which string) ([]string, *compiler.Plan) {
+	b.Helper()
+	var res *falcocompat.Result
+	switch which {
+	case "default":
+		name, src := rules.Default()
+		l := falcocompat.NewLoader()
+		l.AddFile(name, src)
+		res = l.Compile()
+	case "upstream":
+		path := "../../shared/falco/falco_rules.yaml"
+		if _, err := os.Stat(path); err != nil {
+			if os.Getenv("CI") != "" {
+				b.Fatalf("upstream rules needed in CI: %v", err)
+			}
+			b.Skipf("upstream rules absent: %v", err)
+		}
+		res = falcocompat.LoadPaths(path)
+	}
+	if err := res.Err(); err != nil {
+		b.Fatal(err)
+	}
+	set := map[string]bool{"execve": true, "execveat": true, "chdir": true, "fchdir": true}
+	for _, r := range res.Ruleset.Enabled() {
+		if r.EventTypes == nil {
+			for _, s := range Syscalls {
+				set[s.Name] = true
+			}
+		}
+		for _, t := range r.EventTypes {
+			if _, ok := LookupSyscall(t); ok {
+				set[t] = true
+			}
+		}
+	}
+	var names []string
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	plan, err := compiler.Compile(res.Ruleset, compiler.Options{Syscalls: names})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return names, plan
+}
+
+// BenchmarkOverheadRulesets is the overhead harness with the rulesets
+// peregrine run is used with, attached as run attaches them (the mode the
+// kernel's features call for): what a user's machine pays.
+func BenchmarkOverheadRulesets(b *testing.B) {
+	requireRoot(b)
+	for _, set := range []string{"default", "upstream"} {
+		for _, load := range []string{"getppid", "openat"} {
+			b.Run(set+"/"+load, func(b *testing.B) {
+				names, plan := rulesetPlan(b, set)
+				p, stop := drainedProbe(b, Options{Syscalls: names, State: []string{"execve", "execveat", "chdir", "fchdir"}})
+				defer stop()
+				if _, err := p.ApplyPlan(plan.Encoding); err != nil {
+					b.Fatal(err)
+				}
 				b.ResetTimer()
 				ns := runLoadgen(b, load)
 				b.StopTimer()
