@@ -44,29 +44,13 @@ type capturePathKey struct {
 	Data      [256]uint8
 }
 
-type capturePending struct {
-	_          structs.HostLayout
-	Args       [6]uint64
-	Nr         int32
-	Euid       uint32
-	Comm       [16]int8
-	Pcomm      [16]int8
-	Plan       uint32
-	Judged     uint32
-	Mask       [4]uint64
-	CachePlan  uint32
-	CacheValid uint32
-	CacheComm  [16]int8
-	CachePcomm [16]int8
-	CacheMask  [4]uint64
-}
-
 type captureRecord struct {
 	_              structs.HostLayout
 	Ts             uint64
 	Kind           uint32
 	Size           uint32
 	Nr             int32
+	AbiNr          int32
 	Pid            uint32
 	Tid            uint32
 	Ppid           uint32
@@ -74,8 +58,10 @@ type captureRecord struct {
 	Gid            uint32
 	Euid           uint32
 	Loginuid       uint32
+	Plan           uint32
 	Ret            int64
 	CgroupId       uint64
+	CgroupKey      uint64
 	Pidns          uint32
 	Mntns          uint32
 	CapEffective   uint64
@@ -92,22 +78,39 @@ type captureRecord struct {
 	SkProtocol     uint16
 	Sport          uint16
 	Dport          uint16
-	Len            [4]uint16
-	Gen            uint16
+	Len            [6]uint16
 	Saddr          [16]uint8
 	Daddr          [16]uint8
+	_              [2]byte
 	Flags          uint32
 	Vpid           uint32
+	ExeFlags       uint32
+	Pad            uint32
 	Comm           [16]int8
 	Pcomm          [16]int8
-	_              [4]byte
 	Mask           [4]uint64
 }
 
 type captureScratch struct {
 	_    structs.HostLayout
 	R    captureRecord
-	Data [20480]int8
+	Data [36864]int8
+	Walk struct {
+		_    structs.HostLayout
+		D    uint64
+		Vm   uint64
+		M    uint64
+		Off  uint32
+		End  uint32
+		Done uint32
+		_    [4]byte
+	}
+}
+
+type captureSocketcallDesc struct {
+	_     structs.HostLayout
+	Nr    int32
+	Nargs uint32
 }
 
 type captureSyscallDesc struct {
@@ -117,7 +120,6 @@ type captureSyscallDesc struct {
 	Path1       int8
 	Sockaddr    int8
 	SockaddrLen int8
-	LenIsPtr    uint8
 	Fd          int8
 	Msghdr      int8
 	OpenHow     int8
@@ -129,6 +131,37 @@ type captureSyscallDesc struct {
 	PathDim     uint8
 	State       uint8
 	Creds       uint8
+	AddrOut     uint8
+}
+
+type captureTaskBlobs struct {
+	_    structs.HostLayout
+	Data [16384]int8
+}
+
+type captureTaskState struct {
+	_          structs.HostLayout
+	Name       [16]int8
+	NameKnown  uint32
+	Nr         int32
+	AbiNr      int32
+	Flags      uint32
+	Len        [4]uint16
+	Dotdot     uint32
+	_          [4]byte
+	Args       [6]uint64
+	Euid       uint32
+	Comm       [16]int8
+	Pcomm      [16]int8
+	Plan       uint32
+	Judged     uint32
+	_          [4]byte
+	Mask       [4]uint64
+	CachePlan  uint32
+	CacheValid uint32
+	CacheComm  [16]int8
+	CachePcomm [16]int8
+	CacheMask  [4]uint64
 }
 
 type captureUidRange struct {
@@ -141,6 +174,7 @@ type captureUidRange struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	captureMapCompatNrs        = "compat_nrs"
 	captureMapCounters         = "counters"
 	captureMapEvents           = "events"
 	captureMapFilterComms      = "filter_comms"
@@ -154,17 +188,22 @@ const (
 	captureMapFilterSyscalls   = "filter_syscalls"
 	captureMapFilterUsage      = "filter_usage"
 	captureMapPathKeyBuf       = "path_key_buf"
-	captureMapPendingCalls     = "pending_calls"
 	captureMapScratchBuf       = "scratch_buf"
+	captureMapSocketcalls      = "socketcalls"
 	captureMapSyscallDescs     = "syscall_descs"
+	captureMapTaskBlobs        = "task_blobs"
+	captureMapTaskStates       = "task_states"
 	captureMapUnwokenBytes     = "unwoken_bytes"
 	captureProgRawSysEnter     = "raw_sys_enter"
 	captureProgRawSysExit      = "raw_sys_exit"
 	captureProgSchedExec       = "sched_exec"
 	captureProgSchedExit       = "sched_exit"
 	captureProgSchedFork       = "sched_fork"
+	captureProgTaskRename      = "task_rename"
 	captureProgTpSysEnter      = "tp_sys_enter"
 	captureProgTpSysExit       = "tp_sys_exit"
+	captureVarNrExecve         = "nr_execve"
+	captureVarNrExecveat       = "nr_execveat"
 	captureVarSelfTgid         = "self_tgid"
 	captureVarWakeupBytes      = "wakeup_bytes"
 )
@@ -216,6 +255,7 @@ type captureProgramSpecs struct {
 	SchedExec   *ebpf.ProgramSpec `ebpf:"sched_exec"`
 	SchedExit   *ebpf.ProgramSpec `ebpf:"sched_exit"`
 	SchedFork   *ebpf.ProgramSpec `ebpf:"sched_fork"`
+	TaskRename  *ebpf.ProgramSpec `ebpf:"task_rename"`
 	TpSysEnter  *ebpf.ProgramSpec `ebpf:"tp_sys_enter"`
 	TpSysExit   *ebpf.ProgramSpec `ebpf:"tp_sys_exit"`
 }
@@ -224,6 +264,7 @@ type captureProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
+	CompatNrs        *ebpf.MapSpec `ebpf:"compat_nrs"`
 	Counters         *ebpf.MapSpec `ebpf:"counters"`
 	Events           *ebpf.MapSpec `ebpf:"events"`
 	FilterComms      *ebpf.MapSpec `ebpf:"filter_comms"`
@@ -237,9 +278,11 @@ type captureMapSpecs struct {
 	FilterSyscalls   *ebpf.MapSpec `ebpf:"filter_syscalls"`
 	FilterUsage      *ebpf.MapSpec `ebpf:"filter_usage"`
 	PathKeyBuf       *ebpf.MapSpec `ebpf:"path_key_buf"`
-	PendingCalls     *ebpf.MapSpec `ebpf:"pending_calls"`
 	ScratchBuf       *ebpf.MapSpec `ebpf:"scratch_buf"`
+	Socketcalls      *ebpf.MapSpec `ebpf:"socketcalls"`
 	SyscallDescs     *ebpf.MapSpec `ebpf:"syscall_descs"`
+	TaskBlobs        *ebpf.MapSpec `ebpf:"task_blobs"`
+	TaskStates       *ebpf.MapSpec `ebpf:"task_states"`
 	UnwokenBytes     *ebpf.MapSpec `ebpf:"unwoken_bytes"`
 }
 
@@ -247,6 +290,8 @@ type captureMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureVariableSpecs struct {
+	NrExecve    *ebpf.VariableSpec `ebpf:"nr_execve"`
+	NrExecveat  *ebpf.VariableSpec `ebpf:"nr_execveat"`
 	SelfTgid    *ebpf.VariableSpec `ebpf:"self_tgid"`
 	WakeupBytes *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
@@ -271,6 +316,7 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
+	CompatNrs        *ebpf.Map `ebpf:"compat_nrs"`
 	Counters         *ebpf.Map `ebpf:"counters"`
 	Events           *ebpf.Map `ebpf:"events"`
 	FilterComms      *ebpf.Map `ebpf:"filter_comms"`
@@ -284,14 +330,17 @@ type captureMaps struct {
 	FilterSyscalls   *ebpf.Map `ebpf:"filter_syscalls"`
 	FilterUsage      *ebpf.Map `ebpf:"filter_usage"`
 	PathKeyBuf       *ebpf.Map `ebpf:"path_key_buf"`
-	PendingCalls     *ebpf.Map `ebpf:"pending_calls"`
 	ScratchBuf       *ebpf.Map `ebpf:"scratch_buf"`
+	Socketcalls      *ebpf.Map `ebpf:"socketcalls"`
 	SyscallDescs     *ebpf.Map `ebpf:"syscall_descs"`
+	TaskBlobs        *ebpf.Map `ebpf:"task_blobs"`
+	TaskStates       *ebpf.Map `ebpf:"task_states"`
 	UnwokenBytes     *ebpf.Map `ebpf:"unwoken_bytes"`
 }
 
 func (m *captureMaps) Close() error {
 	return _CaptureClose(
+		m.CompatNrs,
 		m.Counters,
 		m.Events,
 		m.FilterComms,
@@ -305,9 +354,11 @@ func (m *captureMaps) Close() error {
 		m.FilterSyscalls,
 		m.FilterUsage,
 		m.PathKeyBuf,
-		m.PendingCalls,
 		m.ScratchBuf,
+		m.Socketcalls,
 		m.SyscallDescs,
+		m.TaskBlobs,
+		m.TaskStates,
 		m.UnwokenBytes,
 	)
 }
@@ -316,6 +367,8 @@ func (m *captureMaps) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureVariables struct {
+	NrExecve    *ebpf.Variable `ebpf:"nr_execve"`
+	NrExecveat  *ebpf.Variable `ebpf:"nr_execveat"`
 	SelfTgid    *ebpf.Variable `ebpf:"self_tgid"`
 	WakeupBytes *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
@@ -329,6 +382,7 @@ type capturePrograms struct {
 	SchedExec   *ebpf.Program `ebpf:"sched_exec"`
 	SchedExit   *ebpf.Program `ebpf:"sched_exit"`
 	SchedFork   *ebpf.Program `ebpf:"sched_fork"`
+	TaskRename  *ebpf.Program `ebpf:"task_rename"`
 	TpSysEnter  *ebpf.Program `ebpf:"tp_sys_enter"`
 	TpSysExit   *ebpf.Program `ebpf:"tp_sys_exit"`
 }
@@ -340,6 +394,7 @@ func (p *capturePrograms) Close() error {
 		p.SchedExec,
 		p.SchedExit,
 		p.SchedFork,
+		p.TaskRename,
 		p.TpSysEnter,
 		p.TpSysExit,
 	)

@@ -8,4 +8,4 @@
 // checks that the rebuild gives the same bytes.
 package bpf
 
-//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -cc ${BPF_CLANG} -strip ${BPF_STRIP} -cflags ${BPF_CFLAGS} -target amd64 -type record -type syscall_desc capture c/capture.bpf.c -- -I./include
+//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -cc ${BPF_CLANG} -strip ${BPF_STRIP} -cflags ${BPF_CFLAGS} -target amd64 -type record -type syscall_desc -type socketcall_desc capture c/capture.bpf.c -- -I./include

@@ -56,10 +56,10 @@ func (p *Probe) passAll(names []string) error {
 
 // ApplyPlan writes a compiled plan into the inactive generation of the
 // filter maps and then makes it the active one: each event is judged
-// wholly by the old plan or wholly by the new, and its record names the
-// generation (Record.Gen) so that userspace reads its mask with the right
-// plan. It returns the generation activated, or an error, leaving the
-// running plan in place, when a map update fails.
+// wholly by the old plan or wholly by the new. It returns the new plan's
+// number, the count of plans applied, which the records it judges carry
+// (Record.Plan) so that userspace reads their masks with the right plan;
+// or an error, leaving the running plan in place, when a map update fails.
 func (p *Probe) ApplyPlan(enc *compiler.Encoding) (uint32, error) {
 	var ctl captureFilterCtl
 	if err := p.objs.FilterCtl.Lookup(uint32(0), &ctl); err != nil {
@@ -77,7 +77,16 @@ func (p *Probe) ApplyPlan(enc *compiler.Encoding) (uint32, error) {
 	if err := p.objs.FilterCtl.Put(uint32(0), &ctl); err != nil {
 		return 0, fmt.Errorf("switch filter generation: %w", err)
 	}
-	return next, nil
+	return plan, nil
+}
+
+// NextPlan returns the number the next ApplyPlan will give its plan.
+func (p *Probe) NextPlan() (uint32, error) {
+	var ctl captureFilterCtl
+	if err := p.objs.FilterCtl.Lookup(uint32(0), &ctl); err != nil {
+		return 0, fmt.Errorf("read filter generation: %w", err)
+	}
+	return ctl.Gen + 1, nil
 }
 
 func toMask(m compiler.Mask) captureMask { return captureMask{W: m} }

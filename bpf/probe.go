@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
@@ -21,11 +23,42 @@ type AttachMode string
 const (
 	// AttachTracepoints attaches to syscalls:sys_enter_NAME and
 	// sys_exit_NAME for each captured syscall: other syscalls pay nothing.
+	// The kernel never runs these tracepoints for 32-bit (ia32) syscalls:
+	// in this mode they are not seen, unless some captured syscall has no
+	// tracepoint and the raw programs are attached anyway.
 	AttachTracepoints AttachMode = "tracepoint"
 	// AttachRawTracepoints attaches once to the BTF raw tracepoints
-	// sys_enter and sys_exit: every syscall pays a map lookup.
+	// sys_enter and sys_exit, which see every syscall, 64-bit and 32-bit:
+	// every syscall pays for running the programs.
 	AttachRawTracepoints AttachMode = "raw_tracepoint"
 )
+
+// IA32Enabled reports whether the running kernel executes 32-bit (ia32)
+// syscalls: built with IA32 emulation (its BTF has the ia32 syscall
+// entry) and not booted with ia32_emulation=false. Where it does, only the
+// raw tracepoints see every syscall a process can make.
+func IA32Enabled() bool {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return true // unknown: assume the kernel runs them
+	}
+	var fn *btf.Func
+	if spec.TypeByName("__ia32_sys_read", &fn) != nil {
+		return false
+	}
+	cmdline, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return true
+	}
+	for _, f := range strings.Fields(string(cmdline)) {
+		if v, ok := strings.CutPrefix(f, "ia32_emulation="); ok {
+			if on, err := strconv.ParseBool(v); err == nil {
+				return on
+			}
+		}
+	}
+	return true
+}
 
 // Options configure Load.
 type Options struct {
@@ -108,6 +141,7 @@ func Load(opts Options) (*Probe, error) {
 	if err != nil || cpus < 1 {
 		cpus = 1
 	}
+	spec.Maps["scratch_buf"].MaxEntries = uint32(cpus)
 	wake := uint64(spec.Maps["events"].MaxEntries) / 8 / uint64(cpus)
 	wake = min(max(wake, 512), 64<<10)
 	if err := spec.Variables["wakeup_bytes"].Set(wake); err != nil {
@@ -116,8 +150,15 @@ func Load(opts Options) (*Probe, error) {
 	mode := opts.Mode
 	if mode == "" {
 		mode = AttachTracepoints
-		if ensureTracefs() != nil {
+		if IA32Enabled() || ensureTracefs() != nil {
 			mode = AttachRawTracepoints
+		}
+	}
+	execve, _ := LookupSyscall("execve")
+	execveat, _ := LookupSyscall("execveat")
+	for name, v := range map[string]int32{"nr_execve": int32(execve.Nr), "nr_execveat": int32(execveat.Nr)} {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, fmt.Errorf("set %s: %w", name, err)
 		}
 	}
 	// Load only the programs the mode uses, so a kernel without BTF raw
@@ -149,7 +190,8 @@ func (p *Probe) setup(names, state []string) error {
 	for _, l := range []struct {
 		name string
 		prog *ebpf.Program
-	}{{"sched_process_fork", p.objs.SchedFork}, {"sched_process_exec", p.objs.SchedExec}, {"sched_process_exit", p.objs.SchedExit}} {
+	}{{"sched_process_fork", p.objs.SchedFork}, {"sched_process_exec", p.objs.SchedExec}, {"sched_process_exit", p.objs.SchedExit},
+		{"task_rename", p.objs.TaskRename}} {
 		lk, err := link.AttachTracing(link.TracingOptions{Program: l.prog})
 		if err != nil {
 			return fmt.Errorf("attach %s: %w", l.name, explain(err))
@@ -168,6 +210,16 @@ func (p *Probe) setup(names, state []string) error {
 	// through the raw tracepoints: dropping it would lose events a rule
 	// matches. Every syscall then pays the raw programs' map lookup.
 	needRaw := p.mode == AttachRawTracepoints
+	// An array's entries are zeros, which is read's number: mark every
+	// ia32 number "not captured" before mapping the captured ones.
+	n := p.objs.CompatNrs.MaxEntries()
+	keys, none := make([]uint32, n), make([]int32, n)
+	for i := range keys {
+		keys[i], none[i] = uint32(i), nrNone
+	}
+	if _, err := p.objs.CompatNrs.BatchUpdate(keys, none, nil); err != nil {
+		return fmt.Errorf("ia32 syscall table: %w", err)
+	}
 	for _, n := range names {
 		s, ok := LookupSyscall(n)
 		if !ok {
@@ -184,6 +236,11 @@ func (p *Probe) setup(names, state []string) error {
 		if err := p.objs.SyscallDescs.Put(uint32(s.Nr), &d); err != nil {
 			return fmt.Errorf("syscall table: %w", err)
 		}
+		for _, nr := range s.IA32 {
+			if err := p.objs.CompatNrs.Put(uint32(nr), int32(s.Nr)); err != nil {
+				return fmt.Errorf("ia32 syscall table: %w", err)
+			}
+		}
 		if raw {
 			continue
 		}
@@ -197,6 +254,9 @@ func (p *Probe) setup(names, state []string) error {
 			}
 			p.links = append(p.links, lk)
 		}
+	}
+	if err := p.setupSocketcalls(names); err != nil {
+		return err
 	}
 	if needRaw {
 		for _, prog := range []*ebpf.Program{p.objs.RawSysEnter, p.objs.RawSysExit} {
@@ -216,6 +276,39 @@ func (p *Probe) setup(names, state []string) error {
 	// Until a plan is applied, every captured syscall passes.
 	return p.passAll(names)
 }
+
+// setupSocketcalls fills the ia32 socketcall tables for the captured
+// syscalls that socketcall multiplexes.
+func (p *Probe) setupSocketcalls(names []string) error {
+	captured := map[string]bool{}
+	for _, n := range names {
+		captured[n] = true
+	}
+	any := false
+	for call := uint32(0); call < p.objs.Socketcalls.MaxEntries(); call++ {
+		desc := captureSocketcallDesc{Nr: nrNone}
+		if c, ok := Socketcalls[int(call)]; ok && captured[c.Name] {
+			s, _ := LookupSyscall(c.Name)
+			desc = captureSocketcallDesc{Nr: int32(s.Nr), Nargs: uint32(c.NArgs)}
+			any = true
+		}
+		if err := p.objs.Socketcalls.Put(call, &desc); err != nil {
+			return fmt.Errorf("socketcall table: %w", err)
+		}
+	}
+	if any {
+		if err := p.objs.CompatNrs.Put(uint32(IA32Socketcall), int32(nrSocketcall)); err != nil {
+			return fmt.Errorf("ia32 syscall table: %w", err)
+		}
+	}
+	return nil
+}
+
+// compat_nrs' marks (NR_NONE, NR_SOCKETCALL).
+const (
+	nrNone       = -1
+	nrSocketcall = -2
+)
 
 // explain turns the kernel's refusals into what is missing.
 func explain(err error) error {
@@ -240,7 +333,7 @@ func (p *Probe) Mode() AttachMode { return p.mode }
 func (p *Probe) ProgramIDs() []ebpf.ProgramID {
 	var ids []ebpf.ProgramID
 	for _, prog := range []*ebpf.Program{p.objs.TpSysEnter, p.objs.TpSysExit, p.objs.RawSysEnter,
-		p.objs.RawSysExit, p.objs.SchedFork, p.objs.SchedExec, p.objs.SchedExit} {
+		p.objs.RawSysExit, p.objs.SchedFork, p.objs.SchedExec, p.objs.SchedExit, p.objs.TaskRename} {
 		if info, err := prog.Info(); err == nil {
 			if id, ok := info.ID(); ok {
 				ids = append(ids, id)
@@ -294,12 +387,14 @@ type Counters struct {
 	// arguments for (no task storage: memory, or another BPF program
 	// using it on the CPU), which went unrecorded.
 	EventsUnsaved uint64 `json:"events_unsaved"`
+	// SyscallsSeenIA32 counts the 32-bit syscalls among SyscallsSeen.
+	SyscallsSeenIA32 uint64 `json:"syscalls_seen_ia32"`
 }
 
 // Counters reads the per-CPU counters.
 func (p *Probe) Counters() (Counters, error) {
 	var c Counters
-	for slot, dst := range []*uint64{&c.SyscallsSeen, &c.EventsSent, &c.EventsLost, &c.EventsFiltered, &c.EventsUnsaved} {
+	for slot, dst := range []*uint64{&c.SyscallsSeen, &c.EventsSent, &c.EventsLost, &c.EventsFiltered, &c.EventsUnsaved, &c.SyscallsSeenIA32} {
 		var perCPU []uint64
 		if err := p.objs.Counters.Lookup(uint32(slot), &perCPU); err != nil {
 			return c, fmt.Errorf("read counter %d: %w", slot, err)

@@ -27,10 +27,16 @@ const (
 	FlagBlob2Failed    = 1 << 2
 	FlagBlob0Truncated = 1 << 3 // the first string filled the buffer
 	FlagBlob1Truncated = 1 << 4
-	FlagHasFile        = 1 << 5 // File describes the fd
-	FlagHasSock        = 1 << 6 // Sock describes the fd's socket
-	FlagPathIncomplete = 1 << 7 // the executable's path walk (blob 2) stopped short of the root
-	FlagCwdIncomplete  = 1 << 8 // the directory path walk (blob 3) stopped short of the root
+	FlagHasFile        = 1 << 5  // File describes the fd
+	FlagHasSock        = 1 << 6  // Sock describes the fd's socket
+	FlagPathIncomplete = 1 << 7  // the executable's path walk (blob 2) stopped short of the root
+	FlagCwdIncomplete  = 1 << 8  // the directory path walk (blob 3) stopped short of the root
+	FlagCompat         = 1 << 9  // a 32-bit (ia32) syscall; on an exec record, a 32-bit image
+	FlagDir            = 1 << 10 // blob 3 holds a walked directory (no components: the root)
+	// FlagCgroupIncomplete: a cgroup path walk (blob 4 or 5) stopped short.
+	FlagCgroupIncomplete = 1 << 11
+	FlagCgroups          = 1 << 12 // blobs 4 and 5 hold the task's cgroup paths (v2, first non-root v1)
+	FlagSocketcall       = 1 << 13 // an ia32 socketcall: the record is the call it multiplexed
 )
 
 // ExePath returns the executable's path of an exec record, from the
@@ -45,13 +51,29 @@ func (r *Record) ExePath() (string, bool) {
 
 // Dir returns the directory the kernel walked for the record: the working
 // directory at exec and after chdir, or the directory a relative path of
-// a syscall is relative to. ok is false when there is none or the walk did
-// not reach the root.
+// a syscall is relative to, as the syscall's entry found it. ok is false
+// when there is none or the walk did not reach the root.
 func (r *Record) Dir() (string, bool) {
-	if r.Flags&FlagCwdIncomplete != 0 || len(r.Blobs[3]) == 0 {
+	if r.Flags&FlagDir == 0 || r.Flags&FlagCwdIncomplete != 0 {
 		return "", false
 	}
 	return walkedPath(r.Blobs[3]), true
+}
+
+// Cgroups returns the cgroup paths the kernel walked for an exec record
+// (or a fork record whose child is in other cgroups than its parent): the
+// task's cgroup in the unified (v2) hierarchy, and its first controller's
+// cgroup that is not a hierarchy root (v1), "" when there is none. ok is
+// false when the record has none or a walk fell short.
+func (r *Record) Cgroups() (v2, v1 string, ok bool) {
+	if r.Flags&FlagCgroups == 0 || r.Flags&FlagCgroupIncomplete != 0 {
+		return "", "", false
+	}
+	v2 = walkedPath(r.Blobs[4])
+	if len(r.Blobs[5]) > 0 {
+		v1 = walkedPath(r.Blobs[5])
+	}
+	return v2, v1, true
 }
 
 // walkedPath joins path components that the kernel wrote leaf first, each
@@ -92,22 +114,29 @@ type SockInfo struct {
 // Record is one record of the capture program. For syscall records Blobs
 // hold the user strings and the socket address the syscall's description
 // names, and the directory a relative path is relative to; for exec
-// records, the file name, argv (NUL-separated), the executable's path and
-// the working directory (both as components, see ExePath and Dir). The blobs alias the reader's buffer: they are
+// records, the file name, argv (NUL-separated), the executable's path, the
+// working directory (both as components, see ExePath and Dir) and the
+// cgroups (see Cgroups). The blobs alias the reader's buffer: they are
 // valid until the next ReadInto with the same Record.
 type Record struct {
-	Kind                                       Kind
-	Syscall                                    int32 // syscall number; -1 for lifecycle records
-	Timestamp                                  uint64
-	Pid                                        uint32 // thread group id
-	Tid                                        uint32
-	Ppid                                       uint32
-	VPid                                       uint32
-	UID, GID                                   uint32
-	EUID                                       uint32
-	LoginUID                                   uint32
-	Ret                                        int64
-	CgroupID                                   uint64
+	Kind Kind
+	// Syscall is the syscall's x86_64 number (a 32-bit syscall's too:
+	// see FlagCompat), -1 for lifecycle records; AbiNr is the number as
+	// the task's ABI numbers it.
+	Syscall, AbiNr int32
+	Timestamp      uint64
+	Pid            uint32 // thread group id
+	Tid            uint32
+	Ppid           uint32
+	VPid           uint32
+	UID, GID       uint32
+	EUID           uint32
+	LoginUID       uint32
+	Ret            int64
+	CgroupID       uint64
+	// CgroupKey tells the task's sets of cgroups apart (its css_set): a
+	// change means the task moved to other cgroups.
+	CgroupKey                                  uint64
 	PidNS                                      uint32
 	MntNS                                      uint32
 	CapEffective, CapPermitted, CapInheritable uint64
@@ -116,13 +145,17 @@ type Record struct {
 	File                                       FileInfo
 	Sock                                       SockInfo
 	Comm                                       [16]byte
-	// PComm is the parent's comm, as the kernel filter judged it.
+	// Comm is the task's name as the kernel filter judged it: the name it
+	// took at exec (a later rename does not change it), and PComm its
+	// parent's.
 	PComm [16]byte
 	// Mask is the set of filter classes the record satisfied, in the
-	// numbering of the plan of generation Gen.
-	Mask  [4]uint64
-	Gen   uint16
-	Blobs [4][]byte
+	// numbering of plan Plan (the count of plans applied, see ApplyPlan).
+	Mask [4]uint64
+	Plan uint32
+	// ExeFlags are an exec record's EXE_* flags of the executable.
+	ExeFlags uint32
+	Blobs    [6][]byte
 
 	raw []byte
 }
@@ -167,16 +200,17 @@ func (r *Record) decode(raw []byte) error {
 		return fmt.Errorf("%w: size %d, have %d", ErrShortRecord, h.Size, len(raw))
 	}
 	*r = Record{
-		Kind: Kind(h.Kind), Syscall: h.Nr, Timestamp: h.Ts, Pid: h.Pid, Tid: h.Tid, Ppid: h.Ppid,
+		Kind: Kind(h.Kind), Syscall: h.Nr, AbiNr: h.AbiNr, Timestamp: h.Ts, Pid: h.Pid, Tid: h.Tid, Ppid: h.Ppid,
 		VPid: h.Vpid, UID: h.Uid, GID: h.Gid, EUID: h.Euid, LoginUID: h.Loginuid, Ret: h.Ret,
-		CgroupID: h.CgroupId, PidNS: h.Pidns, MntNS: h.Mntns, CapEffective: h.CapEffective,
+		CgroupID: h.CgroupId, CgroupKey: h.CgroupKey, PidNS: h.Pidns, MntNS: h.Mntns, CapEffective: h.CapEffective,
 		CapPermitted: h.CapPermitted, CapInheritable: h.CapInheritable, Args: h.Args, Flags: h.Flags,
 		raw: r.raw,
 	}
 	r.Comm = *(*[16]byte)(unsafe.Pointer(&h.Comm))
 	r.PComm = *(*[16]byte)(unsafe.Pointer(&h.Pcomm))
 	r.Mask = h.Mask
-	r.Gen = h.Gen
+	r.Plan = h.Plan
+	r.ExeFlags = h.ExeFlags
 	if h.Flags&FlagHasFile != 0 {
 		r.File = FileInfo{Ino: h.Ino, Dev: h.Dev, Mode: h.I_mode, FMode: h.F_mode, FFlags: h.F_flags}
 	}

@@ -14,18 +14,25 @@ const (
 	flagsCreat = 7
 )
 
-// Syscall says how the capture program records one system call: which
-// arguments are user strings, socket addresses or file descriptors.
+// Syscall says how the capture program records one system call: its
+// numbers, and which arguments are user strings, socket addresses or file
+// descriptors.
 type Syscall struct {
 	Name string
 	Nr   int
+	// IA32 are the syscall's numbers for 32-bit (ia32) tasks: the kernel
+	// reports their syscalls under these, and the capture maps them back
+	// to Nr. setuid has two (the 16-bit uid call and setuid32).
+	IA32 []int
 	// Path0 and Path1 are the arguments holding user strings, or -1.
 	Path0, Path1 int8
 	// Sockaddr and SockaddrLen are the arguments holding a struct sockaddr
-	// pointer and its length, or -1; LenIsPtr when the length is a
-	// socklen_t pointer (accept).
+	// pointer and its length, or -1.
 	Sockaddr, SockaddrLen int8
-	LenIsPtr              bool
+	// AddrOut marks a socket address the kernel writes (accept, recvfrom,
+	// recvmsg): it is read at the exit, and its length argument is a
+	// socklen_t pointer. Others are inputs, read at the entry.
+	AddrOut bool
 	// FD is the argument holding a file descriptor to describe, argRet for
 	// the returned one, or -1.
 	FD int8
@@ -49,8 +56,8 @@ type Syscall struct {
 }
 
 // sc builds a Syscall with no special arguments.
-func sc(name string, nr int) Syscall {
-	return Syscall{Name: name, Nr: nr, Path0: -1, Path1: -1, Sockaddr: -1, SockaddrLen: -1, FD: -1, Msghdr: -1, OpenHow: -1, DirFD: -1, FlagsArg: -1}
+func sc(name string, nr int, ia32 ...int) Syscall {
+	return Syscall{Name: name, Nr: nr, IA32: ia32, Path0: -1, Path1: -1, Sockaddr: -1, SockaddrLen: -1, FD: -1, Msghdr: -1, OpenHow: -1, DirFD: -1, FlagsArg: -1}
 }
 
 func (s Syscall) flags(a int8) Syscall { s.FlagsArg = a; return s }
@@ -61,67 +68,86 @@ func (s Syscall) pwd() Syscall                     { s.Pwd = true; return s }
 
 func (s Syscall) paths(p0, p1 int8) Syscall { s.Path0, s.Path1 = p0, p1; return s }
 func (s Syscall) fd(a int8) Syscall         { s.FD = a; return s }
-func (s Syscall) sockaddr(a, l int8, ptr bool) Syscall {
-	s.Sockaddr, s.SockaddrLen, s.LenIsPtr = a, l, ptr
+func (s Syscall) sockaddr(a, l int8, out bool) Syscall {
+	s.Sockaddr, s.SockaddrLen, s.AddrOut = a, l, out
 	return s
 }
-func (s Syscall) msghdr(a int8) Syscall  { s.Msghdr = a; return s }
-func (s Syscall) openHow(a int8) Syscall { s.OpenHow = a; return s }
+func (s Syscall) msghdr(a int8, out bool) Syscall { s.Msghdr, s.AddrOut = a, out; return s }
+func (s Syscall) openHow(a int8) Syscall          { s.OpenHow = a; return s }
 
 // Syscalls is every system call Peregrine can capture, with the argument
-// positions of the x86_64 ABI (man 2 of each call).
+// positions of the x86_64 ABI (man 2 of each call; the ia32 ABI passes the
+// same arguments in the same order) and the numbers of
+// arch/x86/entry/syscalls/syscall_{64,32}.tbl.
 var Syscalls = []Syscall{
-	sc("open", unix.SYS_OPEN).paths(0, -1).fd(argRet).dirfd(argCwd, 0).flags(1),
-	sc("openat", unix.SYS_OPENAT).paths(1, -1).fd(argRet).dirfd(0, 0).flags(2),
-	sc("openat2", unix.SYS_OPENAT2).paths(1, -1).fd(argRet).openHow(2).dirfd(0, 0).flags(2),
-	sc("creat", unix.SYS_CREAT).paths(0, -1).fd(argRet).dirfd(argCwd, 0).flags(flagsCreat),
-	sc("execve", unix.SYS_EXECVE).paths(0, -1).dirfd(argCwd, 0),
-	sc("execveat", unix.SYS_EXECVEAT).paths(1, -1).dirfd(0, 0),
-	sc("connect", unix.SYS_CONNECT).sockaddr(1, 2, false).fd(0),
+	sc("open", unix.SYS_OPEN, 5).paths(0, -1).fd(argRet).dirfd(argCwd, 0).flags(1),
+	sc("openat", unix.SYS_OPENAT, 295).paths(1, -1).fd(argRet).dirfd(0, 0).flags(2),
+	sc("openat2", unix.SYS_OPENAT2, 437).paths(1, -1).fd(argRet).openHow(2).dirfd(0, 0).flags(2),
+	sc("creat", unix.SYS_CREAT, 8).paths(0, -1).fd(argRet).dirfd(argCwd, 0).flags(flagsCreat),
+	sc("execve", unix.SYS_EXECVE, 11).paths(0, -1).dirfd(argCwd, 0),
+	sc("execveat", unix.SYS_EXECVEAT, 358).paths(1, -1).dirfd(0, 0),
+	sc("connect", unix.SYS_CONNECT, 362).sockaddr(1, 2, false).fd(0),
 	sc("accept", unix.SYS_ACCEPT).sockaddr(1, 2, true).fd(argRet),
-	sc("accept4", unix.SYS_ACCEPT4).sockaddr(1, 2, true).fd(argRet),
-	sc("bind", unix.SYS_BIND).sockaddr(1, 2, false).fd(0),
-	sc("listen", unix.SYS_LISTEN).fd(0),
-	sc("socket", unix.SYS_SOCKET).fd(argRet),
-	sc("sendto", unix.SYS_SENDTO).sockaddr(4, 5, false).fd(0),
-	sc("sendmsg", unix.SYS_SENDMSG).msghdr(1).fd(0),
-	sc("recvfrom", unix.SYS_RECVFROM).sockaddr(4, 5, true).fd(0),
-	sc("recvmsg", unix.SYS_RECVMSG).msghdr(1).fd(0),
-	sc("dup", unix.SYS_DUP).fd(argRet),
-	sc("dup2", unix.SYS_DUP2).fd(argRet),
-	sc("dup3", unix.SYS_DUP3).fd(argRet),
-	sc("symlink", unix.SYS_SYMLINK).paths(0, 1).dirfd(argCwd, 1),
-	sc("symlinkat", unix.SYS_SYMLINKAT).paths(0, 2).dirfd(1, 1),
-	sc("link", unix.SYS_LINK).paths(0, 1).dirfd(argCwd, 0),
-	sc("linkat", unix.SYS_LINKAT).paths(1, 3).dirfd(0, 0),
-	sc("unlink", unix.SYS_UNLINK).paths(0, -1).dirfd(argCwd, 0),
-	sc("unlinkat", unix.SYS_UNLINKAT).paths(1, -1).dirfd(0, 0),
-	sc("rename", unix.SYS_RENAME).paths(0, 1).dirfd(argCwd, 0),
-	sc("renameat", unix.SYS_RENAMEAT).paths(1, 3).dirfd(0, 0),
-	sc("renameat2", unix.SYS_RENAMEAT2).paths(1, 3).dirfd(0, 0),
-	sc("mkdir", unix.SYS_MKDIR).paths(0, -1).dirfd(argCwd, 0),
-	sc("mkdirat", unix.SYS_MKDIRAT).paths(1, -1).dirfd(0, 0),
-	sc("rmdir", unix.SYS_RMDIR).paths(0, -1).dirfd(argCwd, 0),
-	sc("chmod", unix.SYS_CHMOD).paths(0, -1).dirfd(argCwd, 0),
-	sc("fchmod", unix.SYS_FCHMOD).fd(0),
-	sc("fchmodat", unix.SYS_FCHMODAT).paths(1, -1).dirfd(0, 0),
-	sc("setuid", unix.SYS_SETUID).creds(),
-	sc("setns", unix.SYS_SETNS).fd(0),
-	sc("unshare", unix.SYS_UNSHARE),
-	sc("ptrace", unix.SYS_PTRACE),
-	sc("bpf", unix.SYS_BPF),
-	sc("userfaultfd", unix.SYS_USERFAULTFD),
-	sc("init_module", unix.SYS_INIT_MODULE).paths(2, -1),
-	sc("finit_module", unix.SYS_FINIT_MODULE).paths(1, -1).fd(0),
-	sc("memfd_create", unix.SYS_MEMFD_CREATE).paths(0, -1).fd(argRet),
-	sc("mount", unix.SYS_MOUNT).paths(0, 1),
-	sc("clone", unix.SYS_CLONE),
-	sc("clone3", unix.SYS_CLONE3),
-	sc("fork", unix.SYS_FORK),
-	sc("vfork", unix.SYS_VFORK),
-	sc("close", unix.SYS_CLOSE),
-	sc("chdir", unix.SYS_CHDIR).paths(0, -1).pwd(),
-	sc("fchdir", unix.SYS_FCHDIR).fd(0).pwd(),
+	sc("accept4", unix.SYS_ACCEPT4, 364).sockaddr(1, 2, true).fd(argRet),
+	sc("bind", unix.SYS_BIND, 361).sockaddr(1, 2, false).fd(0),
+	sc("listen", unix.SYS_LISTEN, 363).fd(0),
+	sc("socket", unix.SYS_SOCKET, 359).fd(argRet),
+	sc("sendto", unix.SYS_SENDTO, 369).sockaddr(4, 5, false).fd(0),
+	sc("sendmsg", unix.SYS_SENDMSG, 370).msghdr(1, false).fd(0),
+	sc("recvfrom", unix.SYS_RECVFROM, 371).sockaddr(4, 5, true).fd(0),
+	sc("recvmsg", unix.SYS_RECVMSG, 372).msghdr(1, true).fd(0),
+	sc("dup", unix.SYS_DUP, 41).fd(argRet),
+	sc("dup2", unix.SYS_DUP2, 63).fd(argRet),
+	sc("dup3", unix.SYS_DUP3, 330).fd(argRet),
+	sc("symlink", unix.SYS_SYMLINK, 83).paths(0, 1).dirfd(argCwd, 1),
+	sc("symlinkat", unix.SYS_SYMLINKAT, 304).paths(0, 2).dirfd(1, 1),
+	sc("link", unix.SYS_LINK, 9).paths(0, 1).dirfd(argCwd, 0),
+	sc("linkat", unix.SYS_LINKAT, 303).paths(1, 3).dirfd(0, 0),
+	sc("unlink", unix.SYS_UNLINK, 10).paths(0, -1).dirfd(argCwd, 0),
+	sc("unlinkat", unix.SYS_UNLINKAT, 301).paths(1, -1).dirfd(0, 0),
+	sc("rename", unix.SYS_RENAME, 38).paths(0, 1).dirfd(argCwd, 0),
+	sc("renameat", unix.SYS_RENAMEAT, 302).paths(1, 3).dirfd(0, 0),
+	sc("renameat2", unix.SYS_RENAMEAT2, 353).paths(1, 3).dirfd(0, 0),
+	sc("mkdir", unix.SYS_MKDIR, 39).paths(0, -1).dirfd(argCwd, 0),
+	sc("mkdirat", unix.SYS_MKDIRAT, 296).paths(1, -1).dirfd(0, 0),
+	sc("rmdir", unix.SYS_RMDIR, 40).paths(0, -1).dirfd(argCwd, 0),
+	sc("chmod", unix.SYS_CHMOD, 15).paths(0, -1).dirfd(argCwd, 0),
+	sc("fchmod", unix.SYS_FCHMOD, 94).fd(0),
+	sc("fchmodat", unix.SYS_FCHMODAT, 306).paths(1, -1).dirfd(0, 0),
+	sc("setuid", unix.SYS_SETUID, 23, 213).creds(),
+	sc("setns", unix.SYS_SETNS, 346).fd(0),
+	sc("unshare", unix.SYS_UNSHARE, 310),
+	sc("ptrace", unix.SYS_PTRACE, 26),
+	sc("bpf", unix.SYS_BPF, 357),
+	sc("userfaultfd", unix.SYS_USERFAULTFD, 374),
+	sc("init_module", unix.SYS_INIT_MODULE, 128).paths(2, -1),
+	sc("finit_module", unix.SYS_FINIT_MODULE, 350).paths(1, -1).fd(0),
+	sc("memfd_create", unix.SYS_MEMFD_CREATE, 356).paths(0, -1).fd(argRet),
+	sc("mount", unix.SYS_MOUNT, 21).paths(0, 1),
+	sc("clone", unix.SYS_CLONE, 120),
+	sc("clone3", unix.SYS_CLONE3, 435),
+	sc("fork", unix.SYS_FORK, 2),
+	sc("vfork", unix.SYS_VFORK, 190),
+	sc("close", unix.SYS_CLOSE, 6),
+	sc("chdir", unix.SYS_CHDIR, 12).paths(0, -1).pwd(),
+	sc("fchdir", unix.SYS_FCHDIR, 133).fd(0).pwd(),
+}
+
+// IA32Socketcall is the number of the ia32 socketcall(2) multiplexer.
+const IA32Socketcall = 102
+
+// Socketcalls maps socketcall's call numbers (SYS_SOCKET... in
+// include/uapi/linux/net.h) to the syscall each multiplexes, with the
+// number of 32-bit arguments the kernel reads from its args array
+// (net/compat.c). send and recv are sendto and recvfrom without an
+// address. Calls Peregrine does not capture are left out.
+var Socketcalls = map[int]struct {
+	Name  string
+	NArgs int
+}{
+	1: {"socket", 3}, 2: {"bind", 3}, 3: {"connect", 3}, 4: {"listen", 2}, 5: {"accept", 3},
+	9: {"sendto", 4}, 10: {"recvfrom", 4}, 11: {"sendto", 6}, 12: {"recvfrom", 6},
+	16: {"sendmsg", 3}, 17: {"recvmsg", 3}, 18: {"accept4", 4},
 }
 
 var syscallByName = func() map[string]Syscall {
@@ -155,8 +181,8 @@ func (s Syscall) desc(raw, state bool) captureSyscallDesc {
 		Wanted: 1, Path0: s.Path0, Path1: s.Path1, Sockaddr: s.Sockaddr, SockaddrLen: s.SockaddrLen,
 		Fd: s.FD, Msghdr: s.Msghdr, OpenHow: s.OpenHow,
 	}
-	if s.LenIsPtr {
-		d.LenIsPtr = 1
+	if s.AddrOut {
+		d.AddrOut = 1
 	}
 	if raw {
 		d.Raw = 1

@@ -238,7 +238,7 @@ func stillLoaded(ids []ebpf.ProgramID) []ebpf.ProgramID {
 func TestLiveDetach(t *testing.T) {
 	le := startLive(t, defaultRules(t), runtime.LiveOptions{})
 	ids := le.live.ProgramIDs()
-	if len(ids) != 7 || len(stillLoaded(ids)) != 7 {
+	if len(ids) != 8 || len(stillLoaded(ids)) != 8 {
 		t.Fatalf("program ids %v while running", ids)
 	}
 	le.stop()

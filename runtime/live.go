@@ -49,14 +49,15 @@ type Live struct {
 	probe *bpf.Probe
 	table *proctable.Table
 	users *proctable.Users
-	// plans holds the plan of each filter generation: a record's mask is
-	// read with the plan of the generation that judged it.
-	plans    [2]atomic.Pointer[compiler.Plan]
+	// plans holds the last plans applied, by number (Record.Plan): a
+	// record's mask is read with the plan that judged it, and current is
+	// the running one.
+	plans    [planHistory]atomic.Pointer[numberedPlan]
+	current  atomic.Pointer[numberedPlan]
 	reloadMu sync.Mutex
 	matching Matching
 	cand     []uint64
 	matched  []int
-	gen      atomic.Uint32
 	noFilter bool
 	record   *json.Encoder
 	proc     string
@@ -72,6 +73,17 @@ type Live struct {
 	alerts       atomic.Uint64
 	evaluated    atomic.Uint64
 	syscalls     []string
+}
+
+// planHistory is how many plans Live keeps for the records still queued
+// when a reload applies a new one. A record whose plan is older is
+// evaluated against every rule of the running plan.
+const planHistory = 8
+
+// numberedPlan is a compiled plan with the number the kernel gave it.
+type numberedPlan struct {
+	num  uint32
+	plan *compiler.Plan
 }
 
 // stateSyscalls are captured whatever the rules need: the process table
@@ -143,13 +155,10 @@ func StartLive(opts LiveOptions) (*Live, error) {
 		return nil, err
 	}
 	l.probe = probe
-	gen, err := probe.ApplyPlan(plan.Encoding)
-	if err != nil {
+	if err := l.apply(plan); err != nil {
 		probe.Close()
-		return nil, fmt.Errorf("kernel filter: %w", err)
+		return nil, err
 	}
-	l.plans[gen].Store(plan)
-	l.gen.Store(gen)
 	// Bootstrap after attaching, so a process started in between is seen
 	// by one or the other.
 	if err := l.table.Bootstrap(); err != nil {
@@ -160,7 +169,40 @@ func StartLive(opts LiveOptions) (*Live, error) {
 }
 
 // Plan returns the compiled plan the kernel filter runs.
-func (l *Live) Plan() *compiler.Plan { return l.plans[l.gen.Load()].Load() }
+func (l *Live) Plan() *compiler.Plan { return l.current.Load().plan }
+
+// apply makes plan the running one: it is in place for the records it will
+// judge before the kernel switches to it. On an error the running plan
+// stays.
+func (l *Live) apply(plan *compiler.Plan) error {
+	num, err := l.probe.NextPlan()
+	if err != nil {
+		return fmt.Errorf("kernel filter: %w", err)
+	}
+	np := &numberedPlan{num: num, plan: plan}
+	slot := &l.plans[num%planHistory]
+	old := slot.Swap(np)
+	if _, err := l.probe.ApplyPlan(plan.Encoding); err != nil {
+		slot.Store(old)
+		return fmt.Errorf("kernel filter: %w", err)
+	}
+	l.current.Store(np)
+	return nil
+}
+
+// planOf returns the plan that judged record r and the classes it
+// passed; for a record whose plan is no longer kept, the running plan and
+// every class.
+func (l *Live) planOf(r *bpf.Record) (*compiler.Plan, compiler.Mask) {
+	if np := l.plans[r.Plan%planHistory].Load(); np != nil && np.num == r.Plan {
+		return np.plan, compiler.Mask(r.Mask)
+	}
+	np := l.current.Load()
+	if np == nil {
+		return nil, compiler.Mask{}
+	}
+	return np.plan, compiler.AllClasses(compiler.MaskBits)
+}
 
 // Reload compiles a new ruleset and makes it the running one: the kernel
 // filter switches generation atomically, and records judged by the old
@@ -183,17 +225,7 @@ func (l *Live) Reload(rs *policy.Ruleset) (warnings []string, err error) {
 	if err != nil {
 		return warnings, fmt.Errorf("compile rules: %w", err)
 	}
-	next := 1 - l.gen.Load()
-	// The plan for the generation about to run must be in place before
-	// the kernel produces records with it.
-	old := l.plans[next].Swap(plan)
-	gen, err := l.probe.ApplyPlan(plan.Encoding)
-	if err != nil {
-		l.plans[next].Store(old)
-		return warnings, fmt.Errorf("kernel filter: %w", err)
-	}
-	l.gen.Store(gen)
-	return warnings, nil
+	return warnings, l.apply(plan)
 }
 
 // Syscalls returns the syscalls being captured.
@@ -257,11 +289,11 @@ func (l *Live) evaluate(r *bpf.Record, ev *policy.Event, dst []Alert) []Alert {
 	if r.Kind != bpf.KindSyscall {
 		return dst
 	}
-	plan := l.plans[r.Gen&1].Load()
+	plan, mask := l.planOf(r)
 	if plan == nil {
 		return dst
 	}
-	l.cand = plan.Candidates(bpf.SyscallName(int(r.Syscall)), compiler.Mask(r.Mask), l.cand)
+	l.cand = plan.Candidates(bpf.SyscallName(int(r.Syscall)), mask, l.cand)
 	l.matched = plan.Tree.Match(ev, l.matching == MatchFirst, l.cand, l.matched[:0])
 	if len(l.matched) == 0 {
 		return dst
@@ -307,7 +339,11 @@ func (l *Live) handle(r *bpf.Record) *policy.Event {
 	pid := int32(r.Pid)
 	switch r.Kind {
 	case bpf.KindFork:
-		l.table.Fork(pid, int32(r.Ret), int32(r.Args[0]))
+		child := l.table.Fork(pid, int32(r.Ret), int32(r.Args[0]))
+		if v2, v1, ok := r.Cgroups(); ok {
+			// The child was made in other cgroups than its parent's.
+			l.table.SetCgroup(child.Pid, r.Args[2], cgroupOf(v2, v1))
+		}
 		return nil
 	case bpf.KindExec:
 		l.exec(r)
@@ -319,9 +355,7 @@ func (l *Live) handle(r *bpf.Record) *policy.Event {
 	case bpf.KindSyscall:
 		ev := l.event(r)
 		if (r.Syscall == unix.SYS_CHDIR || r.Syscall == unix.SYS_FCHDIR) && r.Ret == 0 {
-			if cwd, ok := r.Dir(); ok {
-				l.table.SetCwd(pid, cwd)
-			}
+			l.table.SetCwd(pid, l.newCwd(r))
 		}
 		return ev
 	}
@@ -351,6 +385,73 @@ func (l *Live) exec(r *bpf.Record) {
 	if cwd, ok := r.Dir(); ok {
 		l.table.SetCwd(pid, cwd)
 	}
+	// The cgroups the process execs in, walked by the kernel at exec: a
+	// process that joined a container's cgroups after its fork (as
+	// container runtimes do) is in the container from then on.
+	if v2, v1, ok := r.Cgroups(); ok {
+		l.table.SetCgroup(pid, r.CgroupKey, cgroupOf(v2, v1))
+	} else {
+		l.refreshCgroup(pid, r.CgroupKey)
+	}
+}
+
+// cgroupOf is what the process table keeps of the cgroup paths the kernel
+// walked (v2, and the first v1 controller's that is not a root): the path
+// that names a container, or else the one /proc/PID/cgroup shows first.
+func cgroupOf(v2, v1 string) proctable.Cgroup {
+	for _, path := range []string{v2, v1} {
+		if id, rt := proctable.ParseContainerID(path); rt != "host" {
+			return proctable.Cgroup{Path: path, ContainerID: id, Runtime: rt}
+		}
+	}
+	path := v2
+	if path == "/" && v1 != "" {
+		path = v1
+	}
+	return proctable.Cgroup{Path: path, ContainerID: "host", Runtime: "host"}
+}
+
+// refreshCgroup reads the cgroups of pid again when the kernel says they
+// changed (key, the task's css_set, differs from the table's): a process
+// moved to other cgroups without exec.
+func (l *Live) refreshCgroup(pid int32, key uint64) {
+	p, ok := l.table.Get(pid)
+	if !ok || key == 0 || p.CgroupKey == key {
+		return
+	}
+	if p.CgroupKey == 0 {
+		l.table.SetCgroupKey(pid, key) // first seen: /proc gave the cgroups
+		return
+	}
+	cg, err := proctable.ReadCgroup(l.proc, pid)
+	if err != nil {
+		return // gone: what the table had stays
+	}
+	l.table.SetCgroup(pid, key, cg)
+}
+
+// newCwd is the working directory a successful chdir or fchdir left: the
+// directory the kernel walked after the call. When the walk fell short
+// (a path deeper than PATH_MAX), it is derived as Falco derives it, from
+// the old one and chdir's argument; "" (unknown) when neither can say.
+func (l *Live) newCwd(r *bpf.Record) string {
+	if cwd, ok := r.Dir(); ok {
+		return cwd
+	}
+	if r.Syscall != unix.SYS_CHDIR {
+		return ""
+	}
+	arg, ok := r.Str(0)
+	if !ok || arg == "" {
+		return ""
+	}
+	if filepath.IsAbs(arg) {
+		return filepath.Clean(arg)
+	}
+	if p, ok := l.table.Get(int32(r.Pid)); ok && p.Cwd != "" {
+		return filepath.Join(p.Cwd, arg)
+	}
+	return ""
 }
 
 func splitNUL(b []byte) []string {
@@ -377,6 +478,9 @@ func (l *Live) event(r *bpf.Record) *policy.Event {
 	p, ok := l.table.Get(pid)
 	if !ok {
 		p, _ = l.table.Refresh(pid)
+	} else if p.CgroupKey != r.CgroupKey {
+		l.refreshCgroup(pid, r.CgroupKey)
+		p, _ = l.table.Get(pid)
 	}
 	ev := policy.NewEventSize(eventFields)
 	l.num++
@@ -422,15 +526,13 @@ func (l *Live) event(r *bpf.Record) *policy.Event {
 }
 
 // setProcess sets the proc.* and container.* fields. The process's own
-// name is the comm the kernel saw in this record, and so is its parent's
-// when the kernel sent one; the rest comes from the process table.
+// name and its parent's are the names the kernel filter judged in this
+// record (the names taken at exec, even when empty); the rest comes from
+// the process table.
 func (l *Live) setProcess(ev *policy.Event, r *bpf.Record, p *proctable.Process) {
 	comm := r.CommString()
-	names := []any{comm}
+	names := []any{comm, r.PCommString()}
 	if p == nil {
-		if r.PComm[0] != 0 {
-			names = append(names, r.PCommString())
-		}
 		ev.Set("proc.aname", names)
 		return
 	}
@@ -439,15 +541,9 @@ func (l *Live) setProcess(ev *policy.Event, r *bpf.Record, p *proctable.Process)
 		ev.Set(f.name, f.value)
 	}
 	for i, n := range c.names {
-		if i == 1 && r.PComm[0] != 0 {
-			n = r.PCommString() // the parent's name as the kernel filter judged it
-		}
-		if i > 0 {
+		if i > 1 {
 			names = append(names, n)
 		}
-	}
-	if len(c.names) < 2 && r.PComm[0] != 0 {
-		names = append(names, r.PCommString())
 	}
 	ev.Set("proc.aname", names)
 	// The record's timestamp is on the boot-time clock, as StartTime is:
@@ -556,6 +652,9 @@ func cmdline(p *proctable.Process) string {
 }
 
 const atFDCWD = -100
+
+// ia32Setuid16 is ia32's setuid, with a 16-bit uid (setuid32 is 213).
+const ia32Setuid16 = 23
 
 // resolve makes path number which (0 or 1) of a record absolute, as
 // Falco does for fd.name: relative to the directory fd dirfd, or to the
@@ -715,7 +814,15 @@ func (l *Live) setArgs(ev *policy.Event, r *bpf.Record, name string, p *proctabl
 		ev.Set("evt.arg.mode", Mode(a[1]))
 		l.setFdByKernel(ev, r, pid, int64(int32(a[0])))
 	case "setuid":
-		ev.Set("evt.arg.uid", int64(int32(a[0])))
+		uid := int64(int32(a[0]))
+		if r.Flags&bpf.FlagCompat != 0 && r.AbiNr == ia32Setuid16 {
+			// ia32's setuid takes a 16-bit uid, 0xffff for -1 (low2highuid).
+			uid = int64(uint16(a[0]))
+			if uid == 0xffff {
+				uid = -1
+			}
+		}
+		ev.Set("evt.arg.uid", uid)
 	case "setns":
 		ev.Set("evt.arg.fd", int64(int32(a[0])))
 		ev.Set("evt.arg.nstype", CloneFlags(a[1]))

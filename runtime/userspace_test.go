@@ -38,7 +38,9 @@ func newTestLive(b testing.TB) *Live {
 	if err != nil {
 		b.Fatal(err)
 	}
-	l.plans[0].Store(plan)
+	np := &numberedPlan{plan: plan}
+	l.plans[0].Store(np)
+	l.current.Store(np)
 	if err := l.table.Bootstrap(); err != nil {
 		b.Fatal(err)
 	}

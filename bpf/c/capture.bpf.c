@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 //
-// Peregrine's capture program. It records system calls at their exit, with
-// the arguments saved at their entry and the return value, and the process
+// Peregrine's capture program. It judges each captured system call at its
+// entry, where it also reads the syscall's user-memory inputs (paths,
+// socket addresses) the way the kernel is about to use them, and records
+// it at its exit with the return value; and it records the process
 // lifecycle (fork, exec, exit) that userspace needs to keep its process
-// table. Which syscalls are captured, and which of their arguments are
-// paths, socket addresses or file descriptors, is set by userspace in the
-// syscall_desc map, so this file knows no syscall numbers.
+// table. Which syscalls are captured, under which numbers (x86_64 and
+// ia32), and which of their arguments are paths, socket addresses or file
+// descriptors, is set by userspace in the syscall_descs and compat_nrs
+// maps, so this file knows no syscall numbers.
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -16,11 +19,17 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define MAX_SYSCALLS 512
+#define MAX_COMPAT 512 /* ia32 syscall numbers below this */
+#define MAX_SOCKETCALL 32
 #define MASK_WORDS 4 /* 256 classes; keep in step with compiler.MaskBits */
 #define BLOB_MAX 4096 /* PATH_MAX */
 #define SOCKADDR_MAX 128
 #define NAME_MAX_LEN 256 /* NAME_MAX + NUL */
-#define PATH_DEPTH_MAX 32
+#define NUM_BLOBS 6
+/* A walk of d_parent ends at the root, or once its path fills BLOB_MAX:
+ * with one-byte names, PATH_MAX holds this many components. */
+#define PATH_DEPTH_MAX 2048
+#define CGROUP_DEPTH_MAX 64
 
 /* Record kinds. Keep in step with bpf/record.go. */
 enum record_kind {
@@ -36,8 +45,9 @@ enum counter {
 	COUNTER_SENT = 1,   /* records written to the ring buffer */
 	COUNTER_LOST = 2,   /* records lost to a full ring buffer */
 	COUNTER_FILTERED = 3,
-	COUNTER_UNSAVED = 4, /* syscalls whose arguments found no task storage at the entry */
-	COUNTER_MAX = 5,
+	COUNTER_UNSAVED = 4, /* syscalls whose entry found no task storage: unrecorded */
+	COUNTER_COMPAT = 5,  /* ia32 syscalls the program ran for */
+	COUNTER_MAX = 6,
 };
 
 #define ARG_NONE -1
@@ -45,15 +55,17 @@ enum counter {
 #define ARG_RET 6 /* the return value, as an fd */
 #define ARG_CWD 7 /* no dirfd argument: the path is relative to the cwd */
 #define FLAGS_CREAT 7 /* creat(2): O_CREAT|O_WRONLY|O_TRUNC */
+#define NR_NONE -1
+#define NR_SOCKETCALL -2 /* compat_nrs: the ia32 socketcall multiplexer */
 
-/* How to capture one syscall. Filled by userspace (bpf/syscalls.go). */
+/* How to capture one syscall, by its x86_64 number. Filled by userspace
+ * (bpf/syscalls.go). */
 struct syscall_desc {
 	__u8 wanted;
 	__s8 path0;        /* arg holding a user string (path, name), or -1 */
 	__s8 path1;        /* arg holding a second user string, or -1 */
 	__s8 sockaddr;     /* arg holding a struct sockaddr *, or -1 */
 	__s8 sockaddr_len; /* arg holding its length, or -1 */
-	__u8 len_is_ptr;   /* the length arg is a socklen_t * (accept) */
 	__s8 fd;           /* arg holding an fd to describe, ARG_RET, or -1 */
 	__s8 msghdr;       /* arg holding a struct msghdr *, or -1 */
 	__s8 open_how;     /* arg holding a struct open_how * (openat2), or -1 */
@@ -65,6 +77,15 @@ struct syscall_desc {
 	__u8 path_dim;     /* path0 is the path dimension (fd.name of an open) */
 	__u8 state;        /* the process table needs every record: never filtered */
 	__u8 creds;        /* the syscall changes the credentials: judge the uid at the exit */
+	__u8 addr_out;     /* the socket address is an output (accept, recvfrom, recvmsg; its
+			    * length arg a socklen_t *): read it at the exit */
+};
+
+/* An ia32 socketcall(call, args) multiplexed call: the x86_64 syscall it
+ * is, and how many 32-bit arguments the kernel reads from args. */
+struct socketcall_desc {
+	__s32 nr;
+	__u32 nargs;
 };
 
 /* The fixed part of every record; variable-length data follows it. The
@@ -73,7 +94,8 @@ struct record {
 	__u64 ts; /* bpf_ktime_get_boot_ns */
 	__u32 kind;
 	__u32 size; /* whole record, header included */
-	__s32 nr;   /* syscall number, -1 for lifecycle records */
+	__s32 nr;   /* x86_64 syscall number, -1 for lifecycle records */
+	__s32 abi_nr; /* the number as the task's ABI numbers it (ia32 for compat) */
 	__u32 pid;  /* tgid */
 	__u32 tid;
 	__u32 ppid; /* real_parent's tgid */
@@ -81,8 +103,10 @@ struct record {
 	__u32 gid;
 	__u32 euid;
 	__u32 loginuid;
+	__u32 plan; /* the filter plan (filter_ctl.gen) that judged the record */
 	__s64 ret;
 	__u64 cgroup_id;
+	__u64 cgroup_key; /* identity of the task's set of cgroups (css_set) */
 	__u32 pidns;
 	__u32 mntns;
 	__u64 cap_effective;
@@ -101,15 +125,16 @@ struct record {
 	__u16 sk_protocol;
 	__u16 sport; /* local */
 	__u16 dport; /* remote */
-	__u16 len[4]; /* lengths of the four blobs that follow */
-	__u16 gen; /* the filter generation that judged the record */
+	__u16 len[NUM_BLOBS]; /* lengths of the blobs that follow */
 	__u8 saddr[16];
 	__u8 daddr[16];
 	/* Flags: which reads failed (a failed read means unknown, not empty). */
 	__u32 flags;
 	__u32 vpid; /* pid in its own pid namespace */
-	char comm[16];
-	char pcomm[16]; /* the parent's comm, as the filter judged it */
+	__u32 exe_flags; /* exec records: EXE_* of the executable */
+	__u32 pad;
+	char comm[16];  /* the task's name as the filter judged it: the name taken at exec */
+	char pcomm[16]; /* the parent's, likewise */
 	__u64 mask[MASK_WORDS]; /* the filter classes the record satisfied */
 };
 
@@ -122,21 +147,63 @@ struct record {
 #define FLAG_HAS_SOCK (1 << 6)
 #define FLAG_PATH_INCOMPLETE (1 << 7) /* blob 2's path walk stopped short */
 #define FLAG_CWD_INCOMPLETE (1 << 8)  /* blob 3's path walk stopped short */
+#define FLAG_COMPAT (1 << 9)          /* a 32-bit (ia32) syscall */
+#define FLAG_DIR (1 << 10)            /* blob 3 holds a walked directory (none: the root) */
+#define FLAG_CGROUP_INCOMPLETE (1 << 11) /* a cgroup walk (blobs 4, 5) stopped short */
+#define FLAG_CGROUPS (1 << 12)        /* blobs 4 and 5 hold the cgroup paths (v2, v1) */
+#define FLAG_SOCKETCALL (1 << 13)     /* an ia32 socketcall: args are the multiplexed call's */
 
-#define DATA_MAX (4 * BLOB_MAX)
+/* The per-CPU scratch: the record being built and its data. The data area
+ * has BLOB_MAX bytes of slack past DATA_MAX so that a read of up to
+ * BLOB_MAX bytes at any offset below DATA_MAX stays inside it. */
+#define DATA_MAX (8 * BLOB_MAX)
+#define DATA_MASK (DATA_MAX - 1)
+#define ENTRY_MAX (4 * BLOB_MAX) /* what the entry reads: two paths, an address, a directory */
+#define ENTRY_MASK (ENTRY_MAX - 1)
 
+/* The state of a path walk (read_dpath, read_cgroup). It lives in the
+ * scratch, a map value, rather than on the stack: the verifier tracks
+ * stack values exactly, and a walk's offset, growing at every step, would
+ * keep it from ever finding two iterations alike. */
+struct walk_ctx {
+	/* Kernel pointers, as numbers: struct dentry * or struct
+	 * kernfs_node *, struct vfsmount *, struct mount *. */
+	__u64 d;
+	__u64 vm;
+	__u64 m;
+	__u32 off;
+	__u32 end;  /* the walk stops before writing past this offset */
+	__u32 done; /* the walk reached the root */
+};
+
+/* The record as sent: its data follows the header. */
 struct scratch {
 	struct record r;
 	char data[DATA_MAX + BLOB_MAX];
+	struct walk_ctx walk; /* not sent */
 };
-
-#define DATA_MASK (DATA_MAX - 1)
 
 #define PENDING_NONE -1 /* nr of an empty slot */
 
-struct pending {
-	__u64 args[6];
+#define DOTDOT_KNOWN 1
+#define DOTDOT_SEEN 2
+
+/* What Peregrine keeps per task, in the task's local storage: no hashing
+ * or locking, and freed with the task. */
+struct task_state {
+	/* The name the task took at its last exec, inherited by the tasks it
+	 * creates, and pinned when the task renames itself (prctl
+	 * PR_SET_NAME, /proc/self/comm): Falco's proc.name. */
+	char name[16];
+	__u32 name_known;
+	/* The pending syscall: nr (x86_64) and abi_nr as the entry saw them,
+	 * PENDING_NONE when there is none to record. */
 	__s32 nr;
+	__s32 abi_nr;
+	__u32 flags; /* record flags the entry set */
+	__u16 len[4]; /* the entry's blobs, kept in task_blobs */
+	__u32 dotdot;
+	__u64 args[6];
 	/* What the filter judged at the entry: the record carries these, so
 	 * userspace sees the values the kernel saw (a parent can change while
 	 * a syscall blocks). */
@@ -145,8 +212,7 @@ struct pending {
 	char pcomm[16];
 	/* The classes the entry left (judged set), under plan number plan
 	 * (filter_ctl.gen: its low bit is the maps' generation, the rest tells
-	 * plans of the same generation apart): the exit starts from them
-	 * rather than judging the comms and uid again. */
+	 * plans of the same generation apart). */
 	__u32 plan;
 	__u32 judged;
 	__u64 mask[MASK_WORDS];
@@ -158,6 +224,13 @@ struct pending {
 	__u64 cache_mask[MASK_WORDS];
 };
 
+/* The user-memory inputs the entry read (blobs 0-3), kept until the exit:
+ * a task may sleep in between and the per-CPU scratch is reused. Created
+ * for a task the first time one of its syscalls passes the entry. */
+struct task_blobs {
+	char data[ENTRY_MAX];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_SYSCALLS);
@@ -165,17 +238,41 @@ struct {
 	__type(value, struct syscall_desc);
 } syscall_descs SEC(".maps");
 
-/* The arguments saved at a syscall's entry, in the task's local storage:
- * no hashing or locking, and freed with the task. */
+/* ia32 syscall number -> x86_64 number (NR_NONE: not captured;
+ * NR_SOCKETCALL: the socketcall multiplexer). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_COMPAT);
+	__type(key, __u32);
+	__type(value, __s32);
+} compat_nrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_SOCKETCALL);
+	__type(key, __u32);
+	__type(value, struct socketcall_desc);
+} socketcalls SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct pending);
-} pending_calls SEC(".maps");
+	__type(value, struct task_state);
+} task_states SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_blobs);
+} task_blobs SEC(".maps");
+
+/* One scratch per CPU, indexed by CPU: a plain array, as a per-CPU
+ * array's values are limited to 32 KiB. Userspace sets max_entries to the
+ * number of possible CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct scratch);
@@ -207,29 +304,54 @@ static __always_inline void count(__u32 slot)
 
 static __always_inline struct scratch *get_scratch(void)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&scratch_buf, &zero);
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&scratch_buf, &cpu);
 }
 
-/* read_comms copies the task's comm and its parent's: task->comm is
- * always NUL-padded (set_task_comm), so two plain 8-byte loads each do
- * what bpf_get_current_comm and a probe-read would, without the helper
- * calls. */
-static __always_inline void read_comms(struct task_struct *t, char comm[16], char pcomm[16])
+/* task_name copies the exec-time name of task t (its state, st, when it
+ * has one) into name: the live comm when Peregrine has not seen it take
+ * one. */
+static __always_inline void task_name(struct task_struct *t, struct task_state *st, char name[16])
 {
-	__builtin_memcpy(comm, t->comm, 16);
-	__builtin_memcpy(pcomm, t->real_parent->comm, 16);
+	if (st && st->name_known) {
+		__builtin_memcpy(name, st->name, 16);
+		return;
+	}
+	/* A helper, not loads: the compiler would otherwise share one load
+	 * between the two sources, which the verifier refuses. Rare: a task
+	 * is pinned the first time it is seen. */
+	bpf_probe_read_kernel(name, 16, t->comm);
 }
 
-/* fill_ids fills what the filter judges before anything else: the comms
- * and the effective uid. It reads through the BTF pointer of the current
- * task: direct loads the JIT turns into guarded memory accesses, much
- * cheaper than a probe-read helper call each. */
-static __always_inline void fill_ids(struct record *r)
+/* get_state returns current's state, created (with the name pinned to
+ * the live comm, as first seen) when create and it has none. */
+static __always_inline struct task_state *get_state(struct task_struct *t, bool create)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-	read_comms(t, r->comm, r->pcomm);
-	r->euid = t->cred->euid.val;
+	struct task_state *st = bpf_task_storage_get(&task_states, t, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	if (st && !st->name_known) {
+		__builtin_memcpy(st->name, t->comm, 16);
+		st->name_known = 1;
+		st->nr = PENDING_NONE;
+	}
+	return st;
+}
+
+/* read_names fills the names the filter judges: the task's and its
+ * parent's, as taken at their execs. */
+static __always_inline void read_names(struct task_struct *t, struct task_state *st, char comm[16], char pcomm[16])
+{
+	task_name(t, st, comm);
+	struct task_struct *parent = t->real_parent;
+	struct task_state *pst = bpf_task_storage_get(&task_states, parent, 0, 0);
+	task_name(parent, pst, pcomm);
+}
+
+/* in_compat reports whether current is in a 32-bit syscall (x86's
+ * in_ia32_syscall: TS_COMPAT in the thread's status). */
+#define TS_COMPAT 0x0002
+static __always_inline bool in_compat(struct task_struct *t)
+{
+	return t->thread_info.status & TS_COMPAT;
 }
 
 /* fill_rest fills the record's other task fields, once it is to be sent. */
@@ -252,6 +374,7 @@ static __always_inline void fill_rest(struct record *r)
 	r->cap_permitted = c->cap_permitted.val;
 	r->cap_inheritable = c->cap_inheritable.val;
 	r->cgroup_id = bpf_get_current_cgroup_id();
+	r->cgroup_key = (__u64)t->cgroups;
 	struct nsproxy *ns = t->nsproxy;
 	if (ns) {
 		r->pidns = ns->pid_ns_for_children->ns.inum;
@@ -265,9 +388,13 @@ static __always_inline void fill_rest(struct record *r)
 	r->vpid = up.nr;
 }
 
+/* fill_task fills a lifecycle record's task fields. */
 static __always_inline void fill_task(struct record *r)
 {
-	fill_ids(r);
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_state *st = bpf_task_storage_get(&task_states, t, 0, 0);
+	read_names(t, st, r->comm, r->pcomm);
+	r->euid = t->cred->euid.val;
 	fill_rest(r);
 }
 
@@ -360,94 +487,174 @@ static __always_inline __u32 read_sockaddr(struct scratch *s, __u32 off, const v
 	return len;
 }
 
-struct walk_ctx {
-	struct dentry *d;
-	struct vfsmount *vm;
-	struct mount *m;
-	__u32 off;
-	__u32 done; /* the walk reached the root */
-};
-
 /* walk_step is one step of read_dpath, run by bpf_loop so that the
  * verifier checks the body once rather than once per iteration. */
-static long walk_step(__u32 i, void *data)
+static long walk_step(__u32 i, void *unused)
 {
-	struct walk_ctx *w = data;
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 1;
+	struct walk_ctx *w = &s->walk;
 	/* Locals, not w->..., inside BPF_CORE_READ: the macro would relocate
 	 * the walk_ctx access too, and the kernel has no such type. */
-	struct dentry *d = w->d;
-	struct vfsmount *vm = w->vm;
-	struct mount *m = w->m;
+	struct dentry *d = (struct dentry *)w->d;
+	struct vfsmount *vm = (struct vfsmount *)w->vm;
+	struct mount *m = (struct mount *)w->m;
 	struct dentry *parent = BPF_CORE_READ(d, d_parent);
 	struct dentry *root = BPF_CORE_READ(vm, mnt_root);
-	if (d == parent && d != root) {
-		/* A pseudo or disconnected dentry (memfd, anonymous files): its
-		 * own parent and not a mount's root. d_path shows its name under
-		 * "/": write it and stop. */
-		struct scratch *s = get_scratch();
-		__u32 off = w->off;
-		if (!s || off > DATA_MAX - NAME_MAX_LEN)
-			return 1;
-		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-		long n = bpf_probe_read_kernel_str(&s->data[off & DATA_MASK], NAME_MAX_LEN, name);
-		if (n > 0) {
-			w->off = off + n;
-			w->done = 1;
-		}
-		return 1;
-	}
-	if (d == root || d == parent) {
+	bool pseudo = d == parent && d != root;
+	if (!pseudo && (d == root || d == parent)) {
 		struct mount *up = BPF_CORE_READ(m, mnt_parent);
 		if (up == m || !up) {
 			w->done = 1; /* the root of the tree */
 			return 1;
 		}
-		w->d = BPF_CORE_READ(m, mnt_mountpoint);
-		w->m = up;
-		w->vm = (struct vfsmount *)__builtin_preserve_access_index(&up->mnt);
+		w->d = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
+		w->m = (__u64)up;
+		w->vm = (__u64)__builtin_preserve_access_index(&up->mnt);
 		return 0;
 	}
-	struct scratch *s = get_scratch();
-	__u32 off = w->off;
-	if (!s || off > DATA_MAX - NAME_MAX_LEN)
+	__u32 off = w->off, end = w->end;
+	if (off > DATA_MAX - NAME_MAX_LEN || off >= end)
+		return 1;
+	/* The last component may take what is left of the blob. */
+	__u32 room = end - off;
+	if (room > NAME_MAX_LEN)
+		room = NAME_MAX_LEN;
+	if (room < 2)
 		return 1;
 	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-	long n = bpf_probe_read_kernel_str(&s->data[off & DATA_MASK], NAME_MAX_LEN, name);
-	if (n <= 0)
-		return 1;
+	long n = bpf_probe_read_kernel_str(&s->data[off & DATA_MASK], room, name);
+	if (n <= 0 || (n == room && room < NAME_MAX_LEN))
+		return 1; /* unreadable, or cut short: the walk is incomplete */
 	w->off = off + n;
-	w->d = parent;
+	if (pseudo) {
+		/* A pseudo or disconnected dentry (memfd, anonymous files): its
+		 * own parent and not a mount's root. Its name is the whole
+		 * path ("memfd:NAME"): write it and stop. */
+		w->done = 1;
+		return 1;
+	}
+	w->d = (__u64)parent;
 	return 0;
 }
 
 /* read_dpath writes a path (dentry and mount) as its components, leaf
  * first, each NUL-terminated, walking d_parent up to the root and crossing
  * mount points as d_path does (fs/d_path.c): tracepoints may not call
- * bpf_d_path. It returns the bytes written, and sets incomplete in the
+ * bpf_d_path. The root itself has no component. It writes at most
+ * BLOB_MAX bytes, returns the bytes written, and sets incomplete in the
  * record's flags when the walk did not reach the root. */
 static __always_inline __u32 read_dpath(struct scratch *s, __u32 off, struct dentry *d, struct vfsmount *vm, __u32 incomplete)
 {
-	struct walk_ctx w = {
-		.d = d,
-		.vm = vm,
-		/* container_of, with the offset relocated by CO-RE. */
-		.m = (void *)vm - bpf_core_field_offset(struct mount, mnt),
-		.off = off,
-	};
-	bpf_loop(PATH_DEPTH_MAX, walk_step, &w, 0);
-	if (!w.done)
+	s->walk.d = (__u64)d;
+	s->walk.vm = (__u64)vm;
+	/* container_of, with the offset relocated by CO-RE. */
+	s->walk.m = (__u64)vm - bpf_core_field_offset(struct mount, mnt);
+	s->walk.off = off;
+	s->walk.end = off + BLOB_MAX;
+	s->walk.done = 0;
+	bpf_loop(PATH_DEPTH_MAX, walk_step, NULL, 0);
+	if (!s->walk.done)
 		s->r.flags |= incomplete;
-	return w.off - off;
+	__u32 n = s->walk.off - off;
+	return n > BLOB_MAX ? 0 : n;
 }
 
 /* read_cwd writes the current task's working directory as blob 3. */
 static __always_inline __u32 read_cwd(struct scratch *s, __u32 off)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *t = bpf_get_current_task_btf();
 	struct dentry *d = BPF_CORE_READ(t, fs, pwd.dentry);
 	struct vfsmount *vm = BPF_CORE_READ(t, fs, pwd.mnt);
 	__u32 n = read_dpath(s, off & DATA_MASK, d, vm, FLAG_CWD_INCOMPLETE);
 	s->r.len[3] = n;
+	s->r.flags |= FLAG_DIR;
+	return n;
+}
+
+/* kernfs_node's parent became __parent in Linux 6.15. */
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+};
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+static long cgroup_step(__u32 i, void *unused)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 1;
+	struct walk_ctx *w = &s->walk;
+	struct kernfs_node *kn = (struct kernfs_node *)w->d;
+	struct kernfs_node *parent = kn_parent(kn);
+	if (!parent) {
+		w->done = 1; /* the hierarchy's root has no name in the path */
+		return 1;
+	}
+	__u32 off = w->off;
+	if (off > DATA_MAX - NAME_MAX_LEN || off + NAME_MAX_LEN > w->end)
+		return 1;
+	const char *name = BPF_CORE_READ(kn, name);
+	long n = bpf_probe_read_kernel_str(&s->data[off & DATA_MASK], NAME_MAX_LEN, name);
+	if (n <= 0)
+		return 1;
+	w->off = off + n;
+	w->d = (__u64)parent;
+	return 0;
+}
+
+/* read_cgroup writes the path of cgroup cg in its hierarchy (components
+ * leaf first, as read_dpath), returning the bytes written. */
+static __always_inline __u32 read_cgroup(struct scratch *s, __u32 off, struct cgroup *cg)
+{
+	struct kernfs_node *kn = BPF_CORE_READ(cg, kn);
+	if (!kn)
+		return 0;
+	s->walk.d = (__u64)kn;
+	s->walk.off = off;
+	s->walk.end = off + BLOB_MAX;
+	s->walk.done = 0;
+	bpf_loop(CGROUP_DEPTH_MAX, cgroup_step, NULL, 0);
+	if (!s->walk.done)
+		s->r.flags |= FLAG_CGROUP_INCOMPLETE;
+	__u32 n = s->walk.off - off;
+	return n > BLOB_MAX ? 0 : n;
+}
+
+/* read_cgroups writes the cgroups of task t as blobs 4 and 5: its cgroup
+ * in the default (v2) hierarchy, and the first controller's (v1) cgroup
+ * that is not its hierarchy's root (on hybrid hosts containers show up in
+ * the v1 hierarchies). Container runtimes put a container's processes
+ * into cgroups named for the container. */
+static __always_inline __u32 read_cgroups(struct scratch *s, __u32 off, struct task_struct *t)
+{
+	struct css_set *cset = BPF_CORE_READ(t, cgroups);
+	if (!cset)
+		return 0;
+	s->r.flags |= FLAG_CGROUPS;
+	__u32 n = read_cgroup(s, off & DATA_MASK, BPF_CORE_READ(cset, dfl_cgrp));
+	s->r.len[4] = n;
+	off += n;
+	for (int i = 0; i < 16; i++) {
+		if (i >= bpf_core_field_size(cset->subsys) / sizeof(void *))
+			break;
+		struct cgroup_subsys_state *css = NULL;
+		bpf_probe_read_kernel(&css, sizeof(css), &cset->subsys[i]);
+		if (!css)
+			continue;
+		struct cgroup *cg = BPF_CORE_READ(css, cgroup);
+		if (!cg || BPF_CORE_READ(cg, level) == 0)
+			continue;
+		__u32 m = read_cgroup(s, off & DATA_MASK, cg);
+		s->r.len[5] = m;
+		return n + m;
+	}
 	return n;
 }
 
@@ -494,7 +701,6 @@ static __always_inline void emit(struct scratch *s, __u32 data_len)
 	else
 		count(COUNTER_LOST);
 }
-
 
 /* The kernel filter. Userspace (bpf/filter.go) writes a compiled plan
  * (compiler.Encoding) into one generation of these maps, then flips
@@ -754,8 +960,8 @@ __noinline int reverse_path(struct path_key *k, struct scratch *s, __u32 len)
 }
 
 /* features computes the feature vector of an open (and the failure bit
- * for any syscall). dotdot_known is cleared when the path was unreadable. */
-static __always_inline __u32 features(struct scratch *s, struct syscall_desc *d, __s64 ret, __u32 dotdot, bool *dotdot_known)
+ * for any syscall); dotdot says whether the path holds "../". */
+static __always_inline __u32 features(struct scratch *s, struct syscall_desc *d, __s64 ret, bool dotdot)
 {
 	__u32 v = ret < 0 ? FEAT_FAILED : 0;
 	if (d->flags_arg < 0)
@@ -840,13 +1046,17 @@ static __always_inline void path_dim(struct mask *m, struct scratch *s, __u32 ge
 }
 
 /* range_dim applies range dimension slot (0 uid, 1 local port, 2 remote
- * port; DIM_UID + slot) for value v. */
-static __always_inline void range_dim(struct mask *m, __u32 gen, __u32 slot, __u64 v)
+ * port; DIM_UID + slot) for value v. A global function: the binary
+ * search has a path per range, which the verifier then walks once rather
+ * than at every call. */
+__noinline int range_dim(struct mask *m, __u32 gen, __u32 slot, __u64 v)
 {
+	if (!m)
+		return 0;
 	__u32 table = (gen * NUM_RANGE_DIMS + slot) & 7;
 	__u32 *count = bpf_map_lookup_elem(&filter_range_count, &table);
 	if (!count || *count == 0)
-		return;
+		return 0;
 	__u32 lo = 0, hi = *count;
 	if (hi > UID_RANGES)
 		hi = UID_RANGES;
@@ -859,7 +1069,7 @@ static __always_inline void range_dim(struct mask *m, __u32 gen, __u32 slot, __u
 		__u32 k = table * UID_RANGES + mid;
 		struct uid_range *r = bpf_map_lookup_elem(&filter_ranges, &k);
 		if (!r)
-			return;
+			return 0;
 		if (r->lo <= v)
 			lo = mid;
 		else
@@ -869,6 +1079,7 @@ static __always_inline void range_dim(struct mask *m, __u32 gen, __u32 slot, __u
 	struct uid_range *r = bpf_map_lookup_elem(&filter_ranges, &k);
 	if (r)
 		dim_apply(m, gen, DIM_UID + slot, &r->mask);
+	return 0;
 }
 
 static __always_inline void uid_dim(struct mask *m, __u32 gen, __u64 uid) { range_dim(m, gen, 0, uid); }
@@ -878,7 +1089,7 @@ static __always_inline void uid_dim(struct mask *m, __u32 gen, __u64 uid) { rang
  * entry's cost, so the task's pending slot keeps the last verdict with the
  * plan generation and the comms it is for: exact, since it is used only
  * for the same three. */
-static __always_inline void comm_verdict(struct pending *p, __u32 plan, struct mask *c)
+static __always_inline void comm_verdict(struct task_state *p, __u32 plan, struct mask *c)
 {
 	__u32 gen = plan & 1;
 	__u64 *k = (__u64 *)p->comm, *kp = (__u64 *)p->pcomm;
@@ -898,28 +1109,26 @@ static __always_inline void comm_verdict(struct pending *p, __u32 plan, struct m
 	p->cache_valid = 1;
 }
 
-/* pass_at_enter judges, at the syscall's entry, what is known there: the
- * syscall, the comms and the uid, filling the task's pending slot. A
- * syscall no class can pass costs no saved arguments and no work at its
- * exit. */
-static __always_inline bool pass_at_enter(struct task_struct *t, struct syscall_desc *d, __s32 nr, struct pending *p)
+/* judge_ids judges what the entry knows before reading anything: the
+ * syscall nr, the names and the uid (unless the syscall changes it, creds),
+ * leaving the classes that pass in p->mask under p->plan. It returns
+ * whether some class passes. A global function: the verifier checks it
+ * once, not once for each path through its caller. */
+__noinline int judge_ids(struct task_state *p, __s32 nr, __u32 creds)
 {
-	read_comms(t, p->comm, p->pcomm);
-	p->euid = t->cred->euid.val;
-	p->judged = 0;
-	if (d->state)
-		return true;
+	if (!p)
+		return 1;
 	__u32 zero = 0;
 	struct filter_ctl *ctl = bpf_map_lookup_elem(&filter_ctl, &zero);
 	__u32 plan = ctl ? ctl->gen : 0, gen = plan & 1;
 	__u32 k = gen * MAX_SYSCALLS + (nr & (MAX_SYSCALLS - 1));
 	struct mask *sm = bpf_map_lookup_elem(&filter_syscalls, &k);
 	if (!sm)
-		return true;
+		return 1;
 	struct mask m = *sm, c;
 	comm_verdict(p, plan, &c);
 	mask_and(&m, &c);
-	if (!d->creds)
+	if (!creds)
 		uid_dim(&m, gen, p->euid);
 	p->plan = plan;
 	p->judged = 1;
@@ -927,28 +1136,316 @@ static __always_inline bool pass_at_enter(struct task_struct *t, struct syscall_
 	return !mask_zero(&m);
 }
 
-/* filter_post judges the path and the features. */
-static __always_inline bool filter_post(struct scratch *s, struct syscall_desc *d, __u32 gen, __s64 ret)
+/* pass_at_enter judges, at the syscall's entry, what is known there: the
+ * syscall, the names and the uid, filling the task's state. A syscall no
+ * class can pass costs nothing more. */
+static __always_inline bool pass_at_enter(struct task_struct *t, struct syscall_desc *d, __s32 nr, struct task_state *p)
 {
-	struct mask m;
-	__builtin_memcpy(m.w, s->r.mask, sizeof(m.w));
+	read_names(t, p, p->comm, p->pcomm);
+	p->euid = t->cred->euid.val;
+	p->judged = 0;
+	if (d->state)
+		return true;
+	return judge_ids(p, nr, d->creds);
+}
+
+/* read_inputs reads, at the entry, the syscall's user-memory inputs into
+ * the scratch's data area as the record's blobs 0-3: its strings, the
+ * socket address it passes, and the directory a relative path is relative
+ * to. The kernel is about to read the same memory: reading it at the exit
+ * would let another thread rewrite it while the syscall blocks (a file
+ * lease, a slow mount), and name a file other than the one opened. It
+ * returns the bytes written. A global function: the verifier checks its
+ * paths once, not once for each path through its caller. */
+__noinline __u32 read_inputs(struct scratch *s, struct syscall_desc *d, __u32 compat)
+{
+	__u32 off = 0;
+	if (!s || !d)
+		return 0;
+	if (d->path0 >= 0) {
+		__u32 n = read_str(s, off, (const void *)arg_at(s->r.args, d->path0), FLAG_BLOB0_FAILED, FLAG_BLOB0_TRUNCATED);
+		s->r.len[0] = n;
+		off += n;
+	}
+	if (d->path1 >= 0) {
+		__u32 n = read_str(s, off & (BLOB_MAX * 2 - 1), (const void *)arg_at(s->r.args, d->path1), FLAG_BLOB1_FAILED, FLAG_BLOB1_TRUNCATED);
+		s->r.len[1] = n;
+		off += n;
+	}
+	if (!d->addr_out) {
+		const void *sa = NULL;
+		__u64 salen = 0;
+		if (d->sockaddr >= 0) {
+			sa = (const void *)arg_at(s->r.args, d->sockaddr);
+			salen = arg_at(s->r.args, d->sockaddr_len);
+		} else if (d->msghdr >= 0) {
+			const void *mh = (const void *)arg_at(s->r.args, d->msghdr);
+			if (compat) {
+				struct compat_msghdr m = {};
+				if (bpf_probe_read_user(&m, sizeof(m), mh) == 0) {
+					sa = (const void *)(__u64)m.msg_name;
+					salen = m.msg_namelen;
+				}
+			} else {
+				struct user_msghdr m = {};
+				if (bpf_probe_read_user(&m, sizeof(m), mh) == 0) {
+					sa = m.msg_name;
+					salen = m.msg_namelen;
+				}
+			}
+		}
+		if (sa) {
+			off &= (BLOB_MAX * 2 - 1);
+			__u32 n = read_sockaddr(s, off, sa, salen);
+			s->r.len[2] = n;
+			off += n;
+		}
+	}
+	/* A relative path: record the directory it is relative to now, as
+	 * the kernel resolves it; the process may move or be gone by the
+	 * time userspace reads the record. */
+	__u32 pstart = d->dirfd_path ? (s->r.len[0] & (BLOB_MAX * 2 - 1)) : 0;
+	__u16 plen = d->dirfd_path ? s->r.len[1] : s->r.len[0];
+	if (d->dirfd >= 0 && plen > 0 && s->data[pstart & DATA_MASK] != '/') {
+		int dfd = d->dirfd == ARG_CWD ? AT_FDCWD : (int)arg_at(s->r.args, d->dirfd);
+		off &= (BLOB_MAX * 4 - 1);
+		if (dfd == AT_FDCWD) {
+			off += read_cwd(s, off);
+		} else {
+			struct file *df = fd_file(dfd);
+			if (df) {
+				__u32 n = read_dpath(s, off, BPF_CORE_READ(df, f_path.dentry), BPF_CORE_READ(df, f_path.mnt), FLAG_CWD_INCOMPLETE);
+				s->r.len[3] = n;
+				s->r.flags |= FLAG_DIR;
+				off += n;
+			}
+		}
+	}
+	if (d->open_how >= 0) {
+		/* openat2: the flags and mode live in struct open_how; put them
+		 * where openat keeps them (args 2 and 3). */
+		struct open_how how = {};
+		if (bpf_probe_read_user(&how, sizeof(how), (const void *)arg_at(s->r.args, d->open_how)) == 0) {
+			s->r.args[2] = how.flags;
+			s->r.args[3] = how.mode;
+		}
+	}
+	return off;
+}
+
+/* judge_path judges, at the entry, the path dimension (ANDed into
+ * p->mask) and notes whether the path holds "../" (for the features the
+ * exit judges). It returns whether some class still passes. A global
+ * function, as read_inputs. */
+__noinline int judge_path(struct scratch *s, struct syscall_desc *d, struct task_state *p)
+{
+	if (!s || !d || !p)
+		return 1;
+	struct mask mm;
+	struct mask *m = &mm;
+	__builtin_memcpy(mm.w, p->mask, sizeof(mm.w));
+	__u32 gen = p->plan & 1;
 	__u32 *usage = bpf_map_lookup_elem(&filter_usage, &gen);
 	__u32 use = usage ? *usage : (USE_PATH | USE_SUFFIX | USE_DOTDOT);
+	p->dotdot = use & USE_DOTDOT ? 0 : DOTDOT_KNOWN; /* no class cares: any value will do */
 	bool path_ok = d->path_dim && s->r.len[0] > 1 && !(s->r.flags & (FLAG_BLOB0_FAILED | FLAG_BLOB0_TRUNCATED)) && s->data[0] == '/';
 	__u32 len = s->r.len[0] > 0 ? s->r.len[0] - 1 : 0;
-	__u32 bad = 0, dotdot = 0;
-	bool dotdot_known = false;
-	if (!(use & USE_DOTDOT))
-		dotdot_known = true; /* no class cares: any value will do */
-	if (path_ok && len <= PATH_KEY_MAX - 1 && (use & (USE_PATH | USE_DOTDOT))) {
-		int scan = scan_path(s, len);
-		bad = scan & SCAN_BAD;
-		dotdot = scan & SCAN_DOTDOT;
-		dotdot_known = true;
-		if (!bad && (use & USE_PATH))
-			path_dim(&m, s, gen, use & USE_SUFFIX);
+	if (!path_ok || len > PATH_KEY_MAX - 1 || !(use & (USE_PATH | USE_DOTDOT)))
+		return 1;
+	int scan = scan_path(s, len);
+	p->dotdot = DOTDOT_KNOWN | (scan & SCAN_DOTDOT ? DOTDOT_SEEN : 0);
+	if (!(scan & SCAN_BAD) && (use & USE_PATH))
+		path_dim(m, s, gen, use & USE_SUFFIX);
+	__builtin_memcpy(p->mask, mm.w, sizeof(p->mask));
+	return !mask_zero(&mm);
+}
+
+/* on_enter judges a wanted syscall at its entry and, when some class can
+ * still pass it, saves what its exit needs. nr is the x86_64 number, abi_nr
+ * the task's; args are the syscall's (the multiplexed call's for an ia32
+ * socketcall). */
+static __always_inline int on_enter(struct task_struct *t, struct syscall_desc *d, __s32 nr, __s32 abi_nr, const __u64 *args, __u32 rflags)
+{
+	if (t->tgid == self_tgid)
+		return 0;
+	count(COUNTER_SEEN);
+	if (rflags & FLAG_COMPAT)
+		count(COUNTER_COMPAT);
+	struct task_state *p = get_state(t, true);
+	if (!p) {
+		/* No memory, or another BPF program using task storage is running
+		 * on this CPU: the syscall goes unrecorded, and is counted. */
+		count(COUNTER_UNSAVED);
+		return 0;
 	}
-	features_dim(&m, gen, features(s, d, ret, dotdot, &dotdot_known), dotdot_known || d->flags_arg < 0);
+	p->nr = PENDING_NONE;
+	if (!pass_at_enter(t, d, nr, p)) {
+		count(COUNTER_FILTERED);
+		return 0;
+	}
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	s->r.flags = rflags;
+	__builtin_memset(s->r.len, 0, sizeof(s->r.len));
+	__builtin_memcpy(s->r.args, args, sizeof(s->r.args));
+	__u32 n = read_inputs(s, d, rflags & FLAG_COMPAT);
+	p->dotdot = 0;
+	if (p->judged && !judge_path(s, d, p)) {
+		count(COUNTER_FILTERED);
+		return 0;
+	}
+	if (n > 0) {
+		struct task_blobs *b = bpf_task_storage_get(&task_blobs, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!b) {
+			count(COUNTER_UNSAVED);
+			return 0;
+		}
+		if (n > ENTRY_MAX - 1)
+			n = ENTRY_MAX - 1;
+		bpf_probe_read_kernel(b->data, n & ENTRY_MASK, s->data);
+	}
+	__builtin_memcpy(p->len, s->r.len, sizeof(p->len));
+	__builtin_memcpy(p->args, s->r.args, sizeof(p->args));
+	p->flags = s->r.flags;
+	p->abi_nr = abi_nr;
+	p->nr = nr;
+	return 0;
+}
+
+/* exit_pairs reports whether an exit numbered nr belongs to the entry
+ * saved as saved: the same syscall, or a successful execveat, which
+ * leaves the kernel as execve (x86's set_personality_64bit and
+ * __set_personality_ia32 renumber the exit for the new image). */
+const volatile __s32 nr_execve = -1;
+const volatile __s32 nr_execveat = -1;
+
+static __always_inline bool exit_pairs(__s32 saved, __s32 nr)
+{
+	return saved == nr || (saved == nr_execveat && nr == nr_execve);
+}
+
+static __always_inline int on_exit(struct task_struct *t, __s32 nr, __s64 ret)
+{
+	struct task_state *p = bpf_task_storage_get(&task_states, t, 0, 0);
+	if (!p || p->nr == PENDING_NONE)
+		return 0;
+	__s32 saved = p->nr;
+	p->nr = PENDING_NONE;
+	if (!exit_pairs(saved, nr))
+		return 0;
+	__u32 key = saved;
+	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
+	struct scratch *s = get_scratch();
+	if (!d || !s)
+		return 0;
+	__builtin_memset(&s->r, 0, sizeof(s->r));
+	__builtin_memcpy(s->r.args, p->args, sizeof(s->r.args));
+	/* The names and uid the entry judged; a syscall that changes the
+	 * credentials is judged, and reported, with the uid it leaves; exec,
+	 * never filtered, reports the name it leaves. */
+	__builtin_memcpy(s->r.comm, p->comm, sizeof(s->r.comm));
+	__builtin_memcpy(s->r.pcomm, p->pcomm, sizeof(s->r.pcomm));
+	s->r.euid = p->euid;
+	if (d->creds || d->state)
+		s->r.euid = t->cred->euid.val;
+	if (d->state)
+		read_names(t, p, s->r.comm, s->r.pcomm);
+	s->r.flags = p->flags;
+	__builtin_memcpy(s->r.len, p->len, sizeof(p->len));
+	bool judged = p->judged;
+	__u32 judged_plan = p->plan;
+	__u32 dotdot = p->dotdot;
+	struct mask m;
+	__builtin_memcpy(m.w, p->mask, sizeof(m.w));
+	s->r.kind = RECORD_SYSCALL;
+	/* A successful execveat is reported as the execve it leaves as, as
+	 * Falco's libs pair the two. */
+	s->r.nr = nr;
+	s->r.abi_nr = p->abi_nr;
+	s->r.ret = ret;
+	__u32 zero = 0;
+	struct filter_ctl *ctl = bpf_map_lookup_elem(&filter_ctl, &zero);
+	__u32 plan = ctl ? ctl->gen : 0, gen = plan & 1;
+	s->r.plan = plan;
+	if (judged && judged_plan == plan) {
+		/* The entry judged the names, the uid (but for syscalls that
+		 * change it) and the path under this plan. */
+		if (d->creds)
+			uid_dim(&m, gen, s->r.euid);
+	} else {
+		/* A state syscall (never dropped; exec changes the name the entry
+		 * saw) or a plan switched since the entry: every class stays a
+		 * candidate, and userspace's rules decide. */
+		__builtin_memset(m.w, 0xff, sizeof(m.w));
+		dotdot = 0;
+	}
+	if (mask_zero(&m) && !d->state) {
+		count(COUNTER_FILTERED);
+		return 0;
+	}
+
+	/* The inputs the entry read. */
+	__u32 off = s->r.len[0] + s->r.len[1] + s->r.len[2] + s->r.len[3];
+	if (off > 0) {
+		struct task_blobs *b = bpf_task_storage_get(&task_blobs, t, 0, 0);
+		if (off > ENTRY_MAX - 1)
+			off = ENTRY_MAX - 1;
+		if (!b || bpf_probe_read_kernel(s->data, off & ENTRY_MASK, b->data) < 0) {
+			/* Lost: the record says the strings are unknown. */
+			s->r.flags |= FLAG_BLOB0_FAILED | FLAG_BLOB1_FAILED | FLAG_BLOB2_FAILED | FLAG_CWD_INCOMPLETE;
+			__builtin_memset(s->r.len, 0, sizeof(s->r.len));
+			off = 0;
+		}
+	}
+	/* The outputs: a socket address the kernel wrote (accept, recvfrom,
+	 * recvmsg), the working directory chdir left. */
+	if (d->addr_out && ret >= 0) {
+		const void *sa = NULL;
+		__u64 salen = 0;
+		if (d->sockaddr >= 0) {
+			sa = (const void *)arg_at(s->r.args, d->sockaddr);
+			__u64 lp = arg_at(s->r.args, d->sockaddr_len);
+			__u32 l = 0;
+			if (lp)
+				bpf_probe_read_user(&l, sizeof(l), (const void *)lp);
+			salen = l;
+		} else if (d->msghdr >= 0) {
+			const void *mh = (const void *)arg_at(s->r.args, d->msghdr);
+			if (s->r.flags & FLAG_COMPAT) {
+				struct compat_msghdr mc = {};
+				if (bpf_probe_read_user(&mc, sizeof(mc), mh) == 0) {
+					sa = (const void *)(__u64)mc.msg_name;
+					salen = mc.msg_namelen;
+				}
+			} else {
+				struct user_msghdr mu = {};
+				if (bpf_probe_read_user(&mu, sizeof(mu), mh) == 0) {
+					sa = mu.msg_name;
+					salen = mu.msg_namelen;
+				}
+			}
+		}
+		if (sa) {
+			off &= (ENTRY_MAX * 2 - 1);
+			__u32 n = read_sockaddr(s, off, sa, salen);
+			s->r.len[2] = n;
+			off += n;
+		}
+	}
+	if (d->pwd) {
+		off &= (ENTRY_MAX * 2 - 1);
+		off += read_cwd(s, off);
+	}
+	if (d->fd == ARG_RET) {
+		if (ret >= 0)
+			describe_fd(&s->r, (int)ret);
+	} else if (d->fd >= 0) {
+		describe_fd(&s->r, (int)arg_at(s->r.args, d->fd));
+	}
+	/* The features the exit knows: the result, the file the open made. */
+	__u32 v = features(s, d, ret, dotdot & DOTDOT_SEEN);
+	features_dim(&m, gen, v, (dotdot & DOTDOT_KNOWN) || d->flags_arg < 0);
 	/* Ports, from the socket behind the described fd: the local one, and
 	 * the remote one when connected. */
 	if ((s->r.flags & FLAG_HAS_SOCK) && (s->r.sk_family == AF_INET || s->r.sk_family == AF_INET6)) {
@@ -960,170 +1457,7 @@ static __always_inline bool filter_post(struct scratch *s, struct syscall_desc *
 			range_dim(&m, gen, 2, s->r.dport);
 	}
 	__builtin_memcpy(s->r.mask, m.w, sizeof(m.w));
-	return !mask_zero(&m);
-}
-
-/* on_enter saves the arguments of a wanted syscall. The raw tracepoint
- * programs see every syscall and take only those marked raw: the ones
- * with no per-syscall tracepoint, or all in raw mode. */
-static __always_inline int on_enter(__s32 nr, const __u64 *args, bool raw)
-{
-	__u32 key = nr;
-	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
-	if (!d || !d->wanted || (raw && !d->raw))
-		return 0;
-	struct task_struct *t = bpf_get_current_task_btf();
-	if (t->tgid == self_tgid)
-		return 0;
-	count(COUNTER_SEEN);
-	struct pending *p = bpf_task_storage_get(&pending_calls, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!p) {
-		/* No memory, or another BPF program using task storage is running
-		 * on this CPU: the syscall goes unrecorded, and is counted. */
-		count(COUNTER_UNSAVED);
-		return 0;
-	}
-	if (!pass_at_enter(t, d, nr, p)) {
-		/* Decided already: no arguments saved, the exit does nothing. */
-		p->nr = PENDING_NONE;
-		count(COUNTER_FILTERED);
-		return 0;
-	}
-	__builtin_memcpy(p->args, args, sizeof(p->args));
-	p->nr = nr;
-	return 0;
-}
-
-static __always_inline int on_exit(__s32 nr, __s64 ret)
-{
-	struct pending *p = bpf_task_storage_get(&pending_calls, bpf_get_current_task_btf(), 0, 0);
-	if (!p || p->nr == PENDING_NONE)
-		return 0;
-	if (p->nr != nr) {
-		p->nr = PENDING_NONE;
-		return 0;
-	}
-	__u32 key = nr;
-	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
-	struct scratch *s = get_scratch();
-	if (!d || !s) {
-		p->nr = PENDING_NONE;
-		return 0;
-	}
-	__builtin_memset(&s->r, 0, sizeof(s->r));
-	__builtin_memcpy(s->r.args, p->args, sizeof(s->r.args));
-	/* The comms and uid the entry judged; a syscall that changes the
-	 * credentials is judged, and reported, with the uid it leaves; state
-	 * syscalls, never filtered, report what they leave. */
-	__builtin_memcpy(s->r.comm, p->comm, sizeof(s->r.comm));
-	__builtin_memcpy(s->r.pcomm, p->pcomm, sizeof(s->r.pcomm));
-	s->r.euid = p->euid;
-	if (d->creds)
-		s->r.euid = bpf_get_current_task_btf()->cred->euid.val;
-	if (d->state)
-		fill_ids(&s->r); /* exec changes the comm: report the new one */
-	bool judged = p->judged;
-	__u32 judged_plan = p->plan;
-	struct mask m;
-	__builtin_memcpy(m.w, p->mask, sizeof(m.w));
-	p->nr = PENDING_NONE;
-	s->r.kind = RECORD_SYSCALL;
-	s->r.nr = nr;
-	s->r.ret = ret;
-	__u32 zero = 0;
-	struct filter_ctl *ctl = bpf_map_lookup_elem(&filter_ctl, &zero);
-	__u32 plan = ctl ? ctl->gen : 0, gen = plan & 1;
-	s->r.gen = gen;
-	if (judged && judged_plan == plan) {
-		/* The entry judged the comms (and the uid, but for syscalls that
-		 * change it) under this plan. */
-		if (d->creds)
-			uid_dim(&m, gen, s->r.euid);
-	} else {
-		/* A state syscall (never dropped; exec changes the comm the entry
-		 * saw) or a plan switched since the entry: every class stays a
-		 * candidate, and userspace's rules decide. */
-		__builtin_memset(m.w, 0xff, sizeof(m.w));
-	}
-	__builtin_memcpy(s->r.mask, m.w, sizeof(m.w));
 	if (mask_zero(&m) && !d->state) {
-		count(COUNTER_FILTERED);
-		return 0;
-	}
-
-	__u32 off = 0;
-	if (d->path0 >= 0) {
-		__u32 n = read_str(s, off, (const void *)arg_at(s->r.args, d->path0), FLAG_BLOB0_FAILED, FLAG_BLOB0_TRUNCATED);
-		s->r.len[0] = n;
-		off += n;
-	}
-	if (d->path1 >= 0) {
-		__u32 n = read_str(s, off & (BLOB_MAX * 2 - 1), (const void *)arg_at(s->r.args, d->path1), FLAG_BLOB1_FAILED, FLAG_BLOB1_TRUNCATED);
-		s->r.len[1] = n;
-		off += n;
-	}
-	const void *sa = NULL;
-	__u64 salen = 0;
-	if (d->sockaddr >= 0) {
-		sa = (const void *)arg_at(s->r.args, d->sockaddr);
-		salen = arg_at(s->r.args, d->sockaddr_len);
-		if (d->len_is_ptr) {
-			__u32 l = 0;
-			if (salen)
-				bpf_probe_read_user(&l, sizeof(l), (const void *)salen);
-			salen = l;
-		}
-	} else if (d->msghdr >= 0) {
-		struct user_msghdr m = {};
-		if (bpf_probe_read_user(&m, sizeof(m), (const void *)arg_at(s->r.args, d->msghdr)) == 0) {
-			sa = m.msg_name;
-			salen = m.msg_namelen;
-		}
-	}
-	if (sa) {
-		off &= (BLOB_MAX * 2 - 1);
-		__u32 n = read_sockaddr(s, off, sa, salen);
-		s->r.len[2] = n;
-		off += n;
-	}
-	/* A relative path: record the directory it is relative to, so that
-	 * userspace need not look it up after the fact (the process may be
-	 * gone). Blob 2 is free for path syscalls. */
-	__u32 pstart = d->dirfd_path ? (s->r.len[0] & (BLOB_MAX * 2 - 1)) : 0;
-	__u16 plen = d->dirfd_path ? s->r.len[1] : s->r.len[0];
-	if (d->dirfd >= 0 && plen > 0 && s->data[pstart & DATA_MASK] != '/') {
-		int dfd = d->dirfd == ARG_CWD ? AT_FDCWD : (int)arg_at(s->r.args, d->dirfd);
-		off &= (BLOB_MAX * 2 - 1);
-		if (dfd == AT_FDCWD) {
-			off += read_cwd(s, off);
-		} else {
-			struct file *df = fd_file(dfd);
-			if (df) {
-				__u32 n = read_dpath(s, off, BPF_CORE_READ(df, f_path.dentry), BPF_CORE_READ(df, f_path.mnt), FLAG_CWD_INCOMPLETE);
-				s->r.len[3] = n;
-				off += n;
-			}
-		}
-	} else if (d->pwd) {
-		off &= (BLOB_MAX * 2 - 1);
-		off += read_cwd(s, off);
-	}
-	if (d->open_how >= 0) {
-		/* openat2: the flags and mode live in struct open_how; put them
-		 * where openat keeps them (args 2 and 3). */
-		struct open_how how = {};
-		if (bpf_probe_read_user(&how, sizeof(how), (const void *)arg_at(s->r.args, d->open_how)) == 0) {
-			s->r.args[2] = how.flags;
-			s->r.args[3] = how.mode;
-		}
-	}
-	if (d->fd == ARG_RET) {
-		if (ret >= 0)
-			describe_fd(&s->r, (int)ret);
-	} else if (d->fd >= 0) {
-		describe_fd(&s->r, (int)arg_at(s->r.args, d->fd));
-	}
-	if (!filter_post(s, d, gen, ret) && !d->state) {
 		count(COUNTER_FILTERED);
 		return 0;
 	}
@@ -1135,7 +1469,8 @@ static __always_inline int on_exit(__s32 nr, __s64 ret)
 /* Per-syscall tracepoints (syscalls:sys_enter_NAME): only the syscalls
  * attached pay. The context layout is the tracepoint's format file:
  * common fields (8 bytes), int __syscall_nr, then the arguments or the
- * return value at offset 16. */
+ * return value at offset 16. The kernel never runs them for 32-bit
+ * syscalls. */
 struct syscall_enter_ctx {
 	__u64 common;
 	__s32 nr;
@@ -1153,64 +1488,131 @@ struct syscall_exit_ctx {
 SEC("tracepoint/syscalls/sys_enter")
 int tp_sys_enter(struct syscall_enter_ctx *ctx)
 {
+	__u32 key = ctx->nr;
+	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
+	if (!d || !d->wanted || d->raw)
+		return 0;
 	/* The kernel refuses to attach a program whose direct context reads
 	 * reach past the tracepoint's record, and syscalls with fewer than six
 	 * arguments have shorter records: copy the arguments with a helper. */
 	__u64 args[6] = {};
 	bpf_probe_read_kernel(args, sizeof(args), &ctx->args[0]);
-	return on_enter(ctx->nr, args, false);
+	return on_enter(bpf_get_current_task_btf(), d, ctx->nr, ctx->nr, args, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit")
 int tp_sys_exit(struct syscall_exit_ctx *ctx)
 {
-	return on_exit(ctx->nr, ctx->ret);
+	return on_exit(bpf_get_current_task_btf(), ctx->nr, ctx->ret);
 }
 
-/* BTF raw tracepoints on every syscall: one attachment, every syscall pays
- * for a map lookup. */
+/* compat_nr maps an ia32 syscall number to the x86_64 one. */
+static __always_inline __s32 compat_nr(long id)
+{
+	if (id < 0 || id >= MAX_COMPAT)
+		return NR_NONE;
+	__u32 k = id;
+	__s32 *nr = bpf_map_lookup_elem(&compat_nrs, &k);
+	return nr ? *nr : NR_NONE;
+}
+
+/* BTF raw tracepoints on every syscall: one attachment each for entry and
+ * exit, run for every syscall of the machine, 64-bit and 32-bit. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
 {
-	/* Every syscall of the machine comes here: leave at once unless it is
-	 * one to capture through this program. */
-	__u32 key = id;
-	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
-	if (!d || !d->raw)
-		return 0;
+	struct task_struct *t = bpf_get_current_task_btf();
 	__u64 args[6];
+	__s32 nr = id;
+	__u32 rflags = 0;
+	if (in_compat(t)) {
+		nr = compat_nr(id);
+		if (nr == NR_NONE)
+			return 0;
+		rflags = FLAG_COMPAT;
+		/* ia32 passes arguments in ebx, ecx, edx, esi, edi, ebp. */
+		args[0] = (__u32)regs->bx;
+		args[1] = (__u32)regs->cx;
+		args[2] = (__u32)regs->dx;
+		args[3] = (__u32)regs->si;
+		args[4] = (__u32)regs->di;
+		args[5] = (__u32)regs->bp;
+		if (nr == NR_SOCKETCALL) {
+			/* socketcall(call, args): the call's arguments are an
+			 * array of 32-bit words in user memory, read here as the
+			 * kernel is about to. */
+			__u32 call = args[0];
+			if (call >= MAX_SOCKETCALL)
+				return 0;
+			struct socketcall_desc *sc = bpf_map_lookup_elem(&socketcalls, &call);
+			if (!sc || sc->nr == NR_NONE)
+				return 0;
+			__u32 words[6] = {};
+			__u32 n = sc->nargs;
+			if (n > 6)
+				n = 6;
+			if (n > 0 && bpf_probe_read_user(words, (n * 4) & 31, (const void *)args[1]) < 0)
+				n = 0;
+			for (int i = 0; i < 6; i++)
+				args[i] = words[i];
+			nr = sc->nr;
+			rflags |= FLAG_SOCKETCALL;
+		}
+	} else {
 #if defined(__TARGET_ARCH_x86)
-	/* regs is a trusted BTF pointer here: direct loads, no helper calls. */
-	args[0] = regs->di;
-	args[1] = regs->si;
-	args[2] = regs->dx;
-	args[3] = regs->r10;
-	args[4] = regs->r8;
-	args[5] = regs->r9;
+		/* regs is a trusted BTF pointer here: direct loads, no helper calls. */
+		args[0] = regs->di;
+		args[1] = regs->si;
+		args[2] = regs->dx;
+		args[3] = regs->r10;
+		args[4] = regs->r8;
+		args[5] = regs->r9;
 #else
-	args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
-	args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
-	args[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
+		args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
+		args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
+		args[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
 #endif
-	return on_enter(id, args, true);
+	}
+	__u32 key = nr;
+	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
+	/* A 64-bit syscall with a tracepoint of its own is the tracepoint
+	 * program's; 32-bit ones are only ever seen here. */
+	if (!d || !d->wanted || (!d->raw && !(rflags & FLAG_COMPAT)))
+		return 0;
+	return on_enter(t, d, nr, id, args, rflags);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
 {
+	struct task_struct *t = bpf_get_current_task_btf();
 #if defined(__TARGET_ARCH_x86)
 	long id = regs->orig_ax;
 #else
 	long id = BPF_CORE_READ(regs, syscallno);
 #endif
-	__u32 key = id;
-	struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
-	if (!d || !d->raw)
-		return 0;
-	return on_exit(id, ret);
+	__s32 nr = id;
+	if (in_compat(t)) {
+		nr = compat_nr(id);
+		if (nr == NR_NONE)
+			return 0;
+		if (nr == NR_SOCKETCALL) {
+			/* The entry decoded the call. */
+			struct task_state *p = bpf_task_storage_get(&task_states, t, 0, 0);
+			if (!p || !(p->flags & FLAG_SOCKETCALL))
+				return 0;
+			nr = p->nr;
+		}
+	} else {
+		__u32 key = nr;
+		struct syscall_desc *d = bpf_map_lookup_elem(&syscall_descs, &key);
+		if (!d || !d->raw)
+			return 0;
+	}
+	return on_exit(t, nr, ret);
 }
 
 /* Process lifecycle: always captured, for the process table. */
@@ -1218,6 +1620,16 @@ int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 {
+	/* The child, thread or process, takes its creator's name: a rename
+	 * of one thread (or of the process after it started threads) is not
+	 * a new name. */
+	struct task_state *cst = bpf_task_storage_get(&task_states, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (cst) {
+		struct task_state *pst = bpf_task_storage_get(&task_states, parent, 0, 0);
+		task_name(parent, pst, cst->name);
+		cst->name_known = 1;
+		cst->nr = PENDING_NONE;
+	}
 	if (child->pid != child->tgid)
 		return 0; /* a new thread, not a new process */
 	struct scratch *s = get_scratch();
@@ -1227,17 +1639,36 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	fill_task(&s->r);
 	s->r.kind = RECORD_FORK;
 	s->r.nr = -1;
+	s->r.abi_nr = -1;
 	/* The record describes the parent (current); the child's ids go in ret and args. */
 	s->r.ret = child->tgid;
 	s->r.args[0] = child->pid;
 	s->r.args[1] = BPF_CORE_READ(child, start_time);
-	emit(s, 0);
+	/* A child made in other cgroups (clone3 CLONE_INTO_CGROUP) says where. */
+	__u32 off = 0;
+	struct css_set *ccs = BPF_CORE_READ(child, cgroups);
+	s->r.args[2] = (__u64)ccs;
+	if (ccs != BPF_CORE_READ(parent, cgroups))
+		off = read_cgroups(s, 0, child);
+	emit(s, off);
 	return 0;
 }
+
+/* exe_flags computes the EXE_* flags of the file a process executes. */
+#define EXE_WRITABLE (1 << 0)
+#define EXE_UPPER_LAYER (1 << 1)
+#define EXE_FROM_MEMFD (1 << 2)
+#define EXE_LOWER_LAYER (1 << 3)
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
+	/* The name exec gives is the process's name until its next exec. */
+	struct task_state *st = bpf_task_storage_get(&task_states, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (st) {
+		__builtin_memcpy(st->name, p->comm, 16);
+		st->name_known = 1;
+	}
 	struct scratch *s = get_scratch();
 	if (!s)
 		return 0;
@@ -1245,9 +1676,13 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	fill_task(&s->r);
 	s->r.kind = RECORD_EXEC;
 	s->r.nr = -1;
+	s->r.abi_nr = -1;
 	s->r.args[0] = old_pid;
+	if (in_compat(p))
+		s->r.flags |= FLAG_COMPAT; /* the new image is 32-bit */
 	/* blob0: the file name given to exec; blob1: argv from the new mm;
-	 * blob2: the dentry name of the executable (memfd:... for fileless). */
+	 * blob2: the executable's path; blob3: the cwd; blobs 4, 5: the
+	 * cgroups. */
 	const char *filename = BPF_CORE_READ(bprm, filename);
 	long n = bpf_probe_read_kernel_str(&s->data[0], BLOB_MAX, filename);
 	__u32 off = 0;
@@ -1275,10 +1710,10 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	struct file *exe = BPF_CORE_READ(bprm, file);
 	s->r.len[2] = read_dpath(s, off, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt), FLAG_PATH_INCOMPLETE);
 	off += s->r.len[2];
+	off &= (BLOB_MAX * 4 - 1);
 	off += read_cwd(s, off);
-	/* A thread other than the leader may have called exec: it keeps its
-	 * task, so its saved arguments (task storage) are still found at the
-	 * syscall's exit under its new id. */
+	off &= (BLOB_MAX * 8 - 1);
+	off += read_cgroups(s, off, p);
 	struct inode *ino = BPF_CORE_READ(exe, f_inode);
 	s->r.ino = BPF_CORE_READ(ino, i_ino);
 	s->r.dev = BPF_CORE_READ(ino, i_sb, s_dev);
@@ -1299,7 +1734,19 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	fill_task(&s->r);
 	s->r.kind = RECORD_EXIT;
 	s->r.nr = -1;
+	s->r.abi_nr = -1;
 	s->r.ret = p->exit_code;
 	emit(s, 0);
+	return 0;
+}
+
+/* A task renaming itself (prctl PR_SET_NAME, a write to /proc/PID/comm)
+ * keeps, for Peregrine as for Falco, the name it had: pin it now if it was
+ * never pinned. Exec renames too, and sched_process_exec then sets the
+ * new name. */
+SEC("tp_btf/task_rename")
+int BPF_PROG(task_rename, struct task_struct *task, const char *comm)
+{
+	get_state(task, true);
 	return 0;
 }

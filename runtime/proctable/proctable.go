@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -66,6 +67,10 @@ type Process struct {
 	CgroupPath       string // cgroup path, see parseCgroup for the choice of line
 	ContainerID      string // 12-hex-char container id, or "host"
 	ContainerRuntime string // docker, containerd, cri-o, podman, or "host"
+	// CgroupKey identifies the set of cgroups the fields above were read
+	// for, as the capture's records name it (0: not known): a record with
+	// another key comes from a process that moved.
+	CgroupKey uint64
 
 	ExeFromMemfd bool // ExePath starts with "/memfd:" (fileless execution)
 
@@ -357,13 +362,69 @@ func vanished(err error) bool {
 }
 
 // SetCwd records the working directory of pid, as learnt from an exec or
-// chdir record. An unknown pid is ignored.
+// chdir record; "" when it is not known. An unknown pid is ignored.
 func (t *Table) SetCwd(pid int32, cwd string) {
+	t.update(pid, func(p *Process) bool {
+		if p.Cwd == cwd {
+			return false
+		}
+		p.Cwd = cwd
+		return true
+	})
+}
+
+// Cgroup is what the table keeps of a process's cgroups.
+type Cgroup struct {
+	Path        string // see Process.CgroupPath
+	ContainerID string
+	Runtime     string
+}
+
+// SetCgroup records the cgroups of pid, as the capture read them for the
+// set of cgroups key. An unknown pid is ignored.
+func (t *Table) SetCgroup(pid int32, key uint64, cg Cgroup) {
+	t.update(pid, func(p *Process) bool {
+		if p.CgroupKey == key && p.CgroupPath == cg.Path && p.ContainerID == cg.ContainerID {
+			return false
+		}
+		p.CgroupKey, p.CgroupPath, p.ContainerID, p.ContainerRuntime = key, cg.Path, cg.ContainerID, cg.Runtime
+		return true
+	})
+}
+
+// SetCgroupKey records that pid's cgroups, as the table has them, are
+// those of the set the capture calls key.
+func (t *Table) SetCgroupKey(pid int32, key uint64) {
+	t.update(pid, func(p *Process) bool {
+		if p.CgroupKey == key {
+			return false
+		}
+		p.CgroupKey = key
+		return true
+	})
+}
+
+// update replaces pid's entry by a copy that change modified, when it
+// says it did. An unknown pid is ignored.
+func (t *Table) update(pid int32, change func(*Process) bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if old, ok := t.procs[pid]; ok && old.Cwd != cwd {
+	if old, ok := t.procs[pid]; ok {
 		p := old.clone()
-		p.Cwd = cwd
-		t.procs[pid] = p
+		if change(p) {
+			t.procs[pid] = p
+		}
 	}
+}
+
+// ReadCgroup reads pid's cgroups from /proc/PID/cgroup under procRoot. It
+// returns the read error (the process may be gone).
+func ReadCgroup(procRoot string, pid int32) (Cgroup, error) {
+	data, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(int(pid)), "cgroup"))
+	if err != nil {
+		return Cgroup{}, err
+	}
+	var cg Cgroup
+	cg.Path, cg.ContainerID, cg.Runtime = parseCgroup(data)
+	return cg, nil
 }
