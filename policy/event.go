@@ -220,21 +220,15 @@ func (e *Event) derive() {
 			e.values["evt.failed"] = res != "SUCCESS"
 		}
 	}
-	if typ, ok := str("evt.type"); ok && !IsOpenEvent(typ) {
-		// Falco extracts false, not nothing, for events that do not open.
-		for _, n := range []string{"evt.is_open_read", "evt.is_open_write", "evt.is_open_exec"} {
+	if typ, ok := str("evt.type"); ok {
+		flags, hasFlags := str("evt.arg.flags")
+		mode, _ := str("evt.arg.mode")
+		rawres, hasRes := e.values["evt.rawres"]
+		res, _ := toInt(rawres)
+		succeeded := hasRes && res >= 0
+		for n, v := range openFields(typ, flags, hasFlags, mode, succeeded) {
 			if !has(n) {
-				e.values[n] = false
-			}
-		}
-	} else if ok {
-		if flags, ok := str("evt.arg.flags"); ok {
-			read, write := OpenAccess(flags)
-			if !has("evt.is_open_read") {
-				e.values["evt.is_open_read"] = read
-			}
-			if !has("evt.is_open_write") {
-				e.values["evt.is_open_write"] = write
+				e.values[n] = v
 			}
 		}
 	}
@@ -277,11 +271,61 @@ func fdFilename(p string) string {
 	return p[i+1:]
 }
 
-// IsOpenEvent reports whether the event type opens a file by flags.
+// IsOpenEvent reports whether the event type opens a file by flags: the
+// types whose evt.is_open_read and evt.is_open_write can be true. creat
+// is not one (it has no flags argument in Falco).
 func IsOpenEvent(typ string) bool {
 	switch typ {
 	case "open", "openat", "openat2", "open_by_handle_at":
 		return true
+	}
+	return false
+}
+
+// execBits are the execute permission bits evt.is_open_exec tests.
+const execBits = 0o111
+
+// openFields computes evt.is_open_read, evt.is_open_write,
+// evt.is_open_create and evt.is_open_exec as libsinsp does, from the
+// event type, evt.arg.flags and evt.arg.mode as Falco renders them, and
+// whether the syscall succeeded. Every event has the four fields, but for
+// an open-like event without evt.arg.flags (a hand-written replay event)
+// none is derived:
+//   - open, openat, openat2, open_by_handle_at: read when the flags
+//     have O_RDONLY or O_RDWR, write when O_WRONLY or O_RDWR; create
+//     when O_F_CREATED, or O_TMPFILE and the open succeeded; exec when
+//     O_CREAT or O_TMPFILE and the mode has an execute bit (not for
+//     open_by_handle_at, which has no mode).
+//   - creat: exec when the mode has an execute bit; the other three false.
+//   - any other type: all false.
+func openFields(typ, flags string, hasFlags bool, mode string, succeeded bool) map[string]bool {
+	out := map[string]bool{"evt.is_open_read": false, "evt.is_open_write": false,
+		"evt.is_open_create": false, "evt.is_open_exec": false}
+	execMode := func() bool {
+		m, err := strconv.ParseUint(mode, 8, 32)
+		return err == nil && m&execBits != 0
+	}
+	switch {
+	case typ == "creat":
+		out["evt.is_open_exec"] = execMode()
+	case IsOpenEvent(typ) && !hasFlags:
+		return nil
+	case IsOpenEvent(typ):
+		read, write := OpenAccess(flags)
+		out["evt.is_open_read"], out["evt.is_open_write"] = read, write
+		has := func(name string) bool { return flagSet(flags, name) }
+		out["evt.is_open_create"] = has("O_F_CREATED") || (has("O_TMPFILE") && succeeded)
+		out["evt.is_open_exec"] = typ != "open_by_handle_at" && (has("O_CREAT") || has("O_TMPFILE")) && execMode()
+	}
+	return out
+}
+
+// flagSet reports whether a flags string ("O_RDWR|O_CREAT") names flag.
+func flagSet(flags, flag string) bool {
+	for _, f := range strings.FieldsFunc(flags, func(r rune) bool { return r == '|' || r == ' ' }) {
+		if f == flag {
+			return true
+		}
 	}
 	return false
 }
