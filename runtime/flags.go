@@ -589,20 +589,6 @@ func l4Char(proto string) string {
 	return ""
 }
 
-// fdArgOf renders the fd the event's fd.* fields describe: known when the
-// event has its fd.typechar and fd.name.
-func fdArgOf(ev *policy.Event, fd int64) string {
-	str := func(n string) (string, bool) {
-		v, ok := ev.Raw(n)
-		s, isStr := v.(string)
-		return s, ok && isStr
-	}
-	tc, okT := str("fd.typechar")
-	name, okN := str("fd.name")
-	l4, _ := str("fd.l4proto")
-	return FDArg(fd, tc, l4, name, okT && okN)
-}
-
 // UIDArg renders a PT_UID argument (setuid's evt.arg.uid): the user name
 // when the uid has one, "<NA>" when it has none, "<NONE>" for -1.
 func UIDArg(uid uint32, name string, known bool) string {

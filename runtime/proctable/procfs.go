@@ -426,3 +426,23 @@ func (r *reader) read(pid int32) (*Process, error) {
 	}
 	return p, nil
 }
+
+// BootTimeEpoch returns the boot time in ns since the epoch as libscap
+// takes it (the btime line of PROCROOT/stat, in whole seconds): Falco's
+// container.start_ts of the processes on the host.
+func BootTimeEpoch(procRoot string) (uint64, error) {
+	data, err := os.ReadFile(filepath.Join(procRoot, "stat"))
+	if err != nil {
+		return 0, fmt.Errorf("proctable: boot time: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			s, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%w: stat: btime %q", ErrMalformed, v)
+			}
+			return s * 1e9, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: stat: no btime line", ErrMalformed)
+}

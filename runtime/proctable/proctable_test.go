@@ -974,3 +974,15 @@ func TestFalcoUserFields(t *testing.T) {
 		}
 	}
 }
+
+func TestBootTimeEpoch(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "stat"), "cpu  1 2 3\nintr 5\nbtime 1700000000\nprocesses 42\n", time.Now())
+	if got, err := BootTimeEpoch(dir); err != nil || got != 1_700_000_000_000_000_000 {
+		t.Errorf("BootTimeEpoch = %d, %v", got, err)
+	}
+	writeFile(t, filepath.Join(dir, "stat"), "cpu 1\n", time.Now())
+	if _, err := BootTimeEpoch(dir); err == nil {
+		t.Error("no btime: want an error")
+	}
+}
