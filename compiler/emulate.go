@@ -178,36 +178,16 @@ func ViewOf(ev *policy.Event) View {
 		v.Features, v.Unknown = vec, 0
 		return v
 	}
-	flags, ok := str(ev, "evt.arg.flags")
-	if !ok {
-		return v
-	}
-	read, write := policy.OpenAccess(flags)
-	// Rules test the flags with "contains", a substring test, and the
-	// access mode with evt.is_open_*: both must tell the same.
-	if strings.Contains(flags, "O_RDONLY") != (read && !write) || strings.Contains(flags, "O_WRONLY") != (write && !read) ||
-		strings.Contains(flags, "O_RDWR") != (read && write) {
-		return v
-	}
-	if r, ok := boolField(ev, "evt.is_open_read"); !ok || r != read {
-		return v
-	}
-	if w, ok := boolField(ev, "evt.is_open_write"); !ok || w != write {
-		return v
-	}
-	if read {
-		vec |= FeatRead
-	}
-	if write {
-		vec |= FeatWrite
-	}
-	for _, f := range []struct {
-		bit  int
-		name string
-	}{{FeatTrunc, "O_TRUNC"}, {FeatCreat, "O_CREAT"}, {FeatAppend, "O_APPEND"}, {FeatExcl, "O_EXCL"}, {FeatCreated, "O_F_CREATED"}} {
-		if strings.Contains(flags, f.name) {
-			vec |= f.bit
+	unknown := 0
+	if OpenFlagSyscalls[v.Syscall] {
+		if !openFlagFeatures(ev, &vec) {
+			return v
 		}
+	} else {
+		// creat: the kernel takes creat's own flags; userspace shows
+		// none of them, nor whether the file was created.
+		vec |= FeatWrite | FeatTrunc | FeatCreat
+		unknown = FeatCreated
 	}
 	tc, ok := str(ev, "fd.typechar")
 	if !ok || (tc != "f" && tc != "d") {
@@ -216,15 +196,53 @@ func ViewOf(ev *policy.Event) View {
 	if tc == "d" {
 		vec |= FeatDir
 	}
-	v.Unknown = FeatDotDot
+	v.Unknown = unknown | FeatDotDot
 	if raw, ok := str(ev, "fd.nameraw"); ok {
-		v.Unknown = 0
+		v.Unknown = unknown
 		if strings.Contains(raw, "../") {
 			vec |= FeatDotDot
 		}
 	}
 	v.Features = vec
 	return v
+}
+
+// openFlagFeatures adds to vec the feature bits evt.arg.flags and
+// evt.is_open_read/write tell of an open; false when they are missing or
+// disagree.
+func openFlagFeatures(ev *policy.Event, vec *int) bool {
+	flags, ok := str(ev, "evt.arg.flags")
+	if !ok {
+		return false
+	}
+	read, write := policy.OpenAccess(flags)
+	// Rules test the flags with "contains", a substring test, and the
+	// access mode with evt.is_open_*: both must tell the same.
+	if strings.Contains(flags, "O_RDONLY") != (read && !write) || strings.Contains(flags, "O_WRONLY") != (write && !read) ||
+		strings.Contains(flags, "O_RDWR") != (read && write) {
+		return false
+	}
+	if r, ok := boolField(ev, "evt.is_open_read"); !ok || r != read {
+		return false
+	}
+	if w, ok := boolField(ev, "evt.is_open_write"); !ok || w != write {
+		return false
+	}
+	if read {
+		*vec |= FeatRead
+	}
+	if write {
+		*vec |= FeatWrite
+	}
+	for _, f := range []struct {
+		bit  int
+		name string
+	}{{FeatTrunc, "O_TRUNC"}, {FeatCreat, "O_CREAT"}, {FeatAppend, "O_APPEND"}, {FeatExcl, "O_EXCL"}, {FeatCreated, "O_F_CREATED"}} {
+		if strings.Contains(flags, f.name) {
+			*vec |= f.bit
+		}
+	}
+	return true
 }
 
 // failedOf decides whether the syscall failed. Every field that tells

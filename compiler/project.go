@@ -12,6 +12,12 @@ import (
 // open bits of the features dimension apply to them only.
 var OpenSyscalls = map[string]bool{"open": true, "openat": true, "openat2": true, "creat": true}
 
+// OpenFlagSyscalls are the open syscalls whose open flags userspace shows,
+// as Falco does, in evt.arg.flags and evt.is_open_read/write. creat has no
+// flags argument in Falco and is never an open for read or write there,
+// so comparisons on those fields are not projected for it.
+var OpenFlagSyscalls = map[string]bool{"open": true, "openat": true, "openat2": true}
+
 // PortFields maps each socket syscall to the fields that hold the local
 // port ([0]) and the remote port ([1]) of its socket, as runtime/live.go
 // sets them: the client's ports for connect and the like, the server's
@@ -35,16 +41,21 @@ var PortFields = func() map[string][2][]string {
 // leaves an absolute, normalised path as it is). Keep in step with
 // runtime/live.go, which sets them.
 var PathFields = func() map[string]map[string]bool {
-	fdName := []string{"fd.name", "fs.path.name"}
+	// As Falco: only the opens have the path in fd.name (the *at
+	// syscalls' fd is their dirfd), creat has no fs.path.*, and a link's
+	// first path is its fs.path.target.
 	groups := []struct {
 		syscalls []string
 		fields   []string
 	}{
-		{[]string{"open", "openat", "openat2", "creat", "unlinkat"}, append(fdName, "evt.arg.name")},
-		{[]string{"unlink", "rmdir", "mkdir", "mkdirat"}, append(fdName, "evt.arg.path")},
-		{[]string{"chmod", "fchmodat"}, append(fdName, "evt.arg.filename")},
-		{[]string{"rename", "renameat", "renameat2", "link", "linkat"}, []string{"fs.path.source", "evt.arg.oldpath"}},
-		{[]string{"symlink", "symlinkat"}, []string{"fs.path.source", "evt.arg.target"}},
+		{[]string{"open", "openat", "openat2"}, []string{"fd.name", "fs.path.name", "evt.arg.name"}},
+		{[]string{"creat"}, []string{"fd.name", "evt.arg.name"}},
+		{[]string{"unlinkat"}, []string{"fs.path.name", "evt.arg.name"}},
+		{[]string{"unlink", "rmdir", "mkdir", "mkdirat"}, []string{"fs.path.name", "evt.arg.path"}},
+		{[]string{"chmod", "fchmodat"}, []string{"fs.path.name", "evt.arg.filename"}},
+		{[]string{"rename", "renameat", "renameat2"}, []string{"fs.path.source", "evt.arg.oldpath"}},
+		{[]string{"link", "linkat"}, []string{"fs.path.target", "evt.arg.oldpath"}},
+		{[]string{"symlink", "symlinkat"}, []string{"fs.path.target", "evt.arg.target"}},
 	}
 	m := map[string]map[string]bool{}
 	for _, g := range groups {
@@ -171,11 +182,10 @@ func atomExact(c *policy.Compare, neg bool, syscall string) (bool, bool, uint) {
 			}
 		}
 	}
-	open := OpenSyscalls[syscall]
 	if !neg && PathFields[syscall][name] {
 		return true, c.Op == policy.OpEq || c.Op == policy.OpIn || c.Op == policy.OpStartsWith, 1 << DimPath
 	}
-	if _, exact, ok := featureAtom(c, name, open); ok {
+	if _, exact, ok := featureAtom(c, name, syscall); ok {
 		return true, exact, 1 << DimFeatures
 	}
 	return false, false, 0
@@ -211,7 +221,6 @@ func atom(c *policy.Compare, neg bool, syscall string) *Pred {
 			}
 		}
 	}
-	open := OpenSyscalls[syscall]
 	if fields := PathFields[syscall]; fields != nil {
 		switch {
 		case fields[name]:
@@ -231,7 +240,7 @@ func atom(c *policy.Compare, neg bool, syscall string) *Pred {
 			return Truth()
 		}
 	}
-	if f, exact, ok := featureAtom(c, name, open); ok {
+	if f, exact, ok := featureAtom(c, name, syscall); ok {
 		if neg {
 			if !exact {
 				// The complement of a wider set would be too narrow.
@@ -487,7 +496,8 @@ func normalizeComponents(p string) string {
 // mean something. exact is true when the comparison holds exactly for the
 // returned vectors, not only within them, so that its negation can be
 // projected as the complement.
-func featureAtom(c *policy.Compare, name string, open bool) (f FeatureSet, exact, ok bool) {
+func featureAtom(c *policy.Compare, name string, syscall string) (f FeatureSet, exact, ok bool) {
+	open, flagsShown := OpenSyscalls[syscall], OpenFlagSyscalls[syscall]
 	bit := func(b int, want bool) FeatureSet {
 		return featuresWhere(func(v int) bool { return (v&b != 0) == want })
 	}
@@ -498,12 +508,12 @@ func featureAtom(c *policy.Compare, name string, open bool) (f FeatureSet, exact
 			b = FeatWrite
 		}
 		want, ok := boolCompare(c)
-		if !ok || !open {
+		if !ok || !flagsShown {
 			return FeatureSet{}, false, false
 		}
 		return bit(b, want), true, true
 	case "evt.arg.flags", "evt.arg[flags]":
-		if !open || c.Op != policy.OpContains {
+		if !flagsShown || c.Op != policy.OpContains {
 			return FeatureSet{}, false, false
 		}
 		switch c.Values[0] {

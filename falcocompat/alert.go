@@ -30,7 +30,10 @@ func TextLine(t time.Time, p policy.Priority, output string) string {
 
 // NewAlertJSON builds Falco's JSON alert for a rule matching an event.
 // output_fields holds every field of the output template (without
-// transformers) and evt.time; fields the event lacks are null.
+// transformers), keyed as the template spells it (evt.arg.flags,
+// evt.arg[0], proc.aname[2]), and evt.time, as Falco's formatter does;
+// fields the event lacks are null (Falco's JSON formatter gives null
+// whatever the field's type, where its text output says <NA>).
 func NewAlertJSON(hostname string, r *policy.Rule, ev *policy.Event, t time.Time, output string) *AlertJSON {
 	a := &AlertJSON{
 		Hostname:     hostname,
@@ -47,7 +50,7 @@ func NewAlertJSON(hostname string, r *policy.Rule, ev *policy.Event, t time.Time
 		if len(f.Transformers) > 0 {
 			continue
 		}
-		a.OutputFields[f.Name()] = jsonValue(f, ev)
+		a.OutputFields[f.Spelling()] = jsonValue(f, ev)
 	}
 	return a
 }

@@ -442,7 +442,7 @@ func resolveFieldName(name string) (policy.FieldRef, error) {
 		return policy.FieldRef{Field: f, Index: -1}, nil
 	}
 	if f, arg := policy.SplitDottedArg(name); f != nil {
-		ref := policy.FieldRef{Field: f, Arg: arg, HasArg: true, Index: -1}
+		ref := policy.FieldRef{Field: f, Arg: arg, HasArg: true, Index: -1, Dotted: true}
 		if n, err := strconv.Atoi(arg); err == nil {
 			ref.Index = n
 		}

@@ -160,6 +160,12 @@ var fdTypeChars = map[string]string{
 	"netlink": "n", "bpf": "b", "userfaultfd": "u", "io_uring": "r", "memfd": "m", "pidfd": "P",
 }
 
+// FDTypeChar returns fd.typechar for an fd.type, as libsinsp maps them.
+func FDTypeChar(typ string) (string, bool) {
+	c, ok := fdTypeChars[typ]
+	return c, ok
+}
+
 // Derive fills the fields that Falco computes from others, when absent.
 // DecodeEvent calls it; sources that build events with Set call it once
 // all fields are set.
@@ -220,21 +226,17 @@ func (e *Event) derive() {
 			e.values["evt.failed"] = res != "SUCCESS"
 		}
 	}
-	if typ, ok := str("evt.type"); ok && !IsOpenEvent(typ) {
-		// Falco extracts false, not nothing, for events that do not open.
-		for _, n := range []string{"evt.is_open_read", "evt.is_open_write", "evt.is_open_exec"} {
-			if !has(n) {
-				e.values[n] = false
-			}
-		}
-	} else if ok {
-		if flags, ok := str("evt.arg.flags"); ok {
-			read, write := OpenAccess(flags)
-			if !has("evt.is_open_read") {
-				e.values["evt.is_open_read"] = read
-			}
-			if !has("evt.is_open_write") {
-				e.values["evt.is_open_write"] = write
+	if typ, ok := str("evt.type"); ok {
+		flags, hasFlags := str("evt.arg.flags")
+		mode, _ := str("evt.arg.mode")
+		rawres, hasRes := e.values["evt.rawres"]
+		res, _ := toInt(rawres)
+		succeeded := hasRes && res >= 0
+		if vals, ok := openFields(typ, flags, hasFlags, mode, succeeded); ok {
+			for i, n := range openFieldNames {
+				if !has(n) {
+					e.values[n] = vals[i]
+				}
 			}
 		}
 	}
@@ -277,7 +279,9 @@ func fdFilename(p string) string {
 	return p[i+1:]
 }
 
-// IsOpenEvent reports whether the event type opens a file by flags.
+// IsOpenEvent reports whether the event type opens a file by flags: the
+// types whose evt.is_open_read and evt.is_open_write can be true. creat
+// is not one (it has no flags argument in Falco).
 func IsOpenEvent(typ string) bool {
 	switch typ {
 	case "open", "openat", "openat2", "open_by_handle_at":
@@ -286,18 +290,69 @@ func IsOpenEvent(typ string) bool {
 	return false
 }
 
+// execBits are the execute permission bits evt.is_open_exec tests.
+const execBits = 0o111
+
+// openFieldNames are the fields openFields computes, in its order.
+var openFieldNames = [4]string{"evt.is_open_read", "evt.is_open_write", "evt.is_open_create", "evt.is_open_exec"}
+
+// openFields computes evt.is_open_read, evt.is_open_write,
+// evt.is_open_create and evt.is_open_exec (in openFieldNames' order) as
+// libsinsp does, from the event type, evt.arg.flags and evt.arg.mode as
+// Falco renders them, and whether the syscall succeeded. Every event has
+// the four fields, but for an open-like event without evt.arg.flags (a
+// hand-written replay event) none is derived (ok false):
+//   - open, openat, openat2, open_by_handle_at: read when the flags
+//     have O_RDONLY or O_RDWR, write when O_WRONLY or O_RDWR; create
+//     when O_F_CREATED, or O_TMPFILE and the open succeeded; exec when
+//     O_CREAT or O_TMPFILE and the mode has an execute bit (not for
+//     open_by_handle_at, which has no mode).
+//   - creat: exec when the mode has an execute bit; the other three false.
+//   - any other type: all false.
+func openFields(typ, flags string, hasFlags bool, mode string, succeeded bool) (vals [4]bool, ok bool) {
+	execMode := func() bool {
+		m, err := strconv.ParseUint(mode, 8, 32)
+		return err == nil && m&execBits != 0
+	}
+	switch {
+	case typ == "creat":
+		vals[3] = execMode()
+	case IsOpenEvent(typ) && !hasFlags:
+		return vals, false
+	case IsOpenEvent(typ):
+		vals[0], vals[1] = OpenAccess(flags)
+		tmpfile := flagSet(flags, "O_TMPFILE")
+		vals[2] = flagSet(flags, "O_F_CREATED") || (tmpfile && succeeded)
+		vals[3] = typ != "open_by_handle_at" && (tmpfile || flagSet(flags, "O_CREAT")) && execMode()
+	}
+	return vals, true
+}
+
+// flagSet reports whether a flags string ("O_RDWR|O_CREAT") names flag.
+func flagSet(flags, flag string) bool {
+	for rest := flags; rest != ""; {
+		i := strings.IndexAny(rest, "| ")
+		tok := rest
+		if i >= 0 {
+			tok, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if tok == flag {
+			return true
+		}
+	}
+	return false
+}
+
 // OpenAccess tells from an open flags string ("O_RDWR|O_CREAT") whether the
 // open asks for read and for write access.
 func OpenAccess(flags string) (read, write bool) {
-	for _, fl := range strings.FieldsFunc(flags, func(r rune) bool { return r == '|' || r == ' ' }) {
-		switch fl {
-		case "O_RDONLY":
-			read = true
-		case "O_WRONLY":
-			write = true
-		case "O_RDWR":
-			read, write = true, true
-		}
+	switch {
+	case flagSet(flags, "O_RDWR"):
+		read, write = true, true
+	default:
+		read, write = flagSet(flags, "O_RDONLY"), flagSet(flags, "O_WRONLY")
 	}
 	if !read && !write && !strings.Contains(flags, "O_PATH") {
 		// O_RDONLY is 0: a flags string without an access mode reads.

@@ -118,3 +118,51 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
+
+// TestOpenFieldsAsFalco checks evt.is_open_* as libsinsp extracts them
+// (sinsp_filtercheck_event.cpp, TYPE_ISOPEN_*): creat is not an open for
+// read and write; every event type has the four fields.
+func TestOpenFieldsAsFalco(t *testing.T) {
+	cases := []struct {
+		line                      string
+		read, write, create, exec string
+	}{
+		{`{"evt.type":"openat","evt.arg.flags":"O_RDONLY|O_CLOEXEC","evt.arg.mode":"0","evt.rawres":3}`, "true", "false", "false", "false"},
+		{`{"evt.type":"open","evt.arg.flags":"O_TRUNC|O_CREAT|O_WRONLY|O_F_CREATED","evt.arg.mode":"0755","evt.rawres":3}`, "false", "true", "true", "true"},
+		{`{"evt.type":"openat2","evt.arg.flags":"O_CREAT|O_RDWR","evt.arg.mode":"0644","evt.rawres":3}`, "true", "true", "false", "false"},
+		// O_DIRECTORY reports O_TMPFILE: a successful directory open "creates".
+		{`{"evt.type":"openat","evt.arg.flags":"O_DIRECTORY|O_RDONLY|O_TMPFILE","evt.arg.mode":"0","evt.rawres":3}`, "true", "false", "true", "false"},
+		{`{"evt.type":"openat","evt.arg.flags":"O_DIRECTORY|O_RDONLY|O_TMPFILE","evt.arg.mode":"0","evt.rawres":-2}`, "true", "false", "false", "false"},
+		{`{"evt.type":"creat","evt.arg.mode":"0755","evt.rawres":3}`, "false", "false", "false", "true"},
+		{`{"evt.type":"creat","evt.arg.mode":"0644","evt.rawres":3}`, "false", "false", "false", "false"},
+		{`{"evt.type":"execve","evt.rawres":0}`, "false", "false", "false", "false"},
+	}
+	for _, c := range cases {
+		ev, err := DecodeEvent([]byte(c.line), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range map[string]string{"evt.is_open_read": c.read, "evt.is_open_write": c.write,
+			"evt.is_open_create": c.create, "evt.is_open_exec": c.exec} {
+			got, ok := ev.Strings(ref(t, name))
+			if !ok || got[0] != want {
+				t.Errorf("%s: %s = %v (%v), want %s", c.line, name, got, ok, want)
+			}
+		}
+	}
+}
+
+func TestResultNameAsFalco(t *testing.T) {
+	for res, want := range map[int64]string{0: "SUCCESS", 5: "SUCCESS", -2: "ENOENT", -11: "EAGAIN",
+		-95: "EOPNOTSUPP", -117: "EUCLEAN", -115: "EINPROGRESS", -126: "-126", -512: "ERESTARTSYS", -41: "-41"} {
+		if got := ResultName(res); got != want {
+			t.Errorf("ResultName(%d) = %q, want %q", res, got, want)
+		}
+		if n, ok := ResultNumber(want); !ok || (res < 0 && n != res) || (res >= 0 && n != 0) {
+			t.Errorf("ResultNumber(%q) = %d, %v", want, n, ok)
+		}
+	}
+	if _, ok := ResultNumber("ENOTSUP"); ok {
+		t.Error("ENOTSUP is not a name libsinsp gives")
+	}
+}

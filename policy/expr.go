@@ -127,7 +127,10 @@ type FieldRef struct {
 	Arg    string
 	HasArg bool
 	// Index is the numeric argument of indexed fields, -1 when there is none.
-	Index        int
+	Index int
+	// Dotted tells that the argument was written after a dot
+	// (evt.arg.flags), not in brackets (evt.arg[flags]).
+	Dotted       bool
 	Transformers []Transformer
 }
 
@@ -161,6 +164,16 @@ func (r *FieldRef) Name() string {
 		return r.Field.Name
 	}
 	return r.Field.Name + "[" + r.Arg + "]"
+}
+
+// Spelling returns the field as the rule wrote it, the key Falco gives it
+// in a JSON alert's output_fields: evt.arg.flags for an argument written
+// after a dot, evt.arg[0] and proc.aname[2] for one in brackets.
+func (r *FieldRef) Spelling() string {
+	if r.Dotted && r.HasArg {
+		return r.Field.Name + "." + r.Arg
+	}
+	return r.Name()
 }
 
 // String renders the reference with its transformers.

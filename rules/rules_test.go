@@ -28,7 +28,7 @@ var captureFields = strings.Fields(`
 
 // captureArgs are the event arguments (evt.arg.NAME) the capture provides.
 var captureArgs = strings.Fields(`flags mode name path oldpath newpath target linkpath filename
-	request pid uid nstype domain type protocol fd addr cmd`)
+	request pid uid nstype domain type proto fd addr cmd`)
 
 // captureSyscalls are the syscalls the capture provides.
 var captureSyscalls = strings.Fields(`open openat openat2 creat execve execveat connect accept

@@ -63,7 +63,11 @@ type Live struct {
 	proc     string
 	// bootToWall turns CLOCK_BOOTTIME nanoseconds into wall-clock ones.
 	bootToWall int64
-	num        uint64
+	// bootEpoch is the boot time as libscap reads it, Falco's
+	// container.start_ts on the host (0 when unknown), and its text.
+	bootEpoch     uint64
+	bootEpochText json.Number
+	num           uint64
 	// execFilename holds, per process, the file name of its last exec
 	// until the execve record that follows uses it.
 	execFilename map[int32]string
@@ -145,6 +149,8 @@ func StartLive(opts LiveOptions) (*Live, error) {
 		return nil, err
 	}
 	l.bootToWall = time.Now().UnixNano() - int64(boot)
+	l.bootEpoch, _ = proctable.BootTimeEpoch(procRoot)
+	l.bootEpochText = json.Number(strconv.FormatUint(l.bootEpoch, 10))
 	l.noFilter = opts.NoKernelFilter
 	plan, err := compiler.Compile(opts.Ruleset, compiler.Options{Syscalls: l.syscalls, NoKernelFilter: opts.NoKernelFilter})
 	if err != nil {
@@ -493,34 +499,33 @@ func (l *Live) event(r *bpf.Record) *policy.Event {
 	ev.Set("proc.ppid", int64(r.Ppid))
 	ev.Set("proc.vpid", int64(r.VPid))
 	ev.Set("user.uid", r.EUID)
-	if u, ok := l.users.UserName(r.EUID); ok {
-		ev.Set("user.name", u)
-	}
-	if h, ok := l.users.HomeDir(r.EUID); ok {
-		ev.Set("user.homedir", h)
-	}
-	if s, ok := l.users.Shell(r.EUID); ok {
-		ev.Set("user.shell", s)
-	}
+	// As libsinsp: "root" for id 0 without an entry, "<NA>" otherwise.
+	uname, home, shell := l.users.FalcoUser(r.EUID)
+	ev.Set("user.name", uname)
+	ev.Set("user.homedir", home)
+	ev.Set("user.shell", shell)
 	loginUID := int64(r.LoginUID)
 	if r.LoginUID == ^uint32(0) {
 		loginUID = -1
 	}
 	ev.Set("user.loginuid", loginUID)
-	if loginUID >= 0 {
-		if u, ok := l.users.UserName(uint32(loginUID)); ok {
-			ev.Set("user.loginname", u)
-		}
-	}
+	ev.Set("user.loginname", l.users.FalcoLoginName(loginUID))
 	ev.Set("group.gid", r.GID)
-	if g, ok := l.users.GroupName(r.GID); ok {
-		ev.Set("group.name", g)
-	}
+	ev.Set("group.name", l.users.FalcoGroup(r.GID))
 	ev.Set("thread.cap_effective", l.capNames(r.CapEffective))
 	ev.Set("thread.cap_permitted", l.capNames(r.CapPermitted))
 	ev.Set("thread.cap_inheritable", l.capNames(r.CapInheritable))
 	l.setProcess(ev, r, p)
+	if p != nil && isHost(p.ContainerID) && l.bootEpoch > 0 {
+		ev.Set("container.start_ts", l.bootEpochText)
+		if now := uint64(int64(r.Timestamp) + l.bootToWall); now > l.bootEpoch {
+			ev.Set("container.duration", now-l.bootEpoch)
+		}
+	}
 	l.setArgs(ev, r, name, p)
+	if errnoResSyscalls[name] {
+		ev.Set("evt.arg.res", ErrnoArg(r.Ret))
+	}
 	ev.Derive()
 	return ev
 }
@@ -594,6 +599,11 @@ func (l *Live) processFields(p *proctable.Process) *processCache {
 	set("proc.sid", json.Number(strconv.Itoa(int(p.Sid))))
 	set("proc.vpgid", json.Number(strconv.Itoa(int(p.VPgid))))
 	set("proc.is_exe_from_memfd", p.ExeFromMemfd)
+	if p.ExeFlagsKnown {
+		set("proc.is_exe_writable", p.ExeWritable)
+		set("proc.is_exe_upper_layer", p.ExeUpperLayer)
+		set("proc.is_exe_lower_layer", p.ExeLowerLayer)
+	}
 	set("proc.is_vpgid_leader", p.VPid == p.VPgid)
 	set("proc.is_sid_leader", p.Pid == p.Sid)
 	if sess != nil {
@@ -604,10 +614,11 @@ func (l *Live) processFields(p *proctable.Process) *processCache {
 		set("proc.vpgid.exe", grp.Exe)
 		set("proc.vpgid.exepath", grp.ExePath)
 	}
-	set("container.id", p.ContainerID)
-	set("container.type", p.ContainerRuntime)
-	if p.ContainerID == "host" {
-		set("container.name", "host")
+	if isHost(p.ContainerID) {
+		c.fields = append(c.fields, hostContainerFields...)
+	} else {
+		set("container.id", p.ContainerID)
+		set("container.type", p.ContainerRuntime)
 	}
 	var pids, exes, exePaths, cmdlines []any
 	for _, a := range c.chain {
@@ -693,185 +704,292 @@ func (l *Live) fdPath(pid int32, fd int64) (string, error) {
 	return os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "fd", strconv.FormatInt(fd, 10)))
 }
 
-// setArgs sets evt.arg.*, fd.* and fs.path.* for the syscall.
+// setArgs sets evt.arg.*, fd.* and fs.path.* for the syscall, named and
+// rendered as Falco's exit events have them (see flags.go and args.go).
 func (l *Live) setArgs(ev *policy.Event, r *bpf.Record, name string, p *proctable.Process) {
 	pid := int32(r.Pid)
 	a := r.Args
 	str := func(i int) (string, bool) { return r.Str(i) }
+	fsOK := fsPathSucceeded(name, r.Ret)
+	// setPath sets a path argument and, on success, the fs.path field
+	// that holds it; it returns the path made absolute.
 	setPath := func(arg, field string, dirfd int64, i int) string {
 		raw, ok := str(i)
 		if !ok {
 			return ""
 		}
 		abs := l.resolve(r, p, dirfd, raw, i)
-		ev.Set("evt.arg."+arg, abs)
-		ev.Set("fs.path."+field, abs)
-		ev.Set("fs.path."+field+"raw", raw)
+		ev.Set("evt.arg."+arg, argPath(raw, abs))
+		if fsOK && field != "" {
+			ev.Set("fs.path."+field, resolvedPath(raw, abs))
+			ev.Set("fs.path."+field+"raw", raw)
+		}
 		return abs
 	}
+	dirfdAt := func(i int) int64 { return int64(int32(a[i])) }
 	switch name {
 	case "open", "openat", "openat2", "creat":
 		dirfd, flags, mode := int64(atFDCWD), a[1], a[2]
 		switch name {
 		case "openat", "openat2":
-			dirfd, flags, mode = int64(int32(a[0])), a[2], a[3]
-			ev.Set("evt.arg.dirfd", dirfd)
+			dirfd, flags, mode = dirfdAt(0), a[2], a[3]
+			ev.Set("evt.arg.dirfd", l.dirfdArg(pid, dirfd))
 		case "creat":
 			flags, mode = unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, a[1]
 		}
 		// The flags, result and type are known even when the path is
-		// not: the kernel filter judged them.
+		// not: the kernel filter judged them. creat has no flags
+		// argument in Falco.
 		created := r.Ret >= 0 && r.File.FMode&bpf.FModeCreated != 0
-		ev.Set("evt.arg.flags", OpenFlags(flags, created))
-		ev.Set("evt.arg.mode", Mode(mode))
+		if name == "creat" {
+			ev.Set("evt.arg.mode", CreatMode(mode))
+		} else {
+			ev.Set("evt.arg.flags", OpenFlags(flags, created))
+			ev.Set("evt.arg.mode", OpenMode(flags, mode))
+		}
 		ev.Set("fd.num", fdNum(r.Ret))
+		fdName, fdKnown := "", false
 		if raw, ok := str(0); ok {
 			abs := l.resolve(r, p, dirfd, raw, 0)
-			ev.Set("evt.arg.name", abs)
-			ev.Set("fs.path.name", abs)
-			ev.Set("fs.path.nameraw", raw)
-			ev.Set("fd.name", abs)
+			fdName, fdKnown = resolvedPath(raw, abs), true
+			ev.Set("evt.arg.name", argPath(raw, abs))
+			ev.Set("fd.name", fdName)
 			ev.Set("fd.nameraw", raw)
+			if fsOK {
+				fs := fdName
+				if name != "open" && !filepath.IsAbs(raw) && r.Ret < 0 {
+					fs = unknownDir // libsinsp takes a relative openat's from its fd
+				}
+				ev.Set("fs.path.name", fs)
+				ev.Set("fs.path.nameraw", raw)
+			}
 		}
-		ev.Set("evt.arg.fd", r.Ret)
 		typ := "file"
 		if (r.Ret >= 0 && r.File.Mode&unix.S_IFMT == unix.S_IFDIR) || flags&unix.O_DIRECTORY != 0 {
 			typ = "directory"
 		}
 		ev.Set("fd.type", typ)
+		tc, _ := policy.FDTypeChar(typ)
+		ev.Set("evt.arg.fd", FDArg(r.Ret, tc, "", fdName, fdKnown))
 		if r.Ret >= 0 {
 			ev.Set("fd.ino", r.File.Ino)
 			ev.Set("fd.dev", r.File.Dev)
 		}
 	case "execve", "execveat":
-		if name == "execveat" {
-			ev.Set("evt.arg.dirfd", int64(int32(a[0])))
-		}
-		// A successful exec replaced the memory the file name was in: the
-		// exec record that came first carried it.
+		// Only execve's exit has the file name (an execveat that succeeds
+		// returns as execve on x86). A successful exec replaced the
+		// memory the file name was in: the exec record that came first
+		// carried it.
+		fn, ok := "", false
 		if r.Ret >= 0 {
-			if fn, ok := l.execFilename[pid]; ok {
-				ev.Set("evt.arg.filename", fn)
-				delete(l.execFilename, pid)
-			}
-		} else if fn, ok := str(0); ok {
-			ev.Set("evt.arg.filename", fn)
+			fn, ok = l.execFilename[pid]
+			delete(l.execFilename, pid)
+		} else {
+			fn, ok = str(0)
+		}
+		if ok && name == "execve" {
+			ev.Set("evt.arg.filename", argPath(fn, l.resolve(r, p, atFDCWD, fn, -1)))
 		}
 	case "connect", "bind", "listen", "sendto", "sendmsg", "recvfrom", "recvmsg", "accept", "accept4", "socket":
 		l.setSocket(ev, r, name)
 	case "dup", "dup2", "dup3":
-		ev.Set("evt.arg.oldfd", int64(int32(a[0])))
-		if name != "dup" {
-			ev.Set("evt.arg.newfd", int64(int32(a[1])))
-		}
 		ev.Set("fd.num", fdNum(r.Ret))
-		ev.Set("evt.arg.res", r.Ret)
 		l.setFdByKernel(ev, r, pid, r.Ret)
+		// The old, new and returned fds name the same file.
+		ev.Set("evt.arg.oldfd", fdArgOf(ev, int64(int32(a[0]))))
+		if name != "dup" {
+			ev.Set("evt.arg.newfd", fdArgOf(ev, int64(int32(a[1]))))
+		}
+		if name == "dup3" {
+			ev.Set("evt.arg.flags", Dup3Flags(a[2]))
+		}
+		ev.Set("evt.arg.res", fdArgOf(ev, r.Ret))
 	case "symlink", "symlinkat":
 		// As ln -s names them: the target is what the link points to
-		// (kept as given), the link path is the new file.
-		if target, ok := str(0); ok {
-			ev.Set("evt.arg.target", target)
-			ev.Set("fs.path.source", target)
-			ev.Set("fs.path.sourceraw", target)
-		}
+		// (kept as given), the link path is the new file. fs.path.source
+		// is the link, fs.path.target what it points to.
 		dirfd := int64(atFDCWD)
 		if name == "symlinkat" {
-			dirfd = int64(int32(a[1]))
+			dirfd = dirfdAt(1)
+			ev.Set("evt.arg.linkdirfd", l.dirfdArg(pid, dirfd))
 		}
-		setPath("linkpath", "target", dirfd, 1)
+		if target, ok := str(0); ok {
+			ev.Set("evt.arg.target", target)
+			if fsOK {
+				abs := target
+				switch {
+				case filepath.IsAbs(target):
+					abs = filepath.Clean(target)
+				case name == "symlinkat":
+					abs = unknownDir + target // libsinsp does not resolve it
+				default:
+					abs = resolvedPath(target, l.resolve(r, p, atFDCWD, target, -1))
+				}
+				ev.Set("fs.path.target", abs)
+				ev.Set("fs.path.targetraw", target)
+			}
+		}
+		setPath("linkpath", "source", dirfd, 1)
 	case "link", "linkat", "rename", "renameat", "renameat2":
 		olddir, newdir := int64(atFDCWD), int64(atFDCWD)
-		if name == "linkat" || name == "renameat" || name == "renameat2" {
-			olddir, newdir = int64(int32(a[0])), int64(int32(a[2]))
+		if name != "link" && name != "rename" {
+			olddir, newdir = dirfdAt(0), dirfdAt(2)
+			dirArgs := [2]string{"olddirfd", "newdirfd"}
+			if name == "linkat" {
+				dirArgs = [2]string{"olddir", "newdir"}
+			}
+			ev.Set("evt.arg."+dirArgs[0], l.dirfdArg(pid, olddir))
+			ev.Set("evt.arg."+dirArgs[1], l.dirfdArg(pid, newdir))
 		}
-		setPath("oldpath", "source", olddir, 0)
-		setPath("newpath", "target", newdir, 1)
+		// For a rename the source is the old path; for a hard link it is
+		// the new one, and the target the file linked to.
+		oldField, newField := "source", "target"
+		if strings.HasPrefix(name, "link") {
+			oldField, newField = "target", "source"
+		}
+		setPath("oldpath", oldField, olddir, 0)
+		setPath("newpath", newField, newdir, 1)
+		switch name {
+		case "linkat":
+			ev.Set("evt.arg.flags", LinkatFlags(a[4]))
+		case "renameat2":
+			ev.Set("evt.arg.flags", Renameat2Flags(a[4]))
+		}
 	case "unlink", "unlinkat", "rmdir", "mkdir", "mkdirat", "chmod", "fchmodat":
+		// These have no fd in Falco but the dirfd of the *at ones.
 		dirfd := int64(atFDCWD)
 		if strings.HasSuffix(name, "at") {
-			dirfd = int64(int32(a[0]))
-			ev.Set("evt.arg.dirfd", dirfd)
+			dirfd = dirfdAt(0)
+			ev.Set("evt.arg.dirfd", l.dirfdArg(pid, dirfd))
+			if dirfd >= 0 {
+				ev.Set("fd.num", dirfd)
+				if dir, err := l.fdPath(pid, dirfd); err == nil {
+					ev.Set("fd.type", "directory")
+					ev.Set("fd.name", dir)
+				}
+			}
 		}
 		argName := map[string]string{"unlink": "path", "unlinkat": "name", "rmdir": "path", "mkdir": "path",
 			"mkdirat": "path", "chmod": "filename", "fchmodat": "filename"}[name]
-		abs := setPath(argName, "name", dirfd, 0)
-		if abs != "" {
-			ev.Set("fd.name", abs)
-		}
+		setPath(argName, "name", dirfd, 0)
 		switch name {
 		case "mkdir":
-			ev.Set("evt.arg.mode", Mode(a[1]))
-		case "mkdirat", "fchmodat":
-			ev.Set("evt.arg.mode", Mode(a[2]))
+			ev.Set("evt.arg.mode", MkdirMode(a[1]))
+		case "mkdirat":
+			ev.Set("evt.arg.mode", MkdirMode(a[2]))
+		case "fchmodat":
+			ev.Set("evt.arg.mode", ChmodMode(a[2]))
 		case "chmod":
-			ev.Set("evt.arg.mode", Mode(a[1]))
+			ev.Set("evt.arg.mode", ChmodMode(a[1]))
 		case "unlinkat":
-			ev.Set("evt.arg.flags", a[2])
+			ev.Set("evt.arg.flags", UnlinkatFlags(a[2]))
 		}
 	case "fchmod":
-		ev.Set("evt.arg.fd", int64(int32(a[0])))
-		ev.Set("evt.arg.mode", Mode(a[1]))
+		ev.Set("evt.arg.mode", ChmodMode(a[1]))
 		l.setFdByKernel(ev, r, pid, int64(int32(a[0])))
+		ev.Set("evt.arg.fd", fdArgOf(ev, int64(int32(a[0]))))
+		if v, ok := ev.Raw("fd.name"); ok && fsOK {
+			ev.Set("fs.path.name", v)
+			ev.Set("fs.path.nameraw", v)
+		}
 	case "setuid":
-		uid := int64(int32(a[0]))
+		uid := uint32(a[0])
 		if r.Flags&bpf.FlagCompat != 0 && r.AbiNr == ia32Setuid16 {
 			// ia32's setuid takes a 16-bit uid, 0xffff for -1 (low2highuid).
-			uid = int64(uint16(a[0]))
+			uid = uint32(uint16(a[0]))
 			if uid == 0xffff {
-				uid = -1
+				uid = ^uint32(0)
 			}
 		}
-		ev.Set("evt.arg.uid", uid)
+		uname, known := l.users.UserName(uid)
+		ev.Set("evt.arg.uid", UIDArg(uid, uname, known))
 	case "setns":
-		ev.Set("evt.arg.fd", int64(int32(a[0])))
 		ev.Set("evt.arg.nstype", CloneFlags(a[1]))
 		l.setFdByKernel(ev, r, pid, int64(int32(a[0])))
+		ev.Set("evt.arg.fd", fdArgOf(ev, int64(int32(a[0]))))
 	case "unshare":
 		ev.Set("evt.arg.flags", CloneFlags(a[0]))
 	case "ptrace":
 		ev.Set("evt.arg.request", PtraceRequest(a[0]))
-		ev.Set("evt.arg.pid", int64(int32(a[1])))
+		target := int64(int32(a[1]))
+		tp, known := l.table.Get(int32(target))
+		comm := ""
+		if known {
+			comm = tp.Comm
+		}
+		ev.Set("evt.arg.pid", PIDArg(target, comm, known))
 	case "bpf":
 		ev.Set("evt.arg.cmd", BPFCommand(a[0]))
-		ev.Set("evt.arg.res_or_fd", r.Ret)
+		// libsinsp records any result >= 0 as a bpf fd without a name.
+		ev.Set("evt.arg.fd", FDArg(r.Ret, "b", "", "", r.Ret >= 0))
 	case "userfaultfd":
-		ev.Set("evt.arg.flags", a[0])
+		ev.Set("evt.arg.flags", UserfaultfdFlags(a[0]))
 		ev.Set("fd.num", fdNum(r.Ret))
 	case "init_module":
 		if s, ok := str(0); ok {
 			ev.Set("evt.arg.uargs", s)
 		}
-		ev.Set("evt.arg.len", a[1])
+		ev.Set("evt.arg.length", a[1])
 	case "finit_module":
-		ev.Set("evt.arg.fd", int64(int32(a[0])))
 		if s, ok := str(0); ok {
 			ev.Set("evt.arg.uargs", s)
 		}
-		ev.Set("evt.arg.flags", a[2])
+		ev.Set("evt.arg.flags", FinitModuleFlags(a[2]))
 		l.setFdByKernel(ev, r, pid, int64(int32(a[0])))
+		ev.Set("evt.arg.fd", fdArgOf(ev, int64(int32(a[0]))))
 	case "memfd_create":
-		if s, ok := str(0); ok {
-			ev.Set("evt.arg.name", s)
-			ev.Set("fd.name", "/memfd:"+s)
-		}
-		ev.Set("evt.arg.flags", MemfdFlags(a[1]))
 		ev.Set("fd.num", fdNum(r.Ret))
 		ev.Set("fd.type", "memfd")
-	case "mount":
 		if s, ok := str(0); ok {
-			ev.Set("evt.arg.dev", s)
+			ev.Set("evt.arg.name", s)
+			ev.Set("fd.name", s) // libsinsp names the fd by the name given
+		}
+		ev.Set("evt.arg.flags", MemfdFlags(a[1]))
+		ev.Set("evt.arg.fd", fdArgOf(ev, r.Ret))
+	case "mount":
+		dev, okDev := str(0)
+		if okDev {
+			ev.Set("evt.arg.dev", dev)
 		}
 		if s, ok := str(1); ok {
-			ev.Set("evt.arg.dir", s)
-			ev.Set("fs.path.target", s)
+			abs := l.resolve(r, p, atFDCWD, s, -1)
+			ev.Set("evt.arg.dir", argPath(s, abs))
+			if fsOK {
+				ev.Set("fs.path.target", resolvedPath(s, abs))
+				ev.Set("fs.path.targetraw", s)
+			}
 		}
-		ev.Set("evt.arg.flags", a[3])
+		if okDev && fsOK && dev != "" {
+			// The device is a path to libsinsp too ("proc" is $CWD/proc).
+			ev.Set("fs.path.source", resolvedPath(dev, l.resolve(r, p, atFDCWD, dev, -1)))
+			ev.Set("fs.path.sourceraw", dev)
+		}
+		ev.Set("evt.arg.flags", MountFlags(a[3]))
 	case "clone", "clone3", "fork", "vfork":
-		ev.Set("evt.arg.res", r.Ret)
-	case "chdir", "fchdir", "close":
-		ev.Set("evt.arg.fd", int64(int32(a[0])))
+		child, known := l.table.Get(int32(r.Ret))
+		comm := ""
+		if known && r.Ret > 0 {
+			comm = child.Comm
+		}
+		ev.Set("evt.arg.res", PIDArg(r.Ret, comm, known && r.Ret > 0))
+	case "chdir":
+		if s, ok := str(0); ok {
+			ev.Set("evt.arg.path", s)
+		}
+	case "fchdir", "close":
+		ev.Set("evt.arg.fd", fdArgOf(ev, int64(int32(a[0]))))
 	}
+}
+
+// dirfdArg renders a dirfd argument: AT_FDCWD, the directory it names
+// ("<d>/tmp"), or the number when /proc does not tell.
+func (l *Live) dirfdArg(pid int32, dirfd int64) string {
+	if dirfd >= 0 {
+		if dir, err := l.fdPath(pid, dirfd); err == nil && filepath.IsAbs(dir) {
+			return FDArg(dirfd, "d", "", dir, true)
+		}
+	}
+	return FDArg(dirfd, "", "", "", false)
 }
 
 func fdNum(ret int64) int64 {
@@ -912,38 +1030,36 @@ func fileType(mode uint32) string {
 	return "file"
 }
 
-// setSocket sets the socket fields of a network syscall.
+// setSocket sets the socket fields of a network syscall. Only connect and
+// bind have an addr argument in Falco; evt.arg.fd names the socket.
 func (l *Live) setSocket(ev *policy.Event, r *bpf.Record, name string) {
 	a := r.Args
+	fd := int64(int32(a[0]))
 	switch name {
 	case "socket":
 		ev.Set("evt.arg.domain", SocketFamily(a[0]))
 		ev.Set("evt.arg.type", SocketType(a[1]))
 		ev.Set("evt.arg.proto", int64(a[2]))
+		ev.Set("evt.arg.flags", SocketFlags(a[1]))
 		ev.Set("fd.num", fdNum(r.Ret))
-		ev.Set("evt.arg.fd", r.Ret)
 		if r.Flags&bpf.FlagHasSock != 0 {
 			l.setSockFields(ev, r, false)
 		}
+		ev.Set("evt.arg.fd", fdArgOf(ev, r.Ret))
 		return
 	case "accept", "accept4":
+		fd = r.Ret
 		ev.Set("fd.num", fdNum(r.Ret))
-		ev.Set("evt.arg.fd", r.Ret)
 	default:
-		ev.Set("fd.num", int64(int32(a[0])))
-		ev.Set("evt.arg.fd", int64(int32(a[0])))
+		ev.Set("fd.num", fd)
 	}
-	if fam, addr, port, path, ok := Sockaddr(r.Blobs[2]); ok {
-		switch {
-		case addr.IsValid():
-			ev.Set("evt.arg.addr", fmt.Sprintf("%s:%d", addr, port))
-		case fam == unix.AF_UNIX:
-			ev.Set("evt.arg.addr", path)
-		}
+	if name == "connect" || name == "bind" {
+		ev.Set("evt.arg.addr", SockaddrArg(r.Blobs[2]))
 	}
 	if r.Flags&bpf.FlagHasSock != 0 {
 		l.setSockFields(ev, r, name == "accept" || name == "accept4" || name == "bind" || name == "listen")
 	}
+	ev.Set("evt.arg.fd", fdArgOf(ev, fd))
 }
 
 // setSockFields fills fd.* from the kernel's view of the socket. server
@@ -1004,6 +1120,6 @@ func (l *Live) setSockFields(ev *policy.Event, r *bpf.Record, server bool) {
 	case unix.AF_NETLINK:
 		ev.Set("fd.type", "netlink")
 	default:
-		ev.Set("fd.type", SocketFamily(uint64(s.Family)))
+		ev.Set("fd.type", familyName(uint64(s.Family)))
 	}
 }

@@ -380,7 +380,7 @@ func fieldRef(term *ast.Term) (*policy.FieldRef, bool) {
 			return &policy.FieldRef{Field: policy.LookupField(name), Index: -1}, true
 		}
 		if f, arg := policy.SplitDottedArg(name); f == evtArg && arg != "" && !strings.Contains(arg, ".") {
-			return &policy.FieldRef{Field: f, Arg: arg, HasArg: true, Index: -1}, true
+			return &policy.FieldRef{Field: f, Arg: arg, HasArg: true, Index: -1, Dotted: true}, true
 		}
 	}
 	return nil, false

@@ -10,7 +10,7 @@
 #   tags: [host, container, network, mitre_discovery, mitre_credential_access, T1040]
 #   output: >-
 #     Packet socket opened | domain=%evt.arg.domain type=%evt.arg.type
-#     protocol=%evt.arg.protocol result=%evt.res process=%proc.name
+#     protocol=%evt.arg.proto result=%evt.res process=%proc.name
 #     exepath=%proc.exepath cmdline=%proc.cmdline parent=%proc.pname user=%user.name
 #     uid=%user.uid container=%container.id
 package peregrine.rules.packet_socket

@@ -3,7 +3,7 @@ package peregrine.rules.packet_socket_test
 import data.peregrine.rules.packet_socket
 
 sock(domain, proc) := {
-	"evt": {"type": "socket", "arg": {"domain": domain, "type": "SOCK_RAW"}},
+	"evt": {"type": "socket", "arg": {"domain": domain, "type": "3"}},
 	"proc": {"name": proc},
 }
 

@@ -293,7 +293,12 @@ func parseNSLink(target string) (uint64, error) {
 	return v, nil
 }
 
-func isMemfd(exePath string) bool { return strings.HasPrefix(exePath, "/memfd:") }
+// isMemfd tells from an executable's path whether it is a memfd: its
+// dentry name, "memfd:NAME", directly under "/" (as /proc/PID/exe and the
+// kernel's walk show it) or alone (as Falco records it at exec).
+func isMemfd(exePath string) bool {
+	return strings.HasPrefix(exePath, "/memfd:") || strings.HasPrefix(exePath, "memfd:")
+}
 
 // reader reads processes from one proc root, reusing a buffer between files.
 type reader struct {
@@ -396,11 +401,14 @@ func (r *reader) read(pid int32) (*Process, error) {
 		p.Args = []string{}
 	}
 	if target, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
-		p.ExePath = target
+		// As Falco's start-up scan (the driver's task iterator, or
+		// /proc): d_path's form, without " (deleted)", so a memfd is
+		// "/memfd:NAME" here.
+		p.ExePath = strings.TrimSuffix(target, deletedSuffix)
 		p.ExeFromMemfd = isMemfd(target)
 	}
 	if target, err := os.Readlink(filepath.Join(dir, "cwd")); err == nil {
-		p.Cwd = target
+		p.Cwd = FalcoCwd(target)
 	}
 	if data, err := r.file(filepath.Join(dir, "loginuid")); err == nil {
 		if v, err := parseLoginUID(data); err == nil {
@@ -417,4 +425,24 @@ func (r *reader) read(pid int32) (*Process, error) {
 		p.MntNS, _ = parseNSLink(target)
 	}
 	return p, nil
+}
+
+// BootTimeEpoch returns the boot time in ns since the epoch as libscap
+// takes it (the btime line of PROCROOT/stat, in whole seconds): Falco's
+// container.start_ts of the processes on the host.
+func BootTimeEpoch(procRoot string) (uint64, error) {
+	data, err := os.ReadFile(filepath.Join(procRoot, "stat"))
+	if err != nil {
+		return 0, fmt.Errorf("proctable: boot time: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			s, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%w: stat: btime %q", ErrMalformed, v)
+			}
+			return s * 1e9, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: stat: no btime line", ErrMalformed)
 }

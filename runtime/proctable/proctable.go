@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -41,9 +42,9 @@ type Process struct {
 
 	Comm    string   // task comm (at most 15 bytes), Falco's proc.name
 	Exe     string   // argv[0], Falco's proc.exe
-	ExePath string   // target of /proc/PID/exe, Falco's proc.exepath
+	ExePath string   // Falco's proc.exepath, see SetExePath
 	Args    []string // argv[1:]; Falco's proc.args joins them with spaces
-	Cwd     string   // target of /proc/PID/cwd, Falco's proc.cwd
+	Cwd     string   // Falco's proc.cwd: the working directory, ending with "/" (see FalcoCwd)
 
 	Tty   uint32 // tty_nr from /proc/PID/stat, 0 when there is no controlling terminal
 	Sid   int32  // session id, field 6 of /proc/PID/stat
@@ -72,7 +73,14 @@ type Process struct {
 	// another key comes from a process that moved.
 	CgroupKey uint64
 
-	ExeFromMemfd bool // ExePath starts with "/memfd:" (fileless execution)
+	ExeFromMemfd bool // the executable is a memfd (fileless execution), Falco's proc.is_exe_from_memfd
+
+	// What the kernel found about the executable at the last exec
+	// (execve's exe flags), Falco's proc.is_exe_writable,
+	// proc.is_exe_upper_layer and proc.is_exe_lower_layer; meaningful
+	// only when ExeFlagsKnown (set by SetExeFlags). Children inherit them.
+	ExeWritable, ExeUpperLayer, ExeLowerLayer bool
+	ExeFlagsKnown                             bool
 
 	PidNS uint64 // inode number of /proc/PID/ns/pid, 0 when unreadable
 	MntNS uint64 // inode number of /proc/PID/ns/mnt, 0 when unreadable
@@ -243,11 +251,14 @@ func (t *Table) Fork(parentPid, childPid int32, childTid int32) *Process {
 }
 
 // Exec records a successful execve by pid and returns the updated entry. exe
-// is argv[0], args argv[1:], exePath the resolved executable path and comm the
-// new task comm. The thread that calls execve becomes the thread group leader,
-// so Tid is set to pid. ExeFromMemfd is recomputed from exePath. It never
-// returns an error: when pid is not in the table it is first read from the
-// proc root, or a minimal entry is created if that fails.
+// is argv[0], args argv[1:], exePath the executable's path as the kernel
+// walked it at exec and comm the new task comm. The thread that calls execve
+// becomes the thread group leader, so Tid is set to pid. ExeFromMemfd is
+// recomputed from exePath, and a memfd's path takes the form Falco's driver
+// gives it at exec, "memfd:NAME" (see ExecPath); the exe flags are unknown
+// until SetExeFlags. It never returns an error: when pid is not in the table
+// it is first read from the proc root, or a minimal entry is created if that
+// fails.
 func (t *Table) Exec(pid int32, exe string, args []string, exePath string, comm string) *Process {
 	t.mu.RLock()
 	old, ok := t.procs[pid]
@@ -264,9 +275,10 @@ func (t *Table) Exec(pid int32, exe string, args []string, exePath string, comm 
 	p.Tid = pid
 	p.Exe = exe
 	p.Args = append([]string(nil), args...)
-	p.ExePath = exePath
-	p.Comm = comm
 	p.ExeFromMemfd = isMemfd(exePath)
+	p.ExePath = ExecPath(exePath, p.ExeFromMemfd)
+	p.Comm = comm
+	p.ExeWritable, p.ExeUpperLayer, p.ExeLowerLayer, p.ExeFlagsKnown = false, false, false, false
 
 	t.mu.Lock()
 	t.procs[pid] = p
@@ -361,9 +373,54 @@ func vanished(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH)
 }
 
+// SetExeFlags records what the kernel found about pid's executable at its
+// exec (the exe flags of the execve exit): writable, in an overlayfs upper or
+// lower layer, a memfd. A memfd's ExePath takes the form "memfd:NAME". An
+// unknown pid is ignored.
+func (t *Table) SetExeFlags(pid int32, writable, upper, lower, memfd bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old, ok := t.procs[pid]
+	if !ok {
+		return
+	}
+	p := old.clone()
+	p.ExeWritable, p.ExeUpperLayer, p.ExeLowerLayer, p.ExeFlagsKnown = writable, upper, lower, true
+	p.ExeFromMemfd = memfd
+	p.ExePath = ExecPath(p.ExePath, memfd)
+	t.procs[pid] = p
+}
+
+// ExecPath is proc.exepath after an exec as Falco's driver records it: the
+// path its walk of the executable's dentries gives, which for a memfd (a
+// dentry of no directory) is the bare dentry name, "memfd:NAME" without a
+// leading "/"; a " (deleted)" suffix is removed, as libsinsp does.
+func ExecPath(walked string, memfd bool) string {
+	p := strings.TrimSuffix(walked, deletedSuffix)
+	if memfd {
+		p = strings.TrimPrefix(p, "/")
+	}
+	return p
+}
+
+// deletedSuffix is what the kernel's d_path appends to the path of an
+// unlinked file; libsinsp removes it from proc.exepath.
+const deletedSuffix = " (deleted)"
+
+// FalcoCwd returns a working directory as Falco's proc.cwd has it: ending
+// with "/" ("/tmp/", "/"). Empty stays empty (unknown).
+func FalcoCwd(dir string) string {
+	if dir == "" || strings.HasSuffix(dir, "/") {
+		return dir
+	}
+	return dir + "/"
+}
+
 // SetCwd records the working directory of pid, as learnt from an exec or
-// chdir record; "" when it is not known. An unknown pid is ignored.
+// chdir record, in Falco's form (FalcoCwd); "" when it is not known. An
+// unknown pid is ignored.
 func (t *Table) SetCwd(pid int32, cwd string) {
+	cwd = FalcoCwd(cwd)
 	t.update(pid, func(p *Process) bool {
 		if p.Cwd == cwd {
 			return false

@@ -413,12 +413,12 @@ func TestBootstrapFake(t *testing.T) {
 			CapEffective: 1<<41 - 1, CapPermitted: 1<<41 - 1, StartTime: 5_000_000_000,
 			CgroupPath: "/system.slice/ssh.service", ContainerID: "host", ContainerRuntime: "host", PidNS: hostPidNS, MntNS: hostMntNS},
 		200: {Pid: 200, Tid: 200, Ppid: 100, Comm: "bash", Exe: "-bash", ExePath: "/usr/bin/bash", Args: []string{},
-			Cwd: "/home/alice", Tty: 34816, Sid: 200, Pgid: 200, VPid: 200, VPgid: 200,
+			Cwd: "/home/alice/", Tty: 34816, Sid: 200, Pgid: 200, VPid: 200, VPgid: 200,
 			UID: 1000, GID: 1000, RealUID: 1000, RealGID: 1000, LoginUID: 1000, StartTime: 123_450_000_000,
 			CgroupPath: "/user.slice/user-1000.slice/session-3.scope", ContainerID: "host", ContainerRuntime: "host",
 			PidNS: hostPidNS, MntNS: hostMntNS},
-		300: {Pid: 300, Tid: 300, Ppid: 200, Comm: "a) b (c", Exe: "./payload", ExePath: "/memfd:payload (deleted)",
-			Args: []string{"--flag", "", "two words"}, Cwd: "/tmp", Tty: 34816, Sid: 200, Pgid: 300, VPid: 1, VPgid: 1,
+		300: {Pid: 300, Tid: 300, Ppid: 200, Comm: "a) b (c", Exe: "./payload", ExePath: "/memfd:payload",
+			Args: []string{"--flag", "", "two words"}, Cwd: "/tmp/", Tty: 34816, Sid: 200, Pgid: 300, VPid: 1, VPgid: 1,
 			UID: 0, GID: 0, RealUID: 1000, RealGID: 1000, LoginUID: 1000,
 			CapEffective: 0xa80425fb, CapPermitted: 0xa80425fb, StartTime: 200_000_000_000,
 			CgroupPath: "/system.slice/docker-" + hexA + ".scope", ContainerID: "3f4e9d1c2b7a", ContainerRuntime: "docker",
@@ -556,7 +556,7 @@ func TestForkExecExit(t *testing.T) {
 	ex := tab.Exec(201, "sh", args, "/usr/bin/dash", "sh")
 	args[0] = "mutated"
 	if ex.Exe != "sh" || ex.ExePath != "/usr/bin/dash" || ex.Comm != "sh" || !reflect.DeepEqual(ex.Args, []string{"-c", "id"}) ||
-		ex.ExeFromMemfd || ex.Ppid != 200 || ex.UID != 1000 || ex.Cwd != "/home/alice" || ex.StartTime != 999_000_000_000 {
+		ex.ExeFromMemfd || ex.Ppid != 200 || ex.UID != 1000 || ex.Cwd != "/home/alice/" || ex.StartTime != 999_000_000_000 {
 		t.Errorf("Exec: %+v", ex)
 	}
 	if child.Comm != "bash" || child.Exe != "-bash" {
@@ -570,7 +570,8 @@ func TestForkExecExit(t *testing.T) {
 	tab.mu.Lock()
 	tab.procs[202].Tid = 203
 	tab.mu.Unlock()
-	if ex := tab.Exec(202, "x", nil, "/memfd:x", "x"); ex.Tid != 202 || !ex.ExeFromMemfd || len(ex.Args) != 0 {
+	// The exec of a memfd: Falco's driver records the bare dentry name.
+	if ex := tab.Exec(202, "x", nil, "/memfd:x", "x"); ex.Tid != 202 || !ex.ExeFromMemfd || len(ex.Args) != 0 || ex.ExePath != "memfd:x" {
 		t.Errorf("Exec from thread: %+v", ex)
 	}
 	// Exec of an unknown pid that is in the proc root.
@@ -725,7 +726,7 @@ func TestRealProcSelf(t *testing.T) {
 	if self.UID != uint32(os.Geteuid()) || self.RealUID != uint32(os.Getuid()) || self.GID != uint32(os.Getegid()) {
 		t.Errorf("ids = %d/%d/%d", self.UID, self.RealUID, self.GID)
 	}
-	if wd, _ := os.Getwd(); self.Cwd != wd {
+	if wd, _ := os.Getwd(); self.Cwd != wd+"/" {
 		t.Errorf("Cwd = %q, want %q", self.Cwd, wd)
 	}
 	if len(os.Args) > 0 && (self.Exe != os.Args[0] || !reflect.DeepEqual(self.Args, os.Args[1:])) {
@@ -890,4 +891,98 @@ func BenchmarkBootstrap(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(tab.Len()), "procs")
+}
+
+func TestFalcoForms(t *testing.T) {
+	for in, want := range map[string]string{"": "", "/": "/", "/tmp": "/tmp/", "/tmp/": "/tmp/", "/home/a b": "/home/a b/"} {
+		if got := FalcoCwd(in); got != want {
+			t.Errorf("FalcoCwd(%q) = %q, want %q", in, got, want)
+		}
+	}
+	cases := []struct {
+		walked string
+		memfd  bool
+		want   string
+	}{
+		{"/usr/bin/ls", false, "/usr/bin/ls"},
+		{"/tmp/x (deleted)", false, "/tmp/x"},
+		{"/memfd:payload", true, "memfd:payload"},
+		{"/memfd:payload (deleted)", true, "memfd:payload"},
+		{"memfd:payload", true, "memfd:payload"},
+	}
+	for _, c := range cases {
+		if got := ExecPath(c.walked, c.memfd); got != c.want {
+			t.Errorf("ExecPath(%q, %v) = %q, want %q", c.walked, c.memfd, got, c.want)
+		}
+	}
+}
+
+func TestSetExeFlags(t *testing.T) {
+	tab := New(t.TempDir())
+	tab.Exec(10, "x", nil, "/usr/bin/x", "x")
+	tab.SetExeFlags(10, true, false, true, false)
+	p, _ := tab.Get(10)
+	if !p.ExeFlagsKnown || !p.ExeWritable || p.ExeUpperLayer || !p.ExeLowerLayer || p.ExeFromMemfd || p.ExePath != "/usr/bin/x" {
+		t.Errorf("SetExeFlags: %+v", p)
+	}
+	child := tab.Fork(10, 11, 11)
+	if !child.ExeFlagsKnown || !child.ExeWritable || !child.ExeLowerLayer {
+		t.Errorf("a child inherits the exe flags: %+v", child)
+	}
+	if ex := tab.Exec(11, "y", nil, "/memfd:y", "y"); ex.ExeFlagsKnown || ex.ExePath != "memfd:y" {
+		t.Errorf("exec forgets the old exe flags: %+v", ex)
+	}
+	tab.SetExeFlags(11, true, false, false, true)
+	if p, _ := tab.Get(11); !p.ExeFromMemfd || p.ExePath != "memfd:y" {
+		t.Errorf("memfd exe: %+v", p)
+	}
+	tab.SetExeFlags(99, true, true, true, true) // unknown: ignored
+	if _, ok := tab.Get(99); ok {
+		t.Error("SetExeFlags created an entry")
+	}
+}
+
+func TestFalcoUserFields(t *testing.T) {
+	dir := t.TempDir()
+	passwd, group := filepath.Join(dir, "passwd"), filepath.Join(dir, "group")
+	t0 := time.Unix(1_700_000_000, 0)
+	writeFile(t, passwd, "alice:x:1000:1000::/home/alice:/bin/zsh\n", t0)
+	writeFile(t, group, "alice:x:1000:\n", t0)
+	u := NewUsers(passwd, group)
+	u.checkInterval = 0
+	cases := []struct {
+		uid               uint32
+		name, home, shell string
+	}{
+		{1000, "alice", "/home/alice", "/bin/zsh"},
+		{0, "root", "/root", "<NA>"}, // no passwd entry for 0
+		{4242, "<NA>", "<NA>", "<NA>"},
+	}
+	for _, c := range cases {
+		if n, h, s := u.FalcoUser(c.uid); n != c.name || h != c.home || s != c.shell {
+			t.Errorf("FalcoUser(%d) = %q %q %q, want %+v", c.uid, n, h, s, c)
+		}
+	}
+	for loginuid, want := range map[int64]string{-1: "<NA>", 4294967295: "<NA>", 0: "root", 1000: "alice", 7: "<NA>"} {
+		if got := u.FalcoLoginName(loginuid); got != want {
+			t.Errorf("FalcoLoginName(%d) = %q, want %q", loginuid, got, want)
+		}
+	}
+	for gid, want := range map[uint32]string{1000: "alice", 0: "root", 5: "<NA>"} {
+		if got := u.FalcoGroup(gid); got != want {
+			t.Errorf("FalcoGroup(%d) = %q, want %q", gid, got, want)
+		}
+	}
+}
+
+func TestBootTimeEpoch(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "stat"), "cpu  1 2 3\nintr 5\nbtime 1700000000\nprocesses 42\n", time.Now())
+	if got, err := BootTimeEpoch(dir); err != nil || got != 1_700_000_000_000_000_000 {
+		t.Errorf("BootTimeEpoch = %d, %v", got, err)
+	}
+	writeFile(t, filepath.Join(dir, "stat"), "cpu 1\n", time.Now())
+	if _, err := BootTimeEpoch(dir); err == nil {
+		t.Error("no btime: want an error")
+	}
 }

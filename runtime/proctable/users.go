@@ -111,6 +111,45 @@ func (u *Users) GroupName(gid uint32) (string, bool) {
 	return name, ok
 }
 
+// NA is what libsinsp gives a user or group field it cannot resolve.
+const NA = "<NA>"
+
+// FalcoUser returns user.name, user.homedir and user.shell for uid as
+// libsinsp does: the passwd entry's, else "root" and "/root" for uid 0
+// (the shell stays "<NA>"), else "<NA>".
+func (u *Users) FalcoUser(uid uint32) (name, home, shell string) {
+	if e, ok := u.Lookup(uid); ok {
+		return e.Name, e.Home, e.Shell
+	}
+	if uid == 0 {
+		return "root", "/root", NA
+	}
+	return NA, NA, NA
+}
+
+// FalcoLoginName returns user.loginname for a login uid as libsinsp does:
+// the passwd name of loginuid, "root" for 0 without an entry, and "<NA>"
+// otherwise, which includes an unset login uid (-1).
+func (u *Users) FalcoLoginName(loginuid int64) string {
+	if loginuid < 0 || loginuid >= 1<<32-1 {
+		return NA
+	}
+	name, _, _ := u.FalcoUser(uint32(loginuid))
+	return name
+}
+
+// FalcoGroup returns group.name for gid as libsinsp does: the group
+// file's name, "root" for gid 0 without an entry, "<NA>" otherwise.
+func (u *Users) FalcoGroup(gid uint32) string {
+	if n, ok := u.GroupName(gid); ok {
+		return n
+	}
+	if gid == 0 {
+		return "root"
+	}
+	return NA
+}
+
 // lines yields the non-empty, non-comment lines of a passwd or group file,
 // split on ':'.
 func lines(data []byte, fn func(f []string)) {

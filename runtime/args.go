@@ -1,0 +1,84 @@
+package runtime
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/peregrine-sec/peregrine/policy"
+)
+
+// unknownDir is the directory libsinsp puts before a relative path whose
+// base (a dirfd it has no fd for) it does not know; it is glued to the
+// path without a separator ("<UNKNOWN>file").
+const unknownDir = "<UNKNOWN>"
+
+// argPath is a path argument (PT_FSPATH, PT_FSRELPATH) as evt.arg shows it:
+// an absolute path as the process gave it, not normalised; a relative one
+// joined to its base directory and normalised, or as given when the base
+// is unknown (resolved is still relative).
+func argPath(raw, resolved string) string {
+	if raw == "" || filepath.IsAbs(raw) {
+		return raw
+	}
+	return resolved
+}
+
+// resolvedPath is a path as fd.name and fs.path.* have it: normalised and
+// absolute, or "<UNKNOWN>" and the path as given when its base is unknown.
+func resolvedPath(raw, resolved string) string {
+	if filepath.IsAbs(resolved) {
+		return resolved
+	}
+	return unknownDir + raw
+}
+
+// fsPathSucceeded tells whether libsinsp fills fs.path.* for a syscall
+// result: a file descriptor other than -1 for the opens, 0 for the other
+// syscalls (creat has no fs.path.* at all).
+func fsPathSucceeded(syscall string, ret int64) bool {
+	switch syscall {
+	case "open", "openat", "openat2":
+		return ret != -1
+	case "creat":
+		return false
+	}
+	return ret == 0
+}
+
+// fdArgOf renders fd, described by the event's fd.* fields, as a PT_FD
+// argument: known when the event has its fd.type (or fd.typechar) and
+// fd.name.
+func fdArgOf(ev *policy.Event, fd int64) string {
+	str := func(n string) (string, bool) {
+		v, ok := ev.Raw(n)
+		s, isStr := v.(string)
+		return s, ok && isStr
+	}
+	tc, okT := str("fd.typechar")
+	if !okT {
+		if typ, ok := str("fd.type"); ok {
+			tc, okT = policy.FDTypeChar(typ)
+		}
+	}
+	name, okN := str("fd.name")
+	l4, _ := str("fd.l4proto")
+	return FDArg(fd, tc, l4, name, okT && okN)
+}
+
+// hostContainerFields are the container.* fields Falco's container plugin
+// (v0.7.1) gives a process outside containers: its built-in "host" entry,
+// whose image, ip, labels and mounts are empty strings and whose flags are
+// false. container.start_ts and container.duration come from the process
+// (its pid namespace's start, the boot time on the host), and
+// container.label[...] and container.mount[...] find nothing.
+var hostContainerFields = []field{
+	{"container.id", "host"}, {"container.full_id", "host"}, {"container.name", "host"},
+	{"container.type", "host"}, {"container.image", ""}, {"container.image.id", ""},
+	{"container.image.repository", ""}, {"container.image.tag", ""}, {"container.image.digest", ""},
+	{"container.privileged", false}, {"container.mounts", ""}, {"container.ip", ""},
+	{"container.cni.json", ""}, {"container.host_pid", false}, {"container.host_network", false},
+	{"container.host_ipc", false}, {"container.labels", ""},
+}
+
+// isHost tells whether a container id names the host.
+func isHost(id string) bool { return id == "" || strings.EqualFold(id, "host") }
