@@ -385,6 +385,8 @@ func (l *Live) exec(r *bpf.Record) {
 		exePath, _ = os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "exe"))
 	}
 	l.table.Exec(pid, exe, args, exePath, r.CommString())
+	b := r.ExeFlags
+	l.table.SetExeFlags(pid, b&ExeWritable != 0, b&ExeUpperLayer != 0, b&ExeLowerLayer != 0, b&ExeFromMemfd != 0)
 	if fn, ok := r.Str(0); ok {
 		l.execFilename[pid] = fn
 	}
@@ -458,6 +460,20 @@ func (l *Live) newCwd(r *bpf.Record) string {
 		return filepath.Join(p.Cwd, arg)
 	}
 	return ""
+}
+
+// exeBits are the exe flags (Exe*) the table keeps of p's executable.
+func exeBits(p *proctable.Process) uint32 {
+	var b uint32
+	for _, f := range []struct {
+		set bool
+		bit uint32
+	}{{p.ExeWritable, ExeWritable}, {p.ExeUpperLayer, ExeUpperLayer}, {p.ExeFromMemfd, ExeFromMemfd}, {p.ExeLowerLayer, ExeLowerLayer}} {
+		if f.set {
+			b |= f.bit
+		}
+	}
+	return b
 }
 
 func splitNUL(b []byte) []string {
@@ -789,6 +805,9 @@ func (l *Live) setArgs(ev *policy.Event, r *bpf.Record, name string, p *proctabl
 		}
 		if ok && name == "execve" {
 			ev.Set("evt.arg.filename", argPath(fn, l.resolve(r, p, atFDCWD, fn, -1)))
+		}
+		if r.Ret >= 0 && p != nil && p.ExeFlagsKnown {
+			ev.Set("evt.arg.flags", ExeFlags(exeBits(p)))
 		}
 	case "connect", "bind", "listen", "sendto", "sendmsg", "recvfrom", "recvmsg", "accept", "accept4", "socket":
 		l.setSocket(ev, r, name)

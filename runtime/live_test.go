@@ -100,6 +100,22 @@ func (le *liveEngine) has(pred func(runtime.Alert) bool) bool {
 	return false
 }
 
+// waitUntil reports whether an alert pred accepts arrives before deadline.
+func (le *liveEngine) waitUntil(deadline time.Time, pred func(runtime.Alert) bool) bool {
+	for {
+		if le.has(pred) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-le.notify:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // wait returns the first alert pred accepts, failing the test after a
 // timeout.
 func (le *liveEngine) wait(t *testing.T, what string, pred func(runtime.Alert) bool) runtime.Alert {

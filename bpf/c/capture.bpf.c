@@ -1654,11 +1654,115 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-/* exe_flags computes the EXE_* flags of the file a process executes. */
+/* The EXE_* flags of the file a process executes, as Falco's driver
+ * computes them (execve's exit flags). */
 #define EXE_WRITABLE (1 << 0)
 #define EXE_UPPER_LAYER (1 << 1)
 #define EXE_FROM_MEMFD (1 << 2)
 #define EXE_LOWER_LAYER (1 << 3)
+
+#define SB_RDONLY 1
+#define S_IMMUTABLE 8
+#define S_IFREG 0100000
+#define S_IFLNK 0120000
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define CAP_DAC_OVERRIDE 1
+#define CAP_FOWNER 3
+#define UID_GID_MAP_MAX_BASE_EXTENTS 5
+
+/* id_mapped reports whether a kernel uid or gid has a mapping in a user
+ * namespace's map (its first extents, as the driver reads them). */
+static __always_inline bool id_mapped(struct uid_gid_map *map, __u32 id)
+{
+	__u32 n = BPF_CORE_READ(map, nr_extents);
+	for (int i = 0; i < UID_GID_MAP_MAX_BASE_EXTENTS; i++) {
+		if (i >= n)
+			break;
+		__u32 lo = BPF_CORE_READ(map, extent[i].lower_first);
+		__u32 count = BPF_CORE_READ(map, extent[i].count);
+		if (id >= lo && id - lo < count)
+			return true;
+	}
+	return false;
+}
+
+/* in_group reports whether gid is among the supplementary groups (sorted,
+ * as set_groups leaves them). */
+static __always_inline bool in_group(struct group_info *gi, __u32 gid)
+{
+	if (!gi)
+		return false;
+	__u32 lo = 0, hi = BPF_CORE_READ(gi, ngroups);
+	for (int i = 0; i < 16; i++) {
+		if (lo >= hi)
+			break;
+		__u32 mid = (lo + hi) / 2;
+		kgid_t g = {};
+		bpf_probe_read_kernel(&g, sizeof(g), &gi->gid[mid]);
+		if (g.val == gid)
+			return true;
+		if (g.val < gid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* exe_writable reports whether the executable's inode is writable for the
+ * task's (new) credentials: not on a read-only mount, not immutable, and
+ * the task owns it, the mode lets its group or others write, or it holds
+ * CAP_DAC_OVERRIDE or CAP_FOWNER over the owner. */
+static __always_inline bool exe_writable(struct task_struct *t, struct inode *ino)
+{
+	__u32 mode = BPF_CORE_READ(ino, i_mode);
+	__u32 type = mode & S_IFMT;
+	if ((BPF_CORE_READ(ino, i_sb, s_flags) & SB_RDONLY) && (type == S_IFREG || type == S_IFDIR || type == S_IFLNK))
+		return false;
+	if (BPF_CORE_READ(ino, i_flags) & S_IMMUTABLE)
+		return false;
+	__u32 iuid = BPF_CORE_READ(ino, i_uid.val), igid = BPF_CORE_READ(ino, i_gid.val);
+	const struct cred *c = t->cred;
+	if (iuid == (__u32)-1 || igid == (__u32)-1)
+		return false;
+	if (c->fsuid.val == iuid)
+		return true;
+	if (igid == c->fsgid.val || in_group(c->group_info, igid))
+		mode >>= 3;
+	if (mode & 2)
+		return true;
+	struct user_namespace *ns = c->user_ns;
+	bool uid_ok = id_mapped(&ns->uid_map, iuid), gid_ok = id_mapped(&ns->gid_map, igid);
+	__u64 caps = c->cap_effective.val;
+	if ((caps & (1ULL << CAP_DAC_OVERRIDE)) && uid_ok && gid_ok)
+		return true;
+	return (caps & (1ULL << CAP_FOWNER)) && uid_ok;
+}
+
+/* exe_flags computes the EXE_* flags of exe, the file task t executes. */
+static __always_inline __u32 exe_flags(struct task_struct *t, struct file *exe)
+{
+	__u32 flags = 0;
+	struct inode *ino = BPF_CORE_READ(exe, f_inode);
+	if (exe_writable(t, ino))
+		flags |= EXE_WRITABLE;
+	struct dentry *d = BPF_CORE_READ(exe, f_path.dentry);
+	if (BPF_CORE_READ(d, d_sb, s_magic) == OVERLAYFS_SUPER_MAGIC) {
+		/* struct ovl_inode: the VFS inode, then the upper dentry. */
+		struct dentry *upper = NULL;
+		__u32 size = bpf_core_type_size(struct inode);
+		if (size)
+			bpf_probe_read_kernel(&upper, sizeof(upper), (char *)BPF_CORE_READ(d, d_inode) + size);
+		flags |= upper && BPF_CORE_READ(upper, d_inode, i_ino) ? EXE_UPPER_LAYER : EXE_LOWER_LAYER;
+	}
+	if (BPF_CORE_READ(d, d_parent) == d) {
+		char name[8] = {};
+		bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(d, d_name.name));
+		if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' && name[5] == ':')
+			flags |= EXE_FROM_MEMFD;
+	}
+	return flags;
+}
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
@@ -1714,6 +1818,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	off += read_cwd(s, off);
 	off &= (BLOB_MAX * 8 - 1);
 	off += read_cgroups(s, off, p);
+	s->r.exe_flags = exe_flags(p, exe);
 	struct inode *ino = BPF_CORE_READ(exe, f_inode);
 	s->r.ino = BPF_CORE_READ(ino, i_ino);
 	s->r.dev = BPF_CORE_READ(ino, i_sb, s_dev);
