@@ -15,6 +15,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/policy/rego"
+	"github.com/peregrine-sec/peregrine/rules"
 	"github.com/peregrine-sec/peregrine/runtime"
 )
 
@@ -330,5 +331,75 @@ func TestLiveReload(t *testing.T) {
 	}
 	if n := heads(); n < 2 {
 		t.Errorf("%d alerts of the running rule after a refused reload, want 2", n)
+	}
+}
+
+// TestReloadsWithQueuedRecords floods the engine with records that all
+// alert and reloads the rules many times while they are still queued, each
+// plan numbering its classes differently: every record must be evaluated
+// with the plan that judged it (or against every rule, once that plan is
+// no longer kept), so that not one alert is lost.
+func TestReloadsWithQueuedRecords(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "marker")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rule := fmt.Sprintf("- rule: Marker open\n  desc: d\n  condition: evt.type = openat and fd.name = %s\n  output: \"%%fd.name\"\n  priority: notice\n", marker)
+	name, def := rules.Default()
+	// The marker rule first, in the middle, last: its kernel class differs
+	// in each, and so between plans that follow each other in one of the
+	// kernel's two generations of maps.
+	mid := strings.Index(string(def), "\n- rule: Write below etc")
+	variants := []*policy.Ruleset{
+		loadRules(t, "first.yaml", append([]byte(rule), def...)),
+		loadRules(t, name, []byte(string(def[:mid+1])+rule+string(def[mid+1:]))),
+		loadRules(t, name, append(append([]byte{}, def...), rule...)),
+	}
+	le := startLive(t, variants[0], runtime.LiveOptions{RingBufferSize: 256 << 20})
+	markers := func() int {
+		le.mu.Lock()
+		defer le.mu.Unlock()
+		n := 0
+		for _, a := range le.alerts {
+			if a.Rule.Name == "Marker open" {
+				n++
+			}
+		}
+		return n
+	}
+	const opens = 200000
+	burst := helper("open-burst", marker, strconv.Itoa(opens))
+	if err := burst.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Reload while the burst's records wait in the ring buffer: more
+	// reloads than Live keeps plans.
+	var atLastReload int
+	for i := 1; i <= 12; i++ {
+		time.Sleep(40 * time.Millisecond)
+		if _, err := le.live.Reload(variants[i%len(variants)]); err != nil {
+			t.Fatal(err)
+		}
+		atLastReload = markers()
+	}
+	if err := burst.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); markers() < opens && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	m, err := le.live.Metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kernel.EventsLost > 0 {
+		t.Fatalf("%d records lost to a full ring buffer: the test needs them all", m.Kernel.EventsLost)
+	}
+	if atLastReload >= opens {
+		t.Fatalf("every alert had arrived by the last reload: no record was queued across the reloads")
+	}
+	t.Logf("%d of %d alerts had arrived at the last reload", atLastReload, opens)
+	if n := markers(); n != opens {
+		t.Errorf("%d alerts for %d opens of the marker: %d lost across the reloads", n, opens, opens-n)
 	}
 }

@@ -2,6 +2,8 @@ package runtime_test
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -488,6 +490,18 @@ func attacks(a *arena) []attack {
 			return runCmd(t, as(a.httpd, "rename-spawn", "", "spawn", "execveat-empty", "/bin/sh", "sh", "-c", "exit 0"))
 		}, want: []want{{defaultSet, "Shell spawned by network server", map[string]string{"ancestor": "{pid}", "proc.pname": "httpd"}}}},
 
+		// 9. A process that joins a container's cgroups after its fork.
+		{name: "case9/joins a container's cgroups as runc does, then reads /etc/shadow", run: func(t *testing.T, a *arena) *exec.Cmd {
+			id := containerID(a)
+			procs := containerCgroups(t, a, "machine.slice/libpod-"+id+".scope")
+			var join strings.Builder
+			for _, p := range procs {
+				fmt.Fprintf(&join, "echo $$ > %s && ", p)
+			}
+			return runCmd(t, exec.Command("/bin/sh", "-c", join.String()+"exec cat /etc/shadow"))
+		}, want: cred(map[string]string{"proc.pid": "{pid}", "fd.name": shadow,
+			"container.id": containerID(a)[:12]})},
+
 		// 11. creat.
 		{name: "case11/creat below /etc", run: func(t *testing.T, a *arena) *exec.Cmd {
 			f := etcName("creat")
@@ -653,8 +667,8 @@ func TestEvasions(t *testing.T) {
 
 	a := &arena{dir: t.TempDir(), progs: map[string]string{}, suffix: strconv.Itoa(os.Getpid())}
 	defer func() {
-		for _, c := range a.cleanups {
-			c()
+		for i := len(a.cleanups) - 1; i >= 0; i-- { // inner directories first
+			a.cleanups[i]()
 		}
 	}()
 	for _, name := range []string{"httpd", "nginx"} {
@@ -752,4 +766,122 @@ func TestEvasions(t *testing.T) {
 		}
 		t.Logf("%s rules: %d alerts for the battery's %d attacks in each mode", set, len(got[0]), len(ran))
 	}
+}
+
+// containerCgroups makes cgroup rel (a container's, as a runtime names
+// it) in every hierarchy mounted under /sys/fs/cgroup, as runc does, and
+// returns their cgroup.procs files; the cgroups go when the test ends.
+func containerCgroups(t *testing.T, a *arena, rel string) []string {
+	t.Helper()
+	roots, err := filepath.Glob("/sys/fs/cgroup/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var procs []string
+	for _, root := range roots {
+		if _, err := os.Stat(filepath.Join(root, "cgroup.procs")); err != nil {
+			continue // not a hierarchy
+		}
+		dir := root
+		for _, c := range strings.Split(rel, "/") {
+			dir = filepath.Join(dir, c)
+			if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+				t.Fatalf("cgroup %s: %v", dir, err)
+			}
+			// cpuset takes no task before its cpus and memory nodes are set.
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				if v, err := os.ReadFile(filepath.Join(root, f)); err == nil {
+					os.WriteFile(filepath.Join(dir, f), v, 0o644)
+				}
+			}
+			d := dir
+			a.cleanups = append(a.cleanups, func() {
+				// The task is gone once it was reaped; its cgroup may lag.
+				for i := 0; i < 50 && os.Remove(d) != nil; i++ {
+					time.Sleep(10 * time.Millisecond)
+				}
+			})
+		}
+		procs = append(procs, filepath.Join(dir, "cgroup.procs"))
+	}
+	if len(procs) == 0 {
+		t.Fatal("no cgroup hierarchy under /sys/fs/cgroup")
+	}
+	return procs
+}
+
+// containerID is a container id (64 hex digits) for this run.
+func containerID(a *arena) string {
+	return fmt.Sprintf("%x", sha256.Sum256([]byte("peregrine-evasion-"+a.suffix)))
+}
+
+// TestFalcoFieldsLive checks, on live alerts of Falco's upstream rules,
+// the fields whose rendering differed from Falco's on the same actions:
+// output_fields keyed as the output template spells them, execve's exe
+// flags, proc.cwd with its trailing "/", a memfd's exepath, an unset login
+// user and the host's container.start_ts.
+func TestFalcoFieldsLive(t *testing.T) {
+	le := startLive(t, upstreamRules(t), runtime.LiveOptions{})
+	dir := t.TempDir()
+	fexec := helper("execveat-memfd", "/bin/true", "true")
+	fexec.Dir = dir
+	runCmd(t, fexec)
+	grep := exec.Command("grep", "-r", "aws_secret_access_key", dir)
+	grep.Dir = dir
+	runCmd(t, grep)
+
+	jsonOf := func(a runtime.Alert) map[string]any {
+		t.Helper()
+		line, err := falcocompat.NewAlertJSON("host", a.Rule, a.Event, a.Time, a.Output).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			OutputFields map[string]any `json:"output_fields"`
+		}
+		if err := json.Unmarshal(line, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for k := range doc.OutputFields {
+			if strings.Contains(k, "evt.arg[") {
+				t.Errorf("%s: output_fields key %q: Falco keys fields as the template spells them", a.Rule.Name, k)
+			}
+		}
+		return doc.OutputFields
+	}
+	check := func(rule string, of map[string]any, want map[string]any) {
+		t.Helper()
+		for k, w := range want {
+			if got, ok := of[k]; !ok || got != w {
+				t.Errorf("%s: output_fields[%q] = %#v (present %v), want %#v", rule, k, got, ok, w)
+			}
+		}
+	}
+	pidOf := func(cmd *exec.Cmd) string { return strconv.Itoa(cmd.Process.Pid) }
+
+	a := le.wait(t, "the fileless exec", func(a runtime.Alert) bool {
+		return a.Rule.Name == "Fileless execution via memfd_create" && field(a, "proc.pid") == pidOf(fexec)
+	})
+	of := jsonOf(a)
+	check(a.Rule.Name, of, map[string]any{
+		"evt.arg.flags": "EXE_WRITABLE|EXE_FROM_MEMFD", // root made the memfd: it owns it
+		"proc.exepath":  "memfd:peregrine-fexecve",
+		"proc.cwd":      dir + "/",
+	})
+	if ts, ok := of["container.start_ts"].(float64); !ok || ts <= 0 {
+		t.Errorf("container.start_ts = %#v, want the host's start (boot) time", of["container.start_ts"])
+	}
+
+	a = le.wait(t, "the credentials search", func(a runtime.Alert) bool {
+		return a.Rule.Name == "Find AWS Credentials" && field(a, "proc.pid") == pidOf(grep)
+	})
+	login := "<NA>"
+	if raw, err := os.ReadFile("/proc/self/loginuid"); err == nil && strings.TrimSpace(string(raw)) != "4294967295" {
+		login = "" // set: the check below is about the unset case only
+	}
+	want := map[string]any{"proc.cwd": dir + "/", "evt.arg.flags": "EXE_WRITABLE"}
+	if login != "" {
+		want["user.loginname"] = login
+	}
+	check(a.Rule.Name, jsonOf(a), want)
 }
