@@ -33,6 +33,18 @@ const (
 	AttachRawTracepoints AttachMode = "raw_tracepoint"
 )
 
+// X32Enabled reports whether the running kernel was built for x32
+// syscalls (x86_64 with 32-bit pointers, numbers with bit 30 set), which
+// Peregrine does not capture.
+func X32Enabled() bool {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return false
+	}
+	var fn *btf.Func
+	return spec.TypeByName("__x32_compat_sys_execve", &fn) == nil
+}
+
 // IA32Enabled reports whether the running kernel executes 32-bit (ia32)
 // syscalls: built with IA32 emulation (its BTF has the ia32 syscall
 // entry) and not booted with ia32_emulation=false. Where it does, only the
@@ -98,6 +110,10 @@ var errKeyNotExist = ebpf.ErrKeyNotExist
 // through the raw tracepoints because the kernel has no tracepoint for
 // them. While there are any, every syscall pays for the raw programs.
 func (p *Probe) RawSyscalls() []string { return p.rawSyscalls }
+
+// SeesIA32 reports whether the capture sees 32-bit (ia32) syscalls: the
+// raw tracepoint programs, which alone see them, are attached.
+func (p *Probe) SeesIA32() bool { return p.mode == AttachRawTracepoints || len(p.rawSyscalls) > 0 }
 
 // TracefsDir is where syscall tracepoints are found.
 const TracefsDir = "/sys/kernel/tracing"

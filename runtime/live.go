@@ -247,6 +247,42 @@ func (l *Live) ProgramIDs() []ebpf.ProgramID { return l.probe.ProgramIDs() }
 // tracepoint mode, because the kernel has no tracepoint for them.
 func (l *Live) RawSyscalls() []string { return l.probe.RawSyscalls() }
 
+// Blind returns what this capture cannot see that processes on this
+// kernel can do, one sentence each: 32-bit syscalls in tracepoint mode,
+// x32 syscalls.
+func (l *Live) Blind() []string {
+	var out []string
+	if bpf.IA32Enabled() && !l.probe.SeesIA32() {
+		out = append(out, "32-bit (ia32) syscalls are not seen: the kernel runs them, and only the raw tracepoints trace them (attach mode raw_tracepoint)")
+	}
+	if bpf.X32Enabled() {
+		out = append(out, "x32 syscalls are not seen: this kernel runs them and Peregrine does not capture them")
+	}
+	return out
+}
+
+// Uncaptured returns the enabled rules that can only match event types
+// Peregrine does not capture: rules that never fire.
+func Uncaptured(rs *policy.Ruleset) []*policy.Rule {
+	var out []*policy.Rule
+	for _, r := range rs.Enabled() {
+		if r.EventTypes == nil {
+			continue
+		}
+		captured := false
+		for _, t := range r.EventTypes {
+			if _, ok := bpf.LookupSyscall(t); ok {
+				captured = true
+				break
+			}
+		}
+		if !captured {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Run reads records until ctx is done, keeps the process table, evaluates
 // every syscall event and calls emit for each alert. When ctx is done it
 // still handles the records already in the ring buffer, then returns. An error from emit is

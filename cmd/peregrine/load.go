@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/policy/rego"
+	"github.com/peregrine-sec/peregrine/runtime"
 )
 
 // loadPaths loads -r paths of both front ends: Falco YAML files (*.yaml,
@@ -18,6 +20,18 @@ import (
 // directory gives both kinds. The Falco rules come first, in load order,
 // then the Rego rules, sorted by package path.
 func loadPaths(paths []string, bopts rego.BundleOptions) *falcocompat.Result {
+	res := loadSources(paths, bopts)
+	if res.Ruleset != nil {
+		for _, r := range runtime.Uncaptured(res.Ruleset) {
+			res.Warnings = append(res.Warnings, &falcocompat.LoadError{Pos: r.Pos, Code: "LOAD_UNCAPTURED_EVENT_TYPE", Item: r.Name,
+				Msg: fmt.Sprintf("the rule can match only %s, which Peregrine does not capture: it never fires", strings.Join(r.EventTypes, ", "))})
+		}
+	}
+	return res
+}
+
+// loadSources loads Falco YAML, Rego files and bundles.
+func loadSources(paths []string, bopts rego.BundleOptions) *falcocompat.Result {
 	var yamlPaths []string
 	regoFiles := map[string][]byte{}
 	var readErrs []*falcocompat.LoadError

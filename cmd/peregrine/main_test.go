@@ -270,3 +270,26 @@ func TestRegoSeesFalcoLists(t *testing.T) {
 		t.Errorf("exit %d, %q %q", code, out, stderr)
 	}
 }
+
+// TestUncapturedEventTypes: a rule that can match only syscalls the
+// capture does not provide never fires, and validate says so where it is
+// defined; a rule that names one captured syscall among them is fine.
+func TestUncapturedEventTypes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.yaml")
+	src := "- rule: never\n  desc: d\n  condition: evt.type = sendmmsg and fd.num > 0\n  output: o\n  priority: info\n" +
+		"- rule: sometimes\n  desc: d\n  condition: evt.type in (sendmmsg, sendmsg)\n  output: o\n  priority: info\n"
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := run(t, "", "validate", "-r", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	want := path + ":1:7: never: the rule can match only sendmmsg, which Peregrine does not capture: it never fires (LOAD_UNCAPTURED_EVENT_TYPE)"
+	if !strings.Contains(out, want) {
+		t.Errorf("validate said:\n%s\nwant the line\n%s", out, want)
+	}
+	if strings.Contains(out, "sometimes:") {
+		t.Errorf("a rule with a captured syscall was reported:\n%s", out)
+	}
+}

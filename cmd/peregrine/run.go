@@ -69,6 +69,9 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			if raw := live.RawSyscalls(); len(raw) > 0 {
 				fmt.Fprintf(stderr, "peregrine: no tracepoint for %s on this kernel: captured through raw tracepoints, which every syscall pays for\n", strings.Join(raw, ","))
 			}
+			for _, w := range live.Blind() {
+				fmt.Fprintln(stderr, "peregrine: warning:", w)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			running := &runningRules{live: live, base: res.Ruleset.Rules}
@@ -103,7 +106,7 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 	cmd.Flags().String("metrics-file", "", "write the final counters as JSON to this file on exit")
 	cmd.Flags().String("record", "", "write every event that reached userspace to this file, in the replay format")
 	cmd.Flags().Int("ring-buffer-size", 8<<20, "kernel ring buffer size in bytes (a power of two)")
-	cmd.Flags().String("attach-mode", "", "tracepoint or raw_tracepoint; empty picks the cheapest the kernel offers")
+	cmd.Flags().String("attach-mode", "", "tracepoint or raw_tracepoint; empty picks raw_tracepoint where the kernel runs 32-bit code (only raw tracepoints see those syscalls), else tracepoint")
 	cmd.Flags().String("rule-matching", "first", "first: only the first matching rule alerts; all: every matching rule")
 	cmd.Flags().Bool("no-kernel-filter", false, "filter in the kernel by syscall only, as Falco does (for comparison)")
 	cmd.Flags().String("bundle-url", "", "poll this URL for an OPA bundle of Rego rules, run alongside the -r rules; a bundle that fails to download, verify or compile leaves the last good one")
