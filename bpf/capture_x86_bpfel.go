@@ -78,7 +78,7 @@ type captureRecord struct {
 	SkProtocol     uint16
 	Sport          uint16
 	Dport          uint16
-	Len            [6]uint16
+	Len            [8]uint16
 	Saddr          [16]uint8
 	Daddr          [16]uint8
 	_              [2]byte
@@ -88,6 +88,7 @@ type captureRecord struct {
 	Pad            uint32
 	Comm           [16]int8
 	Pcomm          [16]int8
+	_              [4]byte
 	Mask           [4]uint64
 }
 

@@ -37,6 +37,7 @@ const (
 	FlagCgroupIncomplete = 1 << 11
 	FlagCgroups          = 1 << 12 // blobs 4 and 5 hold the task's cgroup paths (v2, first non-root v1)
 	FlagSocketcall       = 1 << 13 // an ia32 socketcall: the record is the call it multiplexed
+	FlagEnvFailed        = 1 << 14 // an exec record's environment (blob 6) was unreadable
 )
 
 // ExePath returns the executable's path of an exec record, from the
@@ -115,8 +116,9 @@ type SockInfo struct {
 // hold the user strings and the socket address the syscall's description
 // names, and the directory a relative path is relative to; for exec
 // records, the file name, argv (NUL-separated), the executable's path, the
-// working directory (both as components, see ExePath and Dir) and the
-// cgroups (see Cgroups). The blobs alias the reader's buffer: they are
+// working directory (both as components, see ExePath and Dir), the
+// cgroups (see Cgroups) and the environment (blob 6, NUL-separated). The
+// blobs alias the reader's buffer: they are
 // valid until the next ReadInto with the same Record.
 type Record struct {
 	Kind Kind
@@ -155,7 +157,7 @@ type Record struct {
 	Plan uint32
 	// ExeFlags are an exec record's EXE_* flags of the executable.
 	ExeFlags uint32
-	Blobs    [6][]byte
+	Blobs    [8][]byte
 
 	raw []byte
 }

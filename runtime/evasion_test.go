@@ -529,6 +529,18 @@ func attacks(a *arena) []attack {
 		}, want: []want{{customSet, "Open without O_RDONLY in its flags", map[string]string{"proc.pid": "{pid}"}}},
 			none: []want{{customSet, "Open with O_RDONLY in its flags", map[string]string{"proc.pid": "{pid}"}}}},
 
+		// 12. Fields Falco fills that Peregrine did not.
+		{name: "case12/GLIBC_TUNABLES in the environment", run: func(t *testing.T, a *arena) *exec.Cmd {
+			return runCmd(t, exec.Command("env", "GLIBC_TUNABLES=glibc.malloc.mxfast=0", "/bin/true"))
+		}, want: []want{{upstreamSet, "Potential Local Privilege Escalation via Environment Variables Misuse", map[string]string{"proc.pid": "{pid}"}}}},
+		{name: "case12/curl with HTTP_PROXY in the environment", run: func(t *testing.T, a *arena) *exec.Cmd {
+			curl := filepath.Join(a.dir, "names", "curl")
+			copyFile(t, "/bin/true", curl, 0o755)
+			cmd := exec.Command(curl, "http://127.0.0.1:9/")
+			cmd.Env = append(os.Environ(), "HTTP_PROXY=http://127.0.0.1:9")
+			return runCmd(t, cmd)
+		}, want: []want{{upstreamSet, "Program run with disallowed http proxy env", map[string]string{"proc.pid": "{pid}"}}}},
+
 		// Others, of the same classes.
 		{name: "variant/symlink to /etc/shadow", run: func(t *testing.T, a *arena) *exec.Cmd {
 			return runCmd(t, exec.Command("ln", "-s", shadow, a.path("ln-s-"+a.suffix)))
@@ -829,6 +841,10 @@ func TestFalcoFieldsLive(t *testing.T) {
 	grep := exec.Command("grep", "-r", "aws_secret_access_key", dir)
 	grep.Dir = dir
 	runCmd(t, grep)
+	history := filepath.Join(dir, ".bash_history")
+	writeFile(t, history, "")
+	rm := exec.Command("rm", history) // unlinkat(AT_FDCWD, ...)
+	runCmd(t, rm)
 
 	jsonOf := func(a runtime.Alert) map[string]any {
 		t.Helper()
@@ -884,4 +900,10 @@ func TestFalcoFieldsLive(t *testing.T) {
 		want["user.loginname"] = login
 	}
 	check(a.Rule.Name, jsonOf(a), want)
+
+	// unlinkat's fd is its dirfd: AT_FDCWD has an empty name, not none.
+	a = le.wait(t, "the history removal", func(a runtime.Alert) bool {
+		return a.Rule.Name == "Delete or rename shell history" && field(a, "proc.pid") == pidOf(rm)
+	})
+	check(a.Rule.Name, jsonOf(a), map[string]any{"fd.name": "", "evt.arg.name": history, "evt.type": "unlinkat"})
 }

@@ -73,6 +73,7 @@ type Live struct {
 	execFilename map[int32]string
 	caps         map[uint64]string       // see capNames
 	procFields   map[int32]*processCache // see processFields
+	envKeys      atomic.Pointer[[]string] // see envKeysOf
 	chain        []*proctable.Process    // processFields' buffer
 	alerts       atomic.Uint64
 	evaluated    atomic.Uint64
@@ -161,6 +162,7 @@ func StartLive(opts LiveOptions) (*Live, error) {
 		return nil, err
 	}
 	l.probe = probe
+	l.envKeys.Store(envKeysOf(opts.Ruleset))
 	if err := l.apply(plan); err != nil {
 		probe.Close()
 		return nil, err
@@ -231,7 +233,11 @@ func (l *Live) Reload(rs *policy.Ruleset) (warnings []string, err error) {
 	if err != nil {
 		return warnings, fmt.Errorf("compile rules: %w", err)
 	}
-	return warnings, l.apply(plan)
+	if err := l.apply(plan); err != nil {
+		return warnings, err
+	}
+	l.envKeys.Store(envKeysOf(rs))
+	return warnings, nil
 }
 
 // Syscalls returns the syscalls being captured.
@@ -423,6 +429,11 @@ func (l *Live) exec(r *bpf.Record) {
 	l.table.Exec(pid, exe, args, exePath, r.CommString())
 	b := r.ExeFlags
 	l.table.SetExeFlags(pid, b&ExeWritable != 0, b&ExeUpperLayer != 0, b&ExeLowerLayer != 0, b&ExeFromMemfd != 0)
+	var env []string
+	if r.Flags&bpf.FlagEnvFailed == 0 {
+		env = splitNUL(r.Blobs[6])
+	}
+	l.table.SetEnv(pid, env)
 	if fn, ok := r.Str(0); ok {
 		l.execFilename[pid] = fn
 	}
@@ -622,6 +633,42 @@ type processCache struct {
 	fields    []field
 	names     []string // the ancestors' comms, [0] the process's
 	args      string   // proc.args
+	envKeys   *[]string
+}
+
+// envValue returns the value of variable name in env (VAR=value each).
+func envValue(env []string, name string) (string, bool) {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name); ok && strings.HasPrefix(v, "=") {
+			return v[1:], true
+		}
+	}
+	return "", false
+}
+
+// envKeysOf returns the variables the rules look up with proc.env[NAME],
+// in their conditions or outputs: the only ones events carry.
+func envKeysOf(rs *policy.Ruleset) *[]string {
+	seen := map[string]bool{}
+	var keys []string
+	add := func(f *policy.FieldRef) {
+		if f != nil && f.Field != nil && f.Field.Name == "proc.env" && f.HasArg && !seen[f.Arg] {
+			seen[f.Arg] = true
+			keys = append(keys, f.Arg)
+		}
+	}
+	for _, r := range rs.Enabled() {
+		policy.Walk(r.Condition, func(x policy.Expr) {
+			if c, ok := x.(*policy.Compare); ok {
+				add(&c.Left)
+				add(c.Right)
+			}
+		})
+		for _, f := range r.Output.Fields() {
+			add(f)
+		}
+	}
+	return &keys
 }
 
 type field struct {
@@ -635,15 +682,26 @@ func (l *Live) processFields(p *proctable.Process) *processCache {
 	l.chain = l.table.AncestorsInto(p.Pid, maxAncestors, l.chain[:0])
 	sess, _ := l.table.Get(p.Sid)
 	grp, _ := l.table.Get(p.Pgid)
+	envKeys := l.envKeys.Load()
 	if c, ok := l.procFields[p.Pid]; ok && c.sess == sess && c.grp == grp && slices.Equal(c.chain, l.chain) &&
-		len(l.chain) > 0 && l.chain[0] == p {
+		len(l.chain) > 0 && l.chain[0] == p && c.envKeys == envKeys {
 		return c
 	}
-	c := &processCache{chain: slices.Clone(l.chain), sess: sess, grp: grp, args: strings.Join(p.Args, " ")}
+	c := &processCache{chain: slices.Clone(l.chain), sess: sess, grp: grp, args: strings.Join(p.Args, " "), envKeys: envKeys}
 	set := func(name string, v any) { c.fields = append(c.fields, field{name, v}) }
 	set("proc.exe", p.Exe)
 	set("proc.exepath", p.ExePath)
 	set("proc.args", c.args)
+	set("proc.env", strings.Join(p.Env, " "))
+	var keys []string
+	if c.envKeys != nil {
+		keys = *c.envKeys
+	}
+	for _, k := range keys {
+		if v, ok := envValue(p.Env, k); ok {
+			set("proc.env."+k, v)
+		}
+	}
 	if p.Cwd != "" {
 		set("proc.cwd", p.Cwd)
 	}
@@ -916,13 +974,17 @@ func (l *Live) setArgs(ev *policy.Event, r *bpf.Record, name string, p *proctabl
 		if strings.HasSuffix(name, "at") {
 			dirfd = dirfdAt(0)
 			ev.Set("evt.arg.dirfd", l.dirfdArg(pid, dirfd))
+			// The event's fd is the dirfd: its name when it is one, and
+			// an empty name (not none) for AT_FDCWD, as libsinsp has it.
+			ev.Set("fd.num", dirfd)
+			fdName := ""
 			if dirfd >= 0 {
-				ev.Set("fd.num", dirfd)
 				if dir, err := l.fdPath(pid, dirfd); err == nil {
 					ev.Set("fd.type", "directory")
-					ev.Set("fd.name", dir)
+					fdName = dir
 				}
 			}
+			ev.Set("fd.name", fdName)
 		}
 		argName := map[string]string{"unlink": "path", "unlinkat": "name", "rmdir": "path", "mkdir": "path",
 			"mkdirat": "path", "chmod": "filename", "fchmodat": "filename"}[name]

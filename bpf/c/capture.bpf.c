@@ -25,7 +25,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define BLOB_MAX 4096 /* PATH_MAX */
 #define SOCKADDR_MAX 128
 #define NAME_MAX_LEN 256 /* NAME_MAX + NUL */
-#define NUM_BLOBS 6
+#define NUM_BLOBS 8
 /* A walk of d_parent ends at the root, or once its path fills BLOB_MAX:
  * with one-byte names, PATH_MAX holds this many components. */
 #define PATH_DEPTH_MAX 2048
@@ -152,6 +152,7 @@ struct record {
 #define FLAG_CGROUP_INCOMPLETE (1 << 11) /* a cgroup walk (blobs 4, 5) stopped short */
 #define FLAG_CGROUPS (1 << 12)        /* blobs 4 and 5 hold the cgroup paths (v2, v1) */
 #define FLAG_SOCKETCALL (1 << 13)     /* an ia32 socketcall: args are the multiplexed call's */
+#define FLAG_ENV_FAILED (1 << 14)     /* the environment (blob 6 of an exec record) was unreadable */
 
 /* The per-CPU scratch: the record being built and its data. The data area
  * has BLOB_MAX bytes of slack past DATA_MAX so that a read of up to
@@ -354,12 +355,13 @@ static __always_inline bool in_compat(struct task_struct *t)
 	return t->thread_info.status & TS_COMPAT;
 }
 
-/* fill_rest fills the record's other task fields, once it is to be sent. */
+/* fill_rest fills the record's other task fields, once it is to be sent.
+ * The timestamp is the caller's: taken when its program starts, as
+ * Falco's driver takes it, not after the work of building the record. */
 static __always_inline void fill_rest(struct record *r)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
-	r->ts = bpf_ktime_get_boot_ns();
 	r->pid = id >> 32;
 	r->tid = (__u32)id;
 	r->ppid = t->real_parent->tgid;
@@ -1330,6 +1332,7 @@ static __always_inline int on_exit(struct task_struct *t, __s32 nr, __s64 ret)
 	struct task_state *p = bpf_task_storage_get(&task_states, t, 0, 0);
 	if (!p || p->nr == PENDING_NONE)
 		return 0;
+	__u64 ts = bpf_ktime_get_boot_ns();
 	__s32 saved = p->nr;
 	p->nr = PENDING_NONE;
 	if (!exit_pairs(saved, nr))
@@ -1340,6 +1343,7 @@ static __always_inline int on_exit(struct task_struct *t, __s32 nr, __s64 ret)
 	if (!d || !s)
 		return 0;
 	__builtin_memset(&s->r, 0, sizeof(s->r));
+	s->r.ts = ts;
 	__builtin_memcpy(s->r.args, p->args, sizeof(s->r.args));
 	/* The names and uid the entry judged; a syscall that changes the
 	 * credentials is judged, and reported, with the uid it leaves; exec,
@@ -1636,6 +1640,7 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	if (!s)
 		return 0;
 	__builtin_memset(&s->r, 0, sizeof(s->r));
+	s->r.ts = bpf_ktime_get_boot_ns();
 	fill_task(&s->r);
 	s->r.kind = RECORD_FORK;
 	s->r.nr = -1;
@@ -1739,9 +1744,13 @@ static __always_inline bool exe_writable(struct task_struct *t, struct inode *in
 	return (caps & (1ULL << CAP_FOWNER)) && uid_ok;
 }
 
-/* exe_flags computes the EXE_* flags of exe, the file task t executes. */
-static __always_inline __u32 exe_flags(struct task_struct *t, struct file *exe)
+/* exe_flags computes the EXE_* flags of the file at exe_addr (a struct
+ * file *), which the current task executes. A global function: the
+ * verifier checks its loops once. */
+__noinline __u32 exe_flags(__u64 exe_addr)
 {
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct file *exe = (struct file *)exe_addr;
 	__u32 flags = 0;
 	struct inode *ino = BPF_CORE_READ(exe, f_inode);
 	if (exe_writable(t, ino))
@@ -1777,6 +1786,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	if (!s)
 		return 0;
 	__builtin_memset(&s->r, 0, sizeof(s->r));
+	s->r.ts = bpf_ktime_get_boot_ns();
 	fill_task(&s->r);
 	s->r.kind = RECORD_EXEC;
 	s->r.nr = -1;
@@ -1786,7 +1796,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 		s->r.flags |= FLAG_COMPAT; /* the new image is 32-bit */
 	/* blob0: the file name given to exec; blob1: argv from the new mm;
 	 * blob2: the executable's path; blob3: the cwd; blobs 4, 5: the
-	 * cgroups. */
+	 * cgroups; blob6: the environment. */
 	const char *filename = BPF_CORE_READ(bprm, filename);
 	long n = bpf_probe_read_kernel_str(&s->data[0], BLOB_MAX, filename);
 	__u32 off = 0;
@@ -1812,13 +1822,29 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	}
 	off &= (BLOB_MAX * 2 - 1);
 	struct file *exe = BPF_CORE_READ(bprm, file);
+	s->r.exe_flags = exe_flags((__u64)exe);
 	s->r.len[2] = read_dpath(s, off, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt), FLAG_PATH_INCOMPLETE);
 	off += s->r.len[2];
 	off &= (BLOB_MAX * 4 - 1);
 	off += read_cwd(s, off);
 	off &= (BLOB_MAX * 8 - 1);
 	off += read_cgroups(s, off, p);
-	s->r.exe_flags = exe_flags(p, exe);
+	/* blob6: the environment from the new mm, as much as Falco's driver
+	 * keeps (4 KiB). */
+	start = BPF_CORE_READ(mm, env_start);
+	end = BPF_CORE_READ(mm, env_end);
+	len = end - start;
+	if (len > BLOB_MAX)
+		len = BLOB_MAX;
+	off &= (BLOB_MAX * 8 - 1);
+	if (off <= DATA_MAX - BLOB_MAX && len > 0) {
+		if (bpf_probe_read_user(&s->data[off], len & (BLOB_MAX * 2 - 1), (const void *)start) == 0) {
+			s->r.len[6] = len;
+			off += len;
+		} else {
+			s->r.flags |= FLAG_ENV_FAILED;
+		}
+	}
 	struct inode *ino = BPF_CORE_READ(exe, f_inode);
 	s->r.ino = BPF_CORE_READ(ino, i_ino);
 	s->r.dev = BPF_CORE_READ(ino, i_sb, s_dev);
@@ -1836,6 +1862,7 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	if (!s)
 		return 0;
 	__builtin_memset(&s->r, 0, sizeof(s->r));
+	s->r.ts = bpf_ktime_get_boot_ns();
 	fill_task(&s->r);
 	s->r.kind = RECORD_EXIT;
 	s->r.nr = -1;

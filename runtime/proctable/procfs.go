@@ -215,6 +215,20 @@ func parseCmdline(data []byte) []string {
 	return args
 }
 
+// parseEnviron splits /proc/PID/environ (VAR=value strings, each
+// NUL-terminated) as Falco's driver reads the environment at exec: at most
+// EnvMax bytes.
+func parseEnviron(data []byte) []string {
+	if len(data) > EnvMax {
+		data = data[:EnvMax]
+	}
+	return parseCmdline(data)
+}
+
+// EnvMax is how much of a process's environment Falco (and so Peregrine)
+// keeps: its driver's MAX_PROC_ARG_ENV.
+const EnvMax = 4096
+
 // parseLoginUID parses /proc/PID/loginuid, a decimal uid written by the audit
 // subsystem; 4294967295 ((uid_t)-1) means unset and becomes -1.
 func parseLoginUID(data []byte) (int64, error) {
@@ -399,6 +413,9 @@ func (r *reader) read(pid int32) (*Process, error) {
 	}
 	if p.Args == nil {
 		p.Args = []string{}
+	}
+	if data, err := r.file(filepath.Join(dir, "environ")); err == nil {
+		p.Env = parseEnviron(data)
 	}
 	if target, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
 		// As Falco's start-up scan (the driver's task iterator, or

@@ -44,6 +44,9 @@ type Process struct {
 	Exe     string   // argv[0], Falco's proc.exe
 	ExePath string   // Falco's proc.exepath, see SetExePath
 	Args    []string // argv[1:]; Falco's proc.args joins them with spaces
+	// Env is the environment the process execed with (VAR=value each),
+	// as much of it as Falco keeps (4 KiB); children inherit it.
+	Env []string
 	Cwd     string   // Falco's proc.cwd: the working directory, ending with "/" (see FalcoCwd)
 
 	Tty   uint32 // tty_nr from /proc/PID/stat, 0 when there is no controlling terminal
@@ -445,6 +448,14 @@ func (t *Table) SetCgroup(pid int32, key uint64, cg Cgroup) {
 			return false
 		}
 		p.CgroupKey, p.CgroupPath, p.ContainerID, p.ContainerRuntime = key, cg.Path, cg.ContainerID, cg.Runtime
+		return true
+	})
+}
+
+// SetEnv records the environment pid execed with.
+func (t *Table) SetEnv(pid int32, env []string) {
+	t.update(pid, func(p *Process) bool {
+		p.Env = env
 		return true
 	})
 }

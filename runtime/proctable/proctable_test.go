@@ -210,6 +210,23 @@ func TestParseCmdline(t *testing.T) {
 	}
 }
 
+func TestParseEnviron(t *testing.T) {
+	long := strings.Repeat("x", EnvMax-4) // "A=" + long + NUL leaves room for one byte of "B=1"
+	tests := []struct {
+		data string
+		want []string
+	}{
+		{"", nil},
+		{"HOME=/root\x00PATH=/bin\x00", []string{"HOME=/root", "PATH=/bin"}},
+		{"A=" + long + "\x00B=1\x00", []string{"A=" + long, "B"}},
+	}
+	for _, tc := range tests {
+		if got := parseEnviron([]byte(tc.data)); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("parseEnviron(%.20q...) = %.40q, want %.40q", tc.data, got, tc.want)
+		}
+	}
+}
+
 func TestParseLoginUID(t *testing.T) {
 	tests := []struct {
 		data    string
