@@ -71,10 +71,10 @@ type Live struct {
 	// execFilename holds, per process, the file name of its last exec
 	// until the execve record that follows uses it.
 	execFilename map[int32]string
-	caps         map[uint64]string       // see capNames
-	procFields   map[int32]*processCache // see processFields
+	caps         map[uint64]string        // see capNames
+	procFields   map[int32]*processCache  // see processFields
 	envKeys      atomic.Pointer[[]string] // see envKeysOf
-	chain        []*proctable.Process    // processFields' buffer
+	chain        []*proctable.Process     // processFields' buffer
 	alerts       atomic.Uint64
 	evaluated    atomic.Uint64
 	syscalls     []string

@@ -47,7 +47,7 @@ type Process struct {
 	// Env is the environment the process execed with (VAR=value each),
 	// as much of it as Falco keeps (4 KiB); children inherit it.
 	Env []string
-	Cwd     string   // Falco's proc.cwd: the working directory, ending with "/" (see FalcoCwd)
+	Cwd string // Falco's proc.cwd: the working directory, ending with "/" (see FalcoCwd)
 
 	Tty   uint32 // tty_nr from /proc/PID/stat, 0 when there is no controlling terminal
 	Sid   int32  // session id, field 6 of /proc/PID/stat
