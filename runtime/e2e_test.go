@@ -3,7 +3,6 @@ package runtime_test
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,21 +90,7 @@ func TestLiveExecChain(t *testing.T) {
 }
 
 func TestLiveSymlinkAndConnect(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := loopbackListener(t)
 	rs := loadRules(t, "net.yaml", []byte(fmt.Sprintf(`
 - rule: Symlink to etc
   desc: a symbolic link pointing into /etc

@@ -418,14 +418,12 @@ func (l *Live) exec(r *bpf.Record) {
 	if len(argv) > 0 {
 		exe, args = argv[0], argv[1:]
 	}
-	// The kernel walked the executable's path at exec time; /proc is the
-	// fallback when the walk fell short, and may be gone already. A path
-	// that neither gives stays empty: not guessed from the file name, which
-	// for a script names the script rather than its interpreter.
-	exePath, ok := r.ExePath()
-	if !ok {
-		exePath, _ = os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "exe"))
-	}
+	// The kernel walked the executable's path at exec time. A walk that
+	// fell short (a path longer than PATH_MAX) leaves it empty, unknown:
+	// not read from /proc, which may name the next program by now, nor
+	// guessed from the file name, which for a script names the script
+	// rather than its interpreter.
+	exePath, _ := r.ExePath()
 	l.table.Exec(pid, exe, args, exePath, r.CommString())
 	b := r.ExeFlags
 	l.table.SetExeFlags(pid, b&ExeWritable != 0, b&ExeUpperLayer != 0, b&ExeLowerLayer != 0, b&ExeFromMemfd != 0)
@@ -788,13 +786,17 @@ func (l *Live) resolve(r *bpf.Record, p *proctable.Process, dirfd int64, path st
 	}
 	pid := int32(r.Pid)
 	base, ok := "", false
-	if desc, known := bpf.LookupSyscall(bpf.SyscallName(int(r.Syscall))); known && int(desc.DirFDPath) == which {
+	desc, known := bpf.LookupSyscall(bpf.SyscallName(int(r.Syscall)))
+	walked := known && int(desc.DirFDPath) == which
+	if walked {
 		base, ok = r.Dir()
 	}
 	if !ok && int32(dirfd) == atFDCWD && p != nil && p.Cwd != "" {
 		base, ok = p.Cwd, true
 	}
-	if !ok {
+	// When the kernel's walk fell short, what /proc says now may be
+	// another directory (the process moved, the fd was reused): no guess.
+	if !ok && !(walked && r.Flags&bpf.FlagCwdIncomplete != 0) {
 		var err error
 		if int32(dirfd) == atFDCWD {
 			base, err = os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "cwd"))
