@@ -118,7 +118,7 @@ func (p *Probe) writeGen(gen uint32, enc *compiler.Encoding) error {
 	}
 	*old = filterGen{}
 	for name, m := range enc.Syscalls {
-		s, ok := LookupSyscall(name)
+		s, ok := lookup(name)
 		if !ok {
 			continue // a syscall the capture cannot deliver
 		}

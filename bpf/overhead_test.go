@@ -19,6 +19,7 @@ import (
 	"github.com/peregrine-sec/peregrine/compiler"
 	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/rules"
+	"github.com/peregrine-sec/peregrine/syscalls"
 	"golang.org/x/sys/unix"
 )
 
@@ -331,15 +332,20 @@ func rulesetPlan(b *testing.B, which string) ([]string, *compiler.Plan) {
 	if err := res.Err(); err != nil {
 		b.Fatal(err)
 	}
-	set := map[string]bool{"execve": true, "execveat": true, "chdir": true, "fchdir": true}
+	set := map[string]bool{}
+	for _, s := range syscalls.Table {
+		if s.State {
+			set[s.Name] = true
+		}
+	}
 	for _, r := range res.Ruleset.Enabled() {
 		if r.EventTypes == nil {
-			for _, s := range Syscalls {
+			for _, s := range syscalls.Table {
 				set[s.Name] = true
 			}
 		}
 		for _, t := range r.EventTypes {
-			if _, ok := LookupSyscall(t); ok {
+			if _, ok := lookup(t); ok {
 				set[t] = true
 			}
 		}
@@ -365,7 +371,7 @@ func BenchmarkOverheadRulesets(b *testing.B) {
 		for _, load := range []string{"getppid", "openat"} {
 			b.Run(set+"/"+load, func(b *testing.B) {
 				names, plan := rulesetPlan(b, set)
-				p, stop := drainedProbe(b, Options{Syscalls: names, State: []string{"execve", "execveat", "chdir", "fchdir"}})
+				p, stop := drainedProbe(b, Options{Syscalls: names})
 				defer stop()
 				if _, err := p.ApplyPlan(plan.Encoding); err != nil {
 					b.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+	"github.com/peregrine-sec/peregrine/syscalls"
 	"golang.org/x/sys/unix"
 )
 
@@ -76,9 +77,6 @@ func IA32Enabled() bool {
 type Options struct {
 	// Syscalls are the names of the syscalls to capture.
 	Syscalls []string
-	// State are syscalls whose records always reach userspace, whatever
-	// the filter says: the process table needs them.
-	State []string
 	// RingBufferSize is the ring buffer's size in bytes, a power of two
 	// and a multiple of the page size; 0 means 8 MiB.
 	RingBufferSize int
@@ -170,8 +168,8 @@ func Load(opts Options) (*Probe, error) {
 			mode = AttachRawTracepoints
 		}
 	}
-	execve, _ := LookupSyscall("execve")
-	execveat, _ := LookupSyscall("execveat")
+	execve, _ := lookup("execve")
+	execveat, _ := lookup("execveat")
 	for name, v := range map[string]int32{"nr_execve": int32(execve.Nr), "nr_execveat": int32(execveat.Nr)} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, fmt.Errorf("set %s: %w", name, err)
@@ -183,7 +181,7 @@ func Load(opts Options) (*Probe, error) {
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
 		return nil, explain(err)
 	}
-	if err := p.setup(opts.Syscalls, opts.State); err != nil {
+	if err := p.setup(opts.Syscalls); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -198,11 +196,7 @@ func hasTracepoint(name string) bool {
 	return err == nil
 }
 
-func (p *Probe) setup(names, state []string) error {
-	isState := map[string]bool{}
-	for _, n := range state {
-		isState[n] = true
-	}
+func (p *Probe) setup(names []string) error {
 	for _, l := range []struct {
 		name string
 		prog *ebpf.Program
@@ -237,7 +231,7 @@ func (p *Probe) setup(names, state []string) error {
 		return fmt.Errorf("ia32 syscall table: %w", err)
 	}
 	for _, n := range names {
-		s, ok := LookupSyscall(n)
+		s, ok := lookup(n)
 		if !ok {
 			return fmt.Errorf("syscall %q: Peregrine cannot capture it", n)
 		}
@@ -248,7 +242,7 @@ func (p *Probe) setup(names, state []string) error {
 				p.rawSyscalls = append(p.rawSyscalls, s.Name)
 			}
 		}
-		d := s.desc(raw, isState[s.Name])
+		d := desc(s, raw)
 		if err := p.objs.SyscallDescs.Put(uint32(s.Nr), &d); err != nil {
 			return fmt.Errorf("syscall table: %w", err)
 		}
@@ -303,8 +297,8 @@ func (p *Probe) setupSocketcalls(names []string) error {
 	any := false
 	for call := uint32(0); call < p.objs.Socketcalls.MaxEntries(); call++ {
 		desc := captureSocketcallDesc{Nr: nrNone}
-		if c, ok := Socketcalls[int(call)]; ok && captured[c.Name] {
-			s, _ := LookupSyscall(c.Name)
+		if c, ok := syscalls.Socketcalls[int(call)]; ok && captured[c.Name] {
+			s, _ := lookup(c.Name)
 			desc = captureSocketcallDesc{Nr: int32(s.Nr), Nargs: uint32(c.NArgs)}
 			any = true
 		}
@@ -313,7 +307,7 @@ func (p *Probe) setupSocketcalls(names []string) error {
 		}
 	}
 	if any {
-		if err := p.objs.CompatNrs.Put(uint32(IA32Socketcall), int32(nrSocketcall)); err != nil {
+		if err := p.objs.CompatNrs.Put(uint32(syscalls.IA32Socketcall), int32(nrSocketcall)); err != nil {
 			return fmt.Errorf("ia32 syscall table: %w", err)
 		}
 	}

@@ -6,72 +6,59 @@ import (
 	"strings"
 
 	"github.com/peregrine-sec/peregrine/policy"
+	"github.com/peregrine-sec/peregrine/syscalls"
 )
 
-// OpenSyscalls are the syscalls whose flags are the open flags: the
-// open bits of the features dimension apply to them only.
-var OpenSyscalls = map[string]bool{"open": true, "openat": true, "openat2": true, "creat": true}
-
-// OpenFlagSyscalls are the open syscalls whose open flags userspace shows,
-// as Falco does, in evt.arg.flags and evt.is_open_read/write. creat has no
-// flags argument in Falco and is never an open for read or write there,
-// so comparisons on those fields are not projected for it.
-var OpenFlagSyscalls = map[string]bool{"open": true, "openat": true, "openat2": true}
-
-// PortFields maps each socket syscall to the fields that hold the local
-// port ([0]) and the remote port ([1]) of its socket, as runtime/live.go
-// sets them: the client's ports for connect and the like, the server's
-// for accept, bind and listen. fd.port and fd.proto, which match either
-// side, are not among them.
-var PortFields = func() map[string][2][]string {
-	client := [2][]string{{"fd.lport", "fd.cport"}, {"fd.rport", "fd.sport"}}
-	server := [2][]string{{"fd.lport", "fd.sport"}, {"fd.rport", "fd.cport"}}
-	m := map[string][2][]string{}
-	for _, s := range []string{"connect", "sendto", "sendmsg", "recvfrom", "recvmsg", "socket"} {
-		m[s] = client
-	}
-	for _, s := range []string{"accept", "accept4", "bind", "listen"} {
-		m[s] = server
-	}
-	return m
-}()
-
-// PathFields maps each syscall whose first path argument the kernel's path
-// dimension checks to the fields that hold that path (made absolute, which
-// leaves an absolute, normalised path as it is). Keep in step with
-// runtime/live.go, which sets them.
-var PathFields = func() map[string]map[string]bool {
-	// As Falco: only the opens have the path in fd.name (the *at
-	// syscalls' fd is their dirfd), creat has no fs.path.*, and a link's
-	// first path is its fs.path.target.
-	groups := []struct {
-		syscalls []string
-		fields   []string
-	}{
-		{[]string{"open", "openat", "openat2"}, []string{"fd.name", "fs.path.name", "evt.arg.name"}},
-		{[]string{"creat"}, []string{"fd.name", "evt.arg.name"}},
-		{[]string{"unlinkat"}, []string{"fs.path.name", "evt.arg.name"}},
-		{[]string{"unlink", "rmdir", "mkdir", "mkdirat"}, []string{"fs.path.name", "evt.arg.path"}},
-		{[]string{"chmod", "fchmodat"}, []string{"fs.path.name", "evt.arg.filename"}},
-		{[]string{"rename", "renameat", "renameat2"}, []string{"fs.path.source", "evt.arg.oldpath"}},
-		{[]string{"link", "linkat"}, []string{"fs.path.target", "evt.arg.oldpath"}},
-		{[]string{"symlink", "symlinkat"}, []string{"fs.path.target", "evt.arg.target"}},
-	}
-	m := map[string]map[string]bool{}
-	for _, g := range groups {
-		set := map[string]bool{}
-		for _, f := range g.fields {
-			set[f] = true
-			if a, ok := strings.CutPrefix(f, "evt.arg."); ok {
-				set["evt.arg["+a+"]"] = true
+// The syscall facts the projections need, derived from the syscall
+// table (package syscalls): which syscalls the features' open bits apply
+// to, which show open flags in userspace, which fields hold the path the
+// path dimension checks and which the ports of a socket.
+var (
+	// OpenSyscalls are the syscalls the kernel judges open flags of (the
+	// opens and creat): the open bits of the features dimension apply to
+	// them only.
+	OpenSyscalls = rowSet(func(s *syscalls.Syscall) bool { return s.Opens() })
+	// OpenFlagSyscalls are those whose open flags userspace shows, as
+	// Falco does, in evt.arg.flags and evt.is_open_read/write: creat has
+	// no flags argument in Falco and is never an open for read or write
+	// there, so comparisons on those fields are not projected for it.
+	OpenFlagSyscalls = rowSet(func(s *syscalls.Syscall) bool { return s.OpenFlags() })
+	// PathFields maps each syscall whose first path the kernel's path
+	// dimension checks to the fields that hold that path (made absolute,
+	// which leaves an absolute, normalised path as it is).
+	PathFields = func() map[string]map[string]bool {
+		m := map[string]map[string]bool{}
+		for i := range syscalls.Table {
+			if f := syscalls.Table[i].PathFields(); f != nil {
+				m[syscalls.Table[i].Name] = f
 			}
 		}
-		for _, s := range g.syscalls {
-			m[s] = set
+		return m
+	}()
+	// PortFields maps each socket syscall to the fields that hold the
+	// local port ([0]) and the remote port ([1]) of its socket, by the
+	// process's role.
+	PortFields = func() map[string][2][]string {
+		m := map[string][2][]string{}
+		for i := range syscalls.Table {
+			if f := syscalls.Table[i].PortFields(); f != nil {
+				m[syscalls.Table[i].Name] = *f
+			}
+		}
+		return m
+	}()
+)
+
+// rowSet is the set of the syscall table's rows that keep accepts.
+func rowSet(keep func(*syscalls.Syscall) bool) map[string]bool {
+	m := map[string]bool{}
+	for i := range syscalls.Table {
+		if keep(&syscalls.Table[i]) {
+			m[syscalls.Table[i].Name] = true
 		}
 	}
 	return m
-}()
+}
 
 // Project returns a kernel predicate implied by x for events of the given
 // syscall: every event that satisfies x satisfies the predicate. x must

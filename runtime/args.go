@@ -32,19 +32,6 @@ func resolvedPath(raw, resolved string) string {
 	return unknownDir + raw
 }
 
-// fsPathSucceeded tells whether libsinsp fills fs.path.* for a syscall
-// result: a file descriptor other than -1 for the opens, 0 for the other
-// syscalls (creat has no fs.path.* at all).
-func fsPathSucceeded(syscall string, ret int64) bool {
-	switch syscall {
-	case "open", "openat", "openat2":
-		return ret != -1
-	case "creat":
-		return false
-	}
-	return ret == 0
-}
-
 // fdArgOf renders fd, described by the event's fd.* fields, as a PT_FD
 // argument: known when the event has its fd.type (or fd.typechar) and
 // fd.name.

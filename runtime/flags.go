@@ -667,15 +667,3 @@ func indexNUL(b []byte) int {
 	}
 	return -1
 }
-
-// errnoResSyscalls are the syscalls whose exit's first parameter, res, is
-// a PT_ERRNO (rendered by ErrnoArg); the others' first parameter is an fd
-// (open, socket, accept, dup, bpf, memfd_create) or a pid (clone).
-var errnoResSyscalls = map[string]bool{
-	"close": true, "bind": true, "connect": true, "listen": true, "sendto": true, "recvfrom": true,
-	"sendmsg": true, "recvmsg": true, "chdir": true, "fchdir": true, "ptrace": true, "rename": true,
-	"renameat": true, "renameat2": true, "symlink": true, "symlinkat": true, "link": true, "linkat": true,
-	"unlink": true, "unlinkat": true, "rmdir": true, "mkdir": true, "mkdirat": true, "chmod": true,
-	"fchmod": true, "fchmodat": true, "setuid": true, "setns": true, "unshare": true, "mount": true,
-	"execve": true, "execveat": true, "userfaultfd": true, "init_module": true, "finit_module": true,
-}

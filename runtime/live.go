@@ -22,6 +22,7 @@ import (
 	"github.com/peregrine-sec/peregrine/compiler"
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/runtime/proctable"
+	"github.com/peregrine-sec/peregrine/syscalls"
 	"golang.org/x/sys/unix"
 )
 
@@ -91,27 +92,27 @@ type numberedPlan struct {
 	plan *compiler.Plan
 }
 
-// stateSyscalls are captured whatever the rules need: the process table
-// learns exec file names and working directories from them.
-var stateSyscalls = []string{"execve", "execveat", "chdir", "fchdir"}
-
 // SyscallsFor returns the capturable syscalls the ruleset's enabled rules
-// can match, plus the ones the process state needs. A rule without an
-// event-type restriction needs every capturable syscall.
+// can match, plus the ones the process state needs (the table's State
+// rows: the process table learns exec file names and working directories
+// from them). A rule without an event-type restriction needs every
+// capturable syscall.
 func SyscallsFor(rs *policy.Ruleset) []string {
 	set := map[string]bool{}
-	for _, n := range stateSyscalls {
-		set[n] = true
+	for _, s := range syscalls.Table {
+		if s.State {
+			set[s.Name] = true
+		}
 	}
 	for _, r := range rs.Enabled() {
 		if r.EventTypes == nil {
-			for _, s := range bpf.Syscalls {
+			for _, s := range syscalls.Table {
 				set[s.Name] = true
 			}
 			continue
 		}
 		for _, t := range r.EventTypes {
-			if _, ok := bpf.LookupSyscall(t); ok {
+			if _, ok := syscalls.Lookup(t); ok {
 				set[t] = true
 			}
 		}
@@ -157,7 +158,7 @@ func StartLive(opts LiveOptions) (*Live, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile rules: %w", err)
 	}
-	probe, err := bpf.Load(bpf.Options{Syscalls: l.syscalls, State: stateSyscalls, RingBufferSize: opts.RingBufferSize, Mode: opts.Mode})
+	probe, err := bpf.Load(bpf.Options{Syscalls: l.syscalls, RingBufferSize: opts.RingBufferSize, Mode: opts.Mode})
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +278,7 @@ func Uncaptured(rs *policy.Ruleset) []*policy.Rule {
 		}
 		captured := false
 		for _, t := range r.EventTypes {
-			if _, ok := bpf.LookupSyscall(t); ok {
+			if _, ok := syscalls.Lookup(t); ok {
 				captured = true
 				break
 			}
@@ -341,7 +342,7 @@ func (l *Live) evaluate(r *bpf.Record, ev *policy.Event, dst []Alert) []Alert {
 	if plan == nil {
 		return dst
 	}
-	l.cand = plan.Candidates(bpf.SyscallName(int(r.Syscall)), mask, l.cand)
+	l.cand = plan.Candidates(syscallName(r), mask, l.cand)
 	l.matched = plan.Tree.Match(ev, l.matching == MatchFirst, l.cand, l.matched[:0])
 	if len(l.matched) == 0 {
 		return dst
@@ -507,6 +508,15 @@ func (l *Live) newCwd(r *bpf.Record) string {
 	return ""
 }
 
+// syscallName is the name of a syscall record's syscall, "" when the
+// capture does not know it.
+func syscallName(r *bpf.Record) string {
+	if s, ok := syscalls.ByNr(int(r.Syscall)); ok {
+		return s.Name
+	}
+	return ""
+}
+
 // exeBits are the exe flags (Exe*) the table keeps of p's executable.
 func exeBits(p *proctable.Process) uint32 {
 	var b uint32
@@ -537,10 +547,11 @@ const maxAncestors = 16
 
 // event builds the Falco-field event of a syscall record.
 func (l *Live) event(r *bpf.Record) *policy.Event {
-	name := bpf.SyscallName(int(r.Syscall))
-	if name == "" {
+	row, known := syscalls.ByNr(int(r.Syscall))
+	if !known {
 		return nil
 	}
+	name := row.Name
 	pid := int32(r.Pid)
 	p, ok := l.table.Get(pid)
 	if !ok {
@@ -583,10 +594,7 @@ func (l *Live) event(r *bpf.Record) *policy.Event {
 			ev.Set("container.duration", now-l.bootEpoch)
 		}
 	}
-	l.setArgs(ev, r, name, p)
-	if errnoResSyscalls[name] {
-		ev.Set("evt.arg.res", ErrnoArg(r.Ret))
-	}
+	l.setArgs(ev, r, row, p)
 	ev.Derive()
 	return ev
 }
@@ -786,8 +794,8 @@ func (l *Live) resolve(r *bpf.Record, p *proctable.Process, dirfd int64, path st
 	}
 	pid := int32(r.Pid)
 	base, ok := "", false
-	desc, known := bpf.LookupSyscall(bpf.SyscallName(int(r.Syscall)))
-	walked := known && int(desc.DirFDPath) == which
+	row, known := syscalls.ByNr(int(r.Syscall))
+	walked := known && int(row.Layout.DirFDPath) == which
 	if walked {
 		base, ok = r.Dir()
 	}
@@ -814,290 +822,6 @@ func (l *Live) resolve(r *bpf.Record, p *proctable.Process, dirfd int64, path st
 // fdPath finds what an fd of a process refers to.
 func (l *Live) fdPath(pid int32, fd int64) (string, error) {
 	return os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(pid)), "fd", strconv.FormatInt(fd, 10)))
-}
-
-// setArgs sets evt.arg.*, fd.* and fs.path.* for the syscall, named and
-// rendered as Falco's exit events have them (see flags.go and args.go).
-func (l *Live) setArgs(ev *policy.Event, r *bpf.Record, name string, p *proctable.Process) {
-	pid := int32(r.Pid)
-	a := r.Args
-	str := func(i int) (string, bool) { return r.Str(i) }
-	fsOK := fsPathSucceeded(name, r.Ret)
-	// setPath sets a path argument and, on success, the fs.path field
-	// that holds it; it returns the path made absolute.
-	setPath := func(arg, field string, dirfd int64, i int) string {
-		raw, ok := str(i)
-		if !ok {
-			return ""
-		}
-		abs := l.resolve(r, p, dirfd, raw, i)
-		ev.Set("evt.arg."+arg, argPath(raw, abs))
-		if fsOK && field != "" {
-			ev.Set("fs.path."+field, resolvedPath(raw, abs))
-			ev.Set("fs.path."+field+"raw", raw)
-		}
-		return abs
-	}
-	dirfdAt := func(i int) int64 { return int64(int32(a[i])) }
-	switch name {
-	case "open", "openat", "openat2", "creat":
-		dirfd, flags, mode := int64(atFDCWD), a[1], a[2]
-		switch name {
-		case "openat", "openat2":
-			dirfd, flags, mode = dirfdAt(0), a[2], a[3]
-			ev.Set("evt.arg.dirfd", l.dirfdArg(pid, dirfd))
-		case "creat":
-			flags, mode = unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, a[1]
-		}
-		// The flags, result and type are known even when the path is
-		// not: the kernel filter judged them. creat has no flags
-		// argument in Falco.
-		created := r.Ret >= 0 && r.File.FMode&bpf.FModeCreated != 0
-		if name == "creat" {
-			ev.Set("evt.arg.mode", CreatMode(mode))
-		} else {
-			ev.Set("evt.arg.flags", OpenFlags(flags, created))
-			ev.Set("evt.arg.mode", OpenMode(flags, mode))
-		}
-		ev.Set("fd.num", fdNum(r.Ret))
-		fdName, fdKnown := "", false
-		if raw, ok := str(0); ok {
-			abs := l.resolve(r, p, dirfd, raw, 0)
-			fdName, fdKnown = resolvedPath(raw, abs), true
-			ev.Set("evt.arg.name", argPath(raw, abs))
-			ev.Set("fd.name", fdName)
-			ev.Set("fd.nameraw", raw)
-			if fsOK {
-				fs := fdName
-				if name != "open" && !filepath.IsAbs(raw) && r.Ret < 0 {
-					fs = unknownDir // libsinsp takes a relative openat's from its fd
-				}
-				ev.Set("fs.path.name", fs)
-				ev.Set("fs.path.nameraw", raw)
-			}
-		}
-		typ := "file"
-		if (r.Ret >= 0 && r.File.Mode&unix.S_IFMT == unix.S_IFDIR) || flags&unix.O_DIRECTORY != 0 {
-			typ = "directory"
-		}
-		ev.Set("fd.type", typ)
-		tc, _ := policy.FDTypeChar(typ)
-		ev.Set("evt.arg.fd", FDArg(r.Ret, tc, "", fdName, fdKnown))
-		if r.Ret >= 0 {
-			ev.Set("fd.ino", r.File.Ino)
-			ev.Set("fd.dev", r.File.Dev)
-		}
-	case "execve", "execveat":
-		// Only execve's exit has the file name (an execveat that succeeds
-		// returns as execve on x86). A successful exec replaced the
-		// memory the file name was in: the exec record that came first
-		// carried it.
-		fn, ok := "", false
-		if r.Ret >= 0 {
-			fn, ok = l.execFilename[pid]
-			delete(l.execFilename, pid)
-		} else {
-			fn, ok = str(0)
-		}
-		if ok && name == "execve" {
-			ev.Set("evt.arg.filename", argPath(fn, l.resolve(r, p, atFDCWD, fn, -1)))
-		}
-		if r.Ret >= 0 && p != nil && p.ExeFlagsKnown {
-			ev.Set("evt.arg.flags", ExeFlags(exeBits(p)))
-		}
-	case "connect", "bind", "listen", "sendto", "sendmsg", "recvfrom", "recvmsg", "accept", "accept4", "socket":
-		l.setSocket(ev, r, name)
-	case "dup", "dup2", "dup3":
-		ev.Set("fd.num", fdNum(r.Ret))
-		l.setFdByKernel(ev, r, pid, r.Ret)
-		// The old, new and returned fds name the same file.
-		ev.Set("evt.arg.oldfd", fdArgOf(ev, int64(int32(a[0]))))
-		if name != "dup" {
-			ev.Set("evt.arg.newfd", fdArgOf(ev, int64(int32(a[1]))))
-		}
-		if name == "dup3" {
-			ev.Set("evt.arg.flags", Dup3Flags(a[2]))
-		}
-		ev.Set("evt.arg.res", fdArgOf(ev, r.Ret))
-	case "symlink", "symlinkat":
-		// As ln -s names them: the target is what the link points to
-		// (kept as given), the link path is the new file. fs.path.source
-		// is the link, fs.path.target what it points to.
-		dirfd := int64(atFDCWD)
-		if name == "symlinkat" {
-			dirfd = dirfdAt(1)
-			ev.Set("evt.arg.linkdirfd", l.dirfdArg(pid, dirfd))
-		}
-		if target, ok := str(0); ok {
-			ev.Set("evt.arg.target", target)
-			if fsOK {
-				abs := target
-				switch {
-				case filepath.IsAbs(target):
-					abs = filepath.Clean(target)
-				case name == "symlinkat":
-					abs = unknownDir + target // libsinsp does not resolve it
-				default:
-					abs = resolvedPath(target, l.resolve(r, p, atFDCWD, target, -1))
-				}
-				ev.Set("fs.path.target", abs)
-				ev.Set("fs.path.targetraw", target)
-			}
-		}
-		setPath("linkpath", "source", dirfd, 1)
-	case "link", "linkat", "rename", "renameat", "renameat2":
-		olddir, newdir := int64(atFDCWD), int64(atFDCWD)
-		if name != "link" && name != "rename" {
-			olddir, newdir = dirfdAt(0), dirfdAt(2)
-			dirArgs := [2]string{"olddirfd", "newdirfd"}
-			if name == "linkat" {
-				dirArgs = [2]string{"olddir", "newdir"}
-			}
-			ev.Set("evt.arg."+dirArgs[0], l.dirfdArg(pid, olddir))
-			ev.Set("evt.arg."+dirArgs[1], l.dirfdArg(pid, newdir))
-		}
-		// For a rename the source is the old path; for a hard link it is
-		// the new one, and the target the file linked to.
-		oldField, newField := "source", "target"
-		if strings.HasPrefix(name, "link") {
-			oldField, newField = "target", "source"
-		}
-		setPath("oldpath", oldField, olddir, 0)
-		setPath("newpath", newField, newdir, 1)
-		switch name {
-		case "linkat":
-			ev.Set("evt.arg.flags", LinkatFlags(a[4]))
-		case "renameat2":
-			ev.Set("evt.arg.flags", Renameat2Flags(a[4]))
-		}
-	case "unlink", "unlinkat", "rmdir", "mkdir", "mkdirat", "chmod", "fchmodat":
-		// These have no fd in Falco but the dirfd of the *at ones.
-		dirfd := int64(atFDCWD)
-		if strings.HasSuffix(name, "at") {
-			dirfd = dirfdAt(0)
-			ev.Set("evt.arg.dirfd", l.dirfdArg(pid, dirfd))
-			// The event's fd is the dirfd: its name when it is one, and
-			// an empty name (not none) for AT_FDCWD, as libsinsp has it.
-			ev.Set("fd.num", dirfd)
-			fdName := ""
-			if dirfd >= 0 {
-				if dir, err := l.fdPath(pid, dirfd); err == nil {
-					ev.Set("fd.type", "directory")
-					fdName = dir
-				}
-			}
-			ev.Set("fd.name", fdName)
-		}
-		argName := map[string]string{"unlink": "path", "unlinkat": "name", "rmdir": "path", "mkdir": "path",
-			"mkdirat": "path", "chmod": "filename", "fchmodat": "filename"}[name]
-		setPath(argName, "name", dirfd, 0)
-		switch name {
-		case "mkdir":
-			ev.Set("evt.arg.mode", MkdirMode(a[1]))
-		case "mkdirat":
-			ev.Set("evt.arg.mode", MkdirMode(a[2]))
-		case "fchmodat":
-			ev.Set("evt.arg.mode", ChmodMode(a[2]))
-		case "chmod":
-			ev.Set("evt.arg.mode", ChmodMode(a[1]))
-		case "unlinkat":
-			ev.Set("evt.arg.flags", UnlinkatFlags(a[2]))
-		}
-	case "fchmod":
-		ev.Set("evt.arg.mode", ChmodMode(a[1]))
-		l.setFdByKernel(ev, r, pid, int64(int32(a[0])))
-		ev.Set("evt.arg.fd", fdArgOf(ev, int64(int32(a[0]))))
-		if v, ok := ev.Raw("fd.name"); ok && fsOK {
-			ev.Set("fs.path.name", v)
-			ev.Set("fs.path.nameraw", v)
-		}
-	case "setuid":
-		uid := uint32(a[0])
-		if r.Flags&bpf.FlagCompat != 0 && r.AbiNr == ia32Setuid16 {
-			// ia32's setuid takes a 16-bit uid, 0xffff for -1 (low2highuid).
-			uid = uint32(uint16(a[0]))
-			if uid == 0xffff {
-				uid = ^uint32(0)
-			}
-		}
-		uname, known := l.users.UserName(uid)
-		ev.Set("evt.arg.uid", UIDArg(uid, uname, known))
-	case "setns":
-		ev.Set("evt.arg.nstype", CloneFlags(a[1]))
-		l.setFdByKernel(ev, r, pid, int64(int32(a[0])))
-		ev.Set("evt.arg.fd", fdArgOf(ev, int64(int32(a[0]))))
-	case "unshare":
-		ev.Set("evt.arg.flags", CloneFlags(a[0]))
-	case "ptrace":
-		ev.Set("evt.arg.request", PtraceRequest(a[0]))
-		target := int64(int32(a[1]))
-		tp, known := l.table.Get(int32(target))
-		comm := ""
-		if known {
-			comm = tp.Comm
-		}
-		ev.Set("evt.arg.pid", PIDArg(target, comm, known))
-	case "bpf":
-		ev.Set("evt.arg.cmd", BPFCommand(a[0]))
-		// libsinsp records any result >= 0 as a bpf fd without a name.
-		ev.Set("evt.arg.fd", FDArg(r.Ret, "b", "", "", r.Ret >= 0))
-	case "userfaultfd":
-		ev.Set("evt.arg.flags", UserfaultfdFlags(a[0]))
-		ev.Set("fd.num", fdNum(r.Ret))
-	case "init_module":
-		if s, ok := str(0); ok {
-			ev.Set("evt.arg.uargs", s)
-		}
-		ev.Set("evt.arg.length", a[1])
-	case "finit_module":
-		if s, ok := str(0); ok {
-			ev.Set("evt.arg.uargs", s)
-		}
-		ev.Set("evt.arg.flags", FinitModuleFlags(a[2]))
-		l.setFdByKernel(ev, r, pid, int64(int32(a[0])))
-		ev.Set("evt.arg.fd", fdArgOf(ev, int64(int32(a[0]))))
-	case "memfd_create":
-		ev.Set("fd.num", fdNum(r.Ret))
-		ev.Set("fd.type", "memfd")
-		if s, ok := str(0); ok {
-			ev.Set("evt.arg.name", s)
-			ev.Set("fd.name", s) // libsinsp names the fd by the name given
-		}
-		ev.Set("evt.arg.flags", MemfdFlags(a[1]))
-		ev.Set("evt.arg.fd", fdArgOf(ev, r.Ret))
-	case "mount":
-		dev, okDev := str(0)
-		if okDev {
-			ev.Set("evt.arg.dev", dev)
-		}
-		if s, ok := str(1); ok {
-			abs := l.resolve(r, p, atFDCWD, s, -1)
-			ev.Set("evt.arg.dir", argPath(s, abs))
-			if fsOK {
-				ev.Set("fs.path.target", resolvedPath(s, abs))
-				ev.Set("fs.path.targetraw", s)
-			}
-		}
-		if okDev && fsOK && dev != "" {
-			// The device is a path to libsinsp too ("proc" is $CWD/proc).
-			ev.Set("fs.path.source", resolvedPath(dev, l.resolve(r, p, atFDCWD, dev, -1)))
-			ev.Set("fs.path.sourceraw", dev)
-		}
-		ev.Set("evt.arg.flags", MountFlags(a[3]))
-	case "clone", "clone3", "fork", "vfork":
-		child, known := l.table.Get(int32(r.Ret))
-		comm := ""
-		if known && r.Ret > 0 {
-			comm = child.Comm
-		}
-		ev.Set("evt.arg.res", PIDArg(r.Ret, comm, known && r.Ret > 0))
-	case "chdir":
-		if s, ok := str(0); ok {
-			ev.Set("evt.arg.path", s)
-		}
-	case "fchdir", "close":
-		ev.Set("evt.arg.fd", fdArgOf(ev, int64(int32(a[0]))))
-	}
 }
 
 // dirfdArg renders a dirfd argument: AT_FDCWD, the directory it names
@@ -1147,38 +871,6 @@ func fileType(mode uint32) string {
 		return "unix"
 	}
 	return "file"
-}
-
-// setSocket sets the socket fields of a network syscall. Only connect and
-// bind have an addr argument in Falco; evt.arg.fd names the socket.
-func (l *Live) setSocket(ev *policy.Event, r *bpf.Record, name string) {
-	a := r.Args
-	fd := int64(int32(a[0]))
-	switch name {
-	case "socket":
-		ev.Set("evt.arg.domain", SocketFamily(a[0]))
-		ev.Set("evt.arg.type", SocketType(a[1]))
-		ev.Set("evt.arg.proto", int64(a[2]))
-		ev.Set("evt.arg.flags", SocketFlags(a[1]))
-		ev.Set("fd.num", fdNum(r.Ret))
-		if r.Flags&bpf.FlagHasSock != 0 {
-			l.setSockFields(ev, r, false)
-		}
-		ev.Set("evt.arg.fd", fdArgOf(ev, r.Ret))
-		return
-	case "accept", "accept4":
-		fd = r.Ret
-		ev.Set("fd.num", fdNum(r.Ret))
-	default:
-		ev.Set("fd.num", fd)
-	}
-	if name == "connect" || name == "bind" {
-		ev.Set("evt.arg.addr", SockaddrArg(r.Blobs[2]))
-	}
-	if r.Flags&bpf.FlagHasSock != 0 {
-		l.setSockFields(ev, r, name == "accept" || name == "accept4" || name == "bind" || name == "listen")
-	}
-	ev.Set("evt.arg.fd", fdArgOf(ev, fd))
 }
 
 // setSockFields fills fd.* from the kernel's view of the socket. server
