@@ -40,6 +40,16 @@ const (
 	FlagEnvFailed        = 1 << 14 // an exec record's environment (blob 6) was unreadable
 )
 
+// Exe flags of an exec record (Record.ExeFlags): what the kernel found
+// about the file the process executes, as Falco's driver computes them
+// (execve's evt.arg.flags).
+const (
+	ExeWritable   = 1 << 0 // writable by the process's credentials
+	ExeUpperLayer = 1 << 1 // in the upper layer of an overlayfs
+	ExeFromMemfd  = 1 << 2 // a memfd (memfd_create), executed through its fd
+	ExeLowerLayer = 1 << 3 // in a lower layer of an overlayfs
+)
+
 // ExePath returns the executable's path of an exec record, from the
 // components the kernel walked. ok is false when the walk did not reach
 // the root.

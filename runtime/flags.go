@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/binary"
+	"github.com/peregrine-sec/peregrine/bpf"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -411,13 +412,13 @@ func SocketFlags(typ uint64) string {
 	return FileFlags(v)
 }
 
-// The execve and execveat exit's flags (PPM_EXE_*), evt.arg.flags: what
-// the kernel found about the new executable.
+// The execve and execveat exit's flags (PPM_EXE_*), evt.arg.flags: the
+// capture's (bpf.Exe*).
 const (
-	ExeWritable   = 1 << 0 // the executable is writable by the process (see the spec, section B)
-	ExeUpperLayer = 1 << 1 // it is in the upper layer of an overlayfs
-	ExeFromMemfd  = 1 << 2 // it is a memfd (memfd_create), executed through its fd
-	ExeLowerLayer = 1 << 3 // it is in a lower layer of an overlayfs
+	ExeWritable   = bpf.ExeWritable
+	ExeUpperLayer = bpf.ExeUpperLayer
+	ExeFromMemfd  = bpf.ExeFromMemfd
+	ExeLowerLayer = bpf.ExeLowerLayer
 )
 
 var exeFlagNames = []flagName{

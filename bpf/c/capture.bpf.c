@@ -21,7 +21,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define MAX_SYSCALLS 512
 #define MAX_COMPAT 512 /* ia32 syscall numbers below this */
 #define MAX_SOCKETCALL 32
-#define MASK_WORDS 4 /* 256 classes; keep in step with compiler.MaskBits */
+#define MASK_WORDS 4 /* 256 classes (compiler.MaskBits) */
 #define BLOB_MAX 4096 /* PATH_MAX */
 #define SOCKADDR_MAX 128
 #define NAME_MAX_LEN 256 /* NAME_MAX + NUL */
@@ -31,7 +31,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define PATH_DEPTH_MAX 2048
 #define CGROUP_DEPTH_MAX 64
 
-/* Record kinds. Keep in step with bpf/record.go. */
+/* Record kinds. Every constant Go shares is checked equal to its Go twin
+ * by bpf/constants_test.go. */
 enum record_kind {
 	RECORD_SYSCALL = 1,
 	RECORD_FORK = 2,
@@ -39,7 +40,7 @@ enum record_kind {
 	RECORD_EXIT = 4,
 };
 
-/* Counter slots. Keep in step with bpf/counters.go. */
+/* Counter slots, in the order Probe.Counters reads them. */
 enum counter {
 	COUNTER_SEEN = 0,   /* syscalls the program ran for */
 	COUNTER_SENT = 1,   /* records written to the ring buffer */
@@ -709,7 +710,8 @@ static __always_inline void emit(struct scratch *s, __u32 data_len)
  * filter_ctl.gen: an event is judged wholly by one plan. For a dimension
  * with value v, the classes satisfied are
  *	wildcard | (listed(v) & positive) | (~listed(v) & negative)
- * and an unknown v satisfies all. Keep in step with compiler/emulate.go. */
+ * and an unknown v satisfies all. compiler/emulate.go models it in Go; the
+ * bpf tests run both on the same events. */
 
 #define DIM_COMM 0
 #define DIM_PARENT 1
