@@ -59,7 +59,7 @@ func TestConstantsAgree(t *testing.T) {
 		"NR_NONE": nrNone, "NR_SOCKETCALL": nrSocketcall,
 		// Record kinds and flags.
 		"RECORD_SYSCALL": int64(KindSyscall), "RECORD_FORK": int64(KindFork), "RECORD_EXEC": int64(KindExec),
-		"RECORD_EXIT": int64(KindExit),
+		"RECORD_EXIT":       int64(KindExit),
 		"FLAG_BLOB0_FAILED": FlagBlob0Failed, "FLAG_BLOB1_FAILED": FlagBlob1Failed, "FLAG_BLOB2_FAILED": FlagBlob2Failed,
 		"FLAG_BLOB0_TRUNCATED": FlagBlob0Truncated, "FLAG_BLOB1_TRUNCATED": FlagBlob1Truncated,
 		"FLAG_HAS_FILE": FlagHasFile, "FLAG_HAS_SOCK": FlagHasSock, "FLAG_PATH_INCOMPLETE": FlagPathIncomplete,
