@@ -310,7 +310,7 @@ func BenchmarkAttachFloor(b *testing.B) {
 // rulesetPlan loads a named ruleset ("default": the embedded rules;
 // "upstream": Falco's stable rules from ../shared) and compiles it for the
 // syscalls it needs, as peregrine run does.
-func rulesetPlan(b *testing.B, which string) ([]string, *compiler.Plan) {
+func rulesetPlan(b testing.TB, which string) ([]string, *compiler.Plan) {
 	b.Helper()
 	var res *falcocompat.Result
 	switch which {

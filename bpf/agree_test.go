@@ -1,0 +1,166 @@
+package bpf
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peregrine-sec/peregrine/compiler"
+)
+
+// recorder keeps the records a probe delivers for a tree of processes
+// (their pids, learnt from the fork records of its root).
+type recorder struct {
+	mu   sync.Mutex
+	pids map[uint32]bool
+	recs []Record
+}
+
+func (c *recorder) read(p *Probe) {
+	for {
+		var rec Record
+		if err := p.ReadInto(&rec); err != nil {
+			return
+		}
+		c.mu.Lock()
+		if rec.Kind == KindFork && c.pids[rec.Pid] {
+			c.pids[uint32(rec.Ret)] = true
+		}
+		if rec.Kind == KindSyscall && c.pids[rec.Pid] {
+			// Keep the blobs: the reader reuses its buffer.
+			for i, b := range rec.Blobs {
+				rec.Blobs[i] = append([]byte(nil), b...)
+			}
+			rec.raw = nil
+			c.recs = append(c.recs, rec)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// key identifies a syscall across two probes watching the same process.
+func key(r *Record) string {
+	s, _ := r.Str(0)
+	return fmt.Sprintf("%d/%d/%d/%s", r.Tid, r.Syscall, r.Ret, s)
+}
+
+// TestKernelMatchesEmulator runs one workload under two captures at once:
+// one passing every record (an observer) and one running a plan of the
+// default and upstream rules. For every syscall the observer saw, the
+// emulator, judging the kernel's view of its record (Record.View), must
+// say what the plan's capture did: pass it with the same classes, or drop
+// it. This is what makes the emulator (and the fuzzers that rely on it) a
+// model of the kernel rather than of userspace.
+func TestKernelMatchesEmulator(t *testing.T) {
+	requireRoot(t)
+	for _, set := range []string{"default", "upstream"} {
+		t.Run(set, func(t *testing.T) {
+			names, plan := rulesetPlan(t, set)
+			observer, err := Load(Options{Syscalls: names})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer observer.Close()
+			judged, err := Load(Options{Syscalls: names})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer judged.Close()
+			if _, err := judged.ApplyPlan(plan.Encoding); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				for c, err := ln.Accept(); err == nil; c, err = ln.Accept() {
+					c.Close()
+				}
+			}()
+			port := ln.Addr().(*net.TCPAddr).Port
+			script := strings.Join([]string{
+				"read x < /etc/hostname", "cat /etc/shadow > /dev/null", "cat /etc/../etc/shadow > /dev/null",
+				"cd /etc && cat shadow > /dev/null && cd " + dir,
+				": > " + dir + "/a", ": >> " + dir + "/a", "cat " + dir + "/missing 2>/dev/null",
+				"ls -d /etc > /dev/null", "mkdir " + dir + "/d", "rmdir " + dir + "/d",
+				"ln -s /etc/shadow " + dir + "/l", "ln " + dir + "/a " + dir + "/h", "rm " + dir + "/h",
+				"chmod u+s " + dir + "/a", "touch /var/log/peregrine-agree-" + filepath.Base(dir),
+				"rm -f /var/log/peregrine-agree-" + filepath.Base(dir),
+				fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d; exec 3>&-", port), "true",
+			}, "; ")
+			cmd := exec.Command("/bin/bash", "-c", script)
+			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+			// Both captures follow this process's children from their fork
+			// records, which come before the child runs.
+			self := uint32(os.Getpid())
+			obs, jud := &recorder{pids: map[uint32]bool{self: true}}, &recorder{pids: map[uint32]bool{self: true}}
+			go obs.read(observer)
+			go jud.read(judged)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("workload: %v", err)
+			}
+			time.Sleep(300 * time.Millisecond)
+			observer.Flush()
+			judged.Flush()
+			time.Sleep(100 * time.Millisecond)
+
+			obs.mu.Lock()
+			jud.mu.Lock()
+			defer obs.mu.Unlock()
+			defer jud.mu.Unlock()
+			got := map[string][]*Record{}
+			for i := range jud.recs {
+				k := key(&jud.recs[i])
+				got[k] = append(got[k], &jud.recs[i])
+			}
+			checked, dropped := 0, 0
+			for i := range obs.recs {
+				r := &obs.recs[i]
+				v, ok := r.View()
+				if !ok {
+					continue
+				}
+				row := v.Syscall
+				want := plan.Encoding.Emulate(v)
+				k := key(r)
+				passed := len(got[k]) > 0
+				var kmask compiler.Mask
+				if passed {
+					kmask = compiler.Mask(got[k][0].Mask)
+					got[k] = got[k][1:]
+				}
+				state := row == "execve" || row == "execveat" || row == "chdir" || row == "fchdir"
+				checked++
+				switch {
+				case state:
+					if !passed {
+						t.Errorf("%s: a state syscall was dropped", k)
+					}
+				case want.IsZero() != !passed:
+					t.Errorf("%s (%s): emulator %v, kernel passed %v; view %+v", k, row, !want.IsZero(), passed, v)
+				case passed && kmask != want:
+					t.Errorf("%s (%s): kernel classes %v, emulated %v; view %+v", k, row, kmask, want, v)
+				}
+				if !passed {
+					dropped++
+				}
+			}
+			if checked < 20 || dropped == 0 {
+				t.Errorf("%d records checked, %d dropped: the workload exercised too little", checked, dropped)
+			}
+			t.Logf("%d records judged alike by the kernel and the emulator, %d dropped", checked, dropped)
+		})
+	}
+}
