@@ -33,6 +33,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoadRules -fuzztime $(FUZZTIME) ./falcocompat
 	$(GO) test -run '^$$' -fuzz FuzzDecodeEvent -fuzztime $(FUZZTIME) ./policy
 	$(GO) test -run '^$$' -fuzz FuzzGlob -fuzztime $(FUZZTIME) ./policy
+	$(GO) test -run '^$$' -fuzz FuzzSoundness -fuzztime $(FUZZTIME) ./compiler
+	$(GO) test -run '^$$' -fuzz FuzzTreeEquivalence -fuzztime $(FUZZTIME) ./compiler
+	$(GO) test -run '^$$' -fuzz FuzzKernelAndUserspaceAgree -fuzztime $(FUZZTIME) ./runtime
 
 # Rebuild the eBPF objects and their Go bindings (committed).
 generate:

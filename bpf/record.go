@@ -169,8 +169,7 @@ type Record struct {
 	ExeFlags uint32
 	Blobs    [8][]byte
 
-	raw   []byte
-	daddr [16]byte // the socket's remote address as the kernel had it
+	raw []byte
 }
 
 // CommString returns the task's comm as a string.
@@ -228,7 +227,6 @@ func (r *Record) decode(raw []byte) error {
 		r.File = FileInfo{Ino: h.Ino, Dev: h.Dev, Mode: h.I_mode, FMode: h.F_mode, FFlags: h.F_flags}
 	}
 	if h.Flags&FlagHasSock != 0 {
-		r.daddr = h.Daddr
 		r.Sock = SockInfo{Family: h.SkFamily, Type: h.SkType, Protocol: h.SkProtocol, LocalPort: h.Sport, RemotePort: h.Dport}
 		switch h.SkFamily {
 		case afInet:

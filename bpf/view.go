@@ -37,7 +37,7 @@ func (r *Record) View() (v compiler.View, ok bool) {
 	v.Features, v.Unknown = r.features(row, absolute, path)
 	if r.Flags&FlagHasSock != 0 && (r.Sock.Family == unix.AF_INET || r.Sock.Family == unix.AF_INET6) {
 		v.LocalPort, v.LocalPortKnown = uint64(r.Sock.LocalPort), true
-		if r.daddr != [16]byte{} && r.Sock.RemotePort != 0 {
+		if ra := r.Sock.RemoteAddr; ra.IsValid() && !ra.IsUnspecified() && r.Sock.RemotePort != 0 {
 			v.RemotePort, v.RemotePortKnown = uint64(r.Sock.RemotePort), true
 		}
 	}

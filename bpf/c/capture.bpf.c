@@ -1456,10 +1456,13 @@ static __always_inline int on_exit(struct task_struct *t, __s32 nr, __s64 ret)
 	 * the remote one when connected. */
 	if ((s->r.flags & FLAG_HAS_SOCK) && (s->r.sk_family == AF_INET || s->r.sk_family == AF_INET6)) {
 		range_dim(&m, gen, 1, s->r.sport);
+		/* Connected: a remote port, and an address other than 0.0.0.0,
+		 * :: and ::ffff:0.0.0.0 (userspace's fd.connected). */
 		__u64 d0, d1;
 		__builtin_memcpy(&d0, &s->r.daddr[0], 8);
 		__builtin_memcpy(&d1, &s->r.daddr[8], 8);
-		if ((d0 | d1) && s->r.dport)
+		bool unspecified = d0 == 0 && (d1 == 0 || d1 == 0xffff0000ULL);
+		if (!unspecified && s->r.dport)
 			range_dim(&m, gen, 2, s->r.dport);
 	}
 	__builtin_memcpy(s->r.mask, m.w, sizeof(m.w));
