@@ -121,7 +121,7 @@ func newReplayCmd(v *viper.Viper) *cobra.Command {
 				return err
 			}
 			name := v.GetString("events")
-			var in io.Reader = cmd.InOrStdin()
+			in := cmd.InOrStdin()
 			switch name {
 			case "":
 				return fmt.Errorf("no events: give --events FILE or --events -")
