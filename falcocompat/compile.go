@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/peregrine-sec/peregrine/policy"
@@ -378,8 +377,10 @@ func (l *Loader) compileRule(d *ruleDef) *policy.Rule {
 		l.fail(lerr.pos, errCompileCondition, item, lerr.msg)
 		return nil
 	}
-	tmpl, terr := parseTemplate(d.output.text)
-	if terr != nil {
+	tmpl, err := policy.ParseOutput(d.output.text)
+	if err != nil {
+		terr := &SyntaxError{Msg: err.Error()}
+		errors.As(err, &terr)
 		pos := d.output.pos(terr.Offset)
 		if d.skipUnk && isUnknownFilter(terr.Msg) {
 			l.warn(pos, warnUnknownFilter, item, terr.Msg)
@@ -432,21 +433,4 @@ func isUnknownFilter(msg string) bool {
 		}
 	}
 	return false
-}
-
-// resolveFieldName finds the catalog field for a name as written in a
-// condition, without brackets: proc.name, or evt.arg.flags (field evt.arg,
-// argument flags).
-func resolveFieldName(name string) (policy.FieldRef, error) {
-	if f := policy.LookupField(name); f != nil {
-		return policy.FieldRef{Field: f, Index: -1}, nil
-	}
-	if f, arg := policy.SplitDottedArg(name); f != nil {
-		ref := policy.FieldRef{Field: f, Arg: arg, HasArg: true, Index: -1, Dotted: true}
-		if n, err := strconv.Atoi(arg); err == nil {
-			ref.Index = n
-		}
-		return ref, nil
-	}
-	return policy.FieldRef{}, fmt.Errorf("filter_check called with nonexistent field %s", name)
 }

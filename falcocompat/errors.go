@@ -9,24 +9,9 @@ import (
 // Pos is a position in a rules file.
 type Pos = policy.Pos
 
-// LoadError is an error or a warning found while loading rules. Code is
-// Falco's code for it (LOAD_ERR_COMPILE_CONDITION, LOAD_UNUSED_MACRO...),
-// Item names the list, macro or rule it concerns.
-type LoadError struct {
-	Pos  Pos    `json:"pos"`
-	Code string `json:"code"`
-	Item string `json:"item,omitempty"`
-	Msg  string `json:"message"`
-}
-
-// Error renders the problem as "file:line:col: item: message".
-func (e *LoadError) Error() string {
-	s := e.Pos.String()
-	if e.Item != "" {
-		s += ": " + e.Item
-	}
-	return s + ": " + e.Msg
-}
+// LoadError is an error or a warning found while loading rules (see
+// policy.Diagnostic, which every front end reports).
+type LoadError = policy.Diagnostic
 
 // itemRef names an item as Falco's messages do: rule 'name'.
 func itemRef(kind, name string) string {

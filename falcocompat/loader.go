@@ -587,7 +587,7 @@ func (l *Loader) addMacro(r *itemReader) {
 		return
 	}
 	r.checkKeys("macro", "condition", "append", "override")
-	if identifierAt(name, 0) != len(name) {
+	if policy.IdentifierLen(name, 0) != len(name) {
 		l.warn(posOf(r.file, nn), warnInvalidMacro, r.item, "Macro has an invalid name. Macro names should match a regular expression: ([a-zA-Z]+[a-zA-Z0-9_]*)")
 	}
 	ops := r.overrides([]string{"condition"}, []string{"condition"})
@@ -934,7 +934,7 @@ func (l *Loader) checkException(r *itemReader, ex *exceptionDef, fv *ynode) bool
 		}
 	}
 	for _, f := range ex.fields {
-		if _, err := resolveFieldName(f); err != nil {
+		if _, err := policy.ResolveFieldName(f); err != nil {
 			r.failAt(fv, fmt.Sprintf("'%s' is not a supported filter field", f))
 			return false
 		}

@@ -2,7 +2,6 @@ package falcocompat
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/peregrine-sec/peregrine/policy"
@@ -53,43 +52,10 @@ func (lw *lowerer) lower(p *parsed, n node) (policy.Expr, *posError) {
 	return nil, &posError{p.pos(n.position()), fmt.Sprintf("unexpected node %T", n)}
 }
 
-// fieldRef resolves a field as written in a condition or template.
-func fieldRef(fn *fieldNode) (policy.FieldRef, error) {
-	ref, err := resolveFieldName(fn.name)
-	if err != nil {
-		if fn.hasArg {
-			return ref, fmt.Errorf("filter_check called with nonexistent field %s[%s]", fn.name, fn.arg)
-		}
-		return ref, err
-	}
-	if fn.hasArg {
-		if ref.HasArg || !ref.Field.TakesArg() {
-			return ref, fmt.Errorf("filter_check called with nonexistent field %s[%s]", fn.name, fn.arg)
-		}
-		ref.Arg, ref.HasArg = fn.arg, true
-		if n, err := strconv.Atoi(fn.arg); err == nil && n >= 0 {
-			ref.Index = n
-		} else if ref.Field.Arg == policy.ArgIndexOptional {
-			return ref, fmt.Errorf("filter_check called with nonexistent field %s[%s]: the argument must be a non-negative number", fn.name, fn.arg)
-		}
-	}
-	for _, t := range fn.transformers {
-		tr, ok := policy.ParseTransformer(t)
-		if !ok {
-			return ref, fmt.Errorf("unknown transformer '%s'", t)
-		}
-		if fn.hasArg && false {
-			return ref, fmt.Errorf("filter error: transformer '%s' does not support field arguments", t)
-		}
-		ref.Transformers = append(ref.Transformers, tr)
-	}
-	return ref, nil
-}
-
 func (lw *lowerer) check(p *parsed, n *checkNode) (policy.Expr, *posError) {
-	left, err := fieldRef(n.left)
+	left, err := n.left.Resolve()
 	if err != nil {
-		return nil, &posError{p.pos(n.left.pos), err.Error()}
+		return nil, &posError{p.pos(n.left.Pos), err.Error()}
 	}
 	c := &policy.Compare{Left: left}
 	op, ok := policy.ParseOp(n.op)
@@ -104,9 +70,9 @@ func (lw *lowerer) check(p *parsed, n *checkNode) (policy.Expr, *posError) {
 		}
 	}
 	if n.right != nil {
-		right, err := fieldRef(n.right)
+		right, err := n.right.Resolve()
 		if err != nil {
-			return nil, &posError{p.pos(n.right.pos), err.Error()}
+			return nil, &posError{p.pos(n.right.Pos), err.Error()}
 		}
 		c.Right = &right
 	} else if op != policy.OpExists {
@@ -155,7 +121,7 @@ func (lw *lowerer) lint(p *parsed, n *checkNode, c *policy.Compare) {
 		if compact == "" || c.Op == policy.OpRegex {
 			continue
 		}
-		if _, err := resolveFieldName(compact); err == nil && strings.Contains(compact, ".") {
+		if _, err := policy.ResolveFieldName(compact); err == nil && strings.Contains(compact, ".") {
 			lw.warnings = append(lw.warnings, posError{p.pos(n.valuePos), fmt.Sprintf("'%s' may be a valid field misused as a const string value", v)})
 		}
 	}

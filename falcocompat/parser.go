@@ -3,6 +3,8 @@ package falcocompat
 import (
 	"fmt"
 	"strings"
+
+	"github.com/peregrine-sec/peregrine/policy"
 )
 
 // The condition grammar, as libsinsp's parser accepts it:
@@ -17,6 +19,9 @@ import (
 //
 // "not" binds tighter than "and", which binds tighter than "or"; "and" and
 // "or" may be mixed without parentheses.
+//
+// Fields and transformers are scanned by policy.ScanField, which output
+// templates share; quoted strings by policy.ScanQuoted.
 
 // node is a parsed condition. Positions are byte offsets in the text.
 type node interface{ position() int }
@@ -42,20 +47,8 @@ type identNode struct {
 	pos  int
 }
 
-// fieldNode is a field with its argument and transformers (outermost
-// first in the source, stored innermost first).
-type fieldNode struct {
-	name         string
-	arg          string
-	hasArg       bool
-	transformers []string
-	pos          int
-	// val is set for val(field) on the right-hand side.
-	val bool
-}
-
 type checkNode struct {
-	left     *fieldNode
+	left     *policy.FieldSyntax
 	op       string
 	modifier string
 	values   []string
@@ -63,7 +56,7 @@ type checkNode struct {
 	list bool
 	// listName is set when the list was given as an identifier.
 	listName string
-	right    *fieldNode
+	right    *policy.FieldSyntax
 	pos      int
 	// valuePos is where the value starts.
 	valuePos int
@@ -75,14 +68,9 @@ func (n *notNode) position() int   { return n.pos }
 func (n *identNode) position() int { return n.pos }
 func (n *checkNode) position() int { return n.pos }
 
-// SyntaxError is a condition that does not parse. Offset counts bytes from
-// the start of the condition.
-type SyntaxError struct {
-	Offset int
-	Msg    string
-}
-
-func (e *SyntaxError) Error() string { return fmt.Sprintf("offset %d: %s", e.Offset, e.Msg) }
+// SyntaxError is a condition or an output template that does not parse.
+// Offset counts bytes from the start of the text.
+type SyntaxError = policy.SyntaxError
 
 const maxDepth = 1000
 
@@ -120,17 +108,9 @@ func parseCondition(s string) (n node, err error) {
 
 func (p *parser) fail(msg string) { panic(&SyntaxError{Offset: p.i, Msg: msg}) }
 
-func isBlank(c byte) bool {
-	switch c {
-	case ' ', '\t', '\b', '\r', '\n', '\v', '\f':
-		return true
-	}
-	return false
-}
-
 func (p *parser) blanks() int {
 	n := 0
-	for p.i < len(p.s) && isBlank(p.s[p.i]) {
+	for p.i < len(p.s) && policy.IsBlank(p.s[p.i]) {
 		p.i++
 		n++
 	}
@@ -182,7 +162,7 @@ func (p *parser) keyword(kw string) bool {
 		return false
 	}
 	p.i += len(kw)
-	if p.i < len(p.s) && (isBlank(p.s[p.i]) || p.s[p.i] == '(') {
+	if p.i < len(p.s) && (policy.IsBlank(p.s[p.i]) || p.s[p.i] == '(') {
 		p.last = kw
 		p.blanks()
 		return true
@@ -200,7 +180,7 @@ func (p *parser) notExpr() node {
 			negations++
 			continue
 		}
-		if p.peek("not") && p.i+3 < len(p.s) && isBlank(p.s[p.i+3]) {
+		if p.peek("not") && p.i+3 < len(p.s) && policy.IsBlank(p.s[p.i+3]) {
 			p.i += 3
 			p.blanks()
 			p.last = "not"
@@ -242,51 +222,8 @@ func (p *parser) check() node {
 	return nil
 }
 
-func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
-func isIdentChar(c byte) bool {
-	return isLetter(c) || c >= '0' && c <= '9' || c == '_'
-}
-
-// identifierAt returns the length of [a-zA-Z]+[a-zA-Z0-9_]* at s[i:].
-func identifierAt(s string, i int) int {
-	j := i
-	for j < len(s) && isLetter(s[j]) {
-		j++
-	}
-	if j == i {
-		return 0
-	}
-	for j < len(s) && isIdentChar(s[j]) {
-		j++
-	}
-	return j - i
-}
-
-// fieldNameAt returns the length of a field name (identifiers joined by
-// dots, at least one dot) at s[i:], or 0.
-func fieldNameAt(s string, i int) int {
-	n := identifierAt(s, i)
-	if n == 0 {
-		return 0
-	}
-	j := i + n
-	dots := 0
-	for j < len(s) && s[j] == '.' {
-		m := identifierAt(s, j+1)
-		if m == 0 {
-			break
-		}
-		j += 1 + m
-		dots++
-	}
-	if dots == 0 {
-		return 0
-	}
-	return j - i
-}
-
 func (p *parser) identifier() string {
-	n := identifierAt(p.s, p.i)
+	n := policy.IdentifierLen(p.s, p.i)
 	if n == 0 {
 		return ""
 	}
@@ -296,78 +233,19 @@ func (p *parser) identifier() string {
 	return id
 }
 
-var transformerNames = []string{"tolower", "toupper", "b64", "basename", "len"}
-
-// fieldOrTransformer parses a field or a transformer applied to one. On
-// the right-hand side (rhs) a plain field is a string value, so only
-// val(field) and transformers are taken there. It returns nil, consuming
-// nothing, when the text there is neither.
-func (p *parser) fieldOrTransformer(rhs bool) *fieldNode {
-	start := p.i
-	if n := fieldNameAt(p.s, p.i); n > 0 && !rhs {
-		f := &fieldNode{name: p.s[p.i : p.i+n], pos: start}
-		p.i += n
-		p.last = f.name
-		if p.peek("[") {
-			p.i++
-			f.arg = p.fieldArg()
-			f.hasArg = true
-			if !p.peek("]") {
-				p.fail("expected a ']' token")
-			}
-			p.i++
-		}
-		return f
+// fieldOrTransformer scans a field or a transformer applied to one (see
+// policy.ScanField). On the right-hand side (rhs) a plain field is a
+// string value, so only val(field) and transformers are taken there. It
+// returns nil, consuming nothing, when the text there is neither.
+func (p *parser) fieldOrTransformer(rhs bool) *policy.FieldSyntax {
+	f, end, last, err := policy.ScanField(p.s, p.i, rhs)
+	if err != nil {
+		panic(err)
 	}
-	names := transformerNames
-	if rhs {
-		names = append([]string{"val"}, names...)
+	if f != nil {
+		p.i, p.last = end, last
 	}
-	for _, t := range names {
-		if !p.peek(t + "(") {
-			continue
-		}
-		p.i += len(t) + 1
-		p.last = t + "("
-		p.blanks()
-		inner := p.fieldOrTransformer(false)
-		if inner == nil || (t == "val" && len(inner.transformers) > 0) {
-			if t == "val" {
-				p.fail("expected a field within 'val' transformer")
-			}
-			p.fail(fmt.Sprintf("expected a field or a transformer within '%s' transformer", t))
-		}
-		p.blanks()
-		if !p.peek(")") {
-			p.fail("expected a ')' token")
-		}
-		p.i++
-		p.last = ")"
-		if t == "val" {
-			inner.val = true
-		} else {
-			inner.transformers = append(inner.transformers, t)
-		}
-		inner.pos = start
-		return inner
-	}
-	return nil
-}
-
-func (p *parser) fieldArg() string {
-	if s, ok := p.quoted(); ok {
-		return s
-	}
-	j := p.i
-	for j < len(p.s) && !isBlank(p.s[j]) && !strings.ContainsRune("[]\"'", rune(p.s[j])) {
-		j++
-	}
-	if j == p.i {
-		p.fail("expected a valid field argument: a quoted string or a bare string")
-	}
-	arg := p.s[p.i:j]
-	p.i = j
-	return arg
+	return f
 }
 
 // Operators in the order the lexer tries them: the first match wins.
@@ -382,7 +260,7 @@ const opList = "'exists', '<=', '<', '>=', '>', '==', '=', '!=', 'glob', 'iglob'
 
 const transformerList = "'val', 'tolower', 'toupper', 'b64', 'basename', 'len'"
 
-func (p *parser) condition(left *fieldNode, start int) node {
+func (p *parser) condition(left *policy.FieldSyntax, start int) node {
 	p.blanks()
 	c := &checkNode{left: left, pos: start}
 	if p.peek("exists") {
@@ -417,7 +295,7 @@ func (p *parser) condition(left *fieldNode, start int) node {
 		}
 	}
 	for _, op := range wordOps {
-		if p.peek(op) && p.i+len(op) < len(p.s) && isBlank(p.s[p.i+len(op)]) {
+		if p.peek(op) && p.i+len(op) < len(p.s) && policy.IsBlank(p.s[p.i+len(op)]) {
 			p.i += len(op)
 			return p.stringCondition(c, op, p.blanks() > 0)
 		}
@@ -455,7 +333,7 @@ func (p *parser) stringCondition(c *checkNode, op string, blankAfter bool) node 
 			save := p.i
 			p.i += len(m)
 			if p.blanks() > 0 || p.peek("(") {
-				next := identifierAt(p.s, p.i)
+				next := policy.IdentifierLen(p.s, p.i)
 				word := p.s[p.i : p.i+next]
 				if p.peek("(") || (next > 0 && word != "and" && word != "or" && word != "not") {
 					c.modifier = m
@@ -529,7 +407,7 @@ func (p *parser) stringValue() (string, bool) {
 		return s, true
 	}
 	j := p.i
-	for j < len(p.s) && !isBlank(p.s[j]) && !strings.ContainsRune("()\"'=,", rune(p.s[j])) {
+	for j < len(p.s) && !policy.IsBlank(p.s[j]) && !strings.ContainsRune("()\"'=,", rune(p.s[j])) {
 		j++
 	}
 	if j == p.i {
@@ -582,67 +460,18 @@ func (p *parser) number() (string, bool) {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isHex(c byte) bool   { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
-// quoted lexes a single- or double-quoted string and unescapes it. An
-// unterminated quote is not a string: ok is false and nothing is consumed.
+// quoted lexes a single- or double-quoted string and unescapes it (see
+// policy.ScanQuoted). An unterminated quote is not a string: ok is false
+// and nothing is consumed.
 func (p *parser) quoted() (string, bool) {
-	if p.i >= len(p.s) || (p.s[p.i] != '"' && p.s[p.i] != '\'') {
+	v, end, ok, err := policy.ScanQuoted(p.s, p.i)
+	if err != nil {
+		panic(err)
+	}
+	if !ok {
 		return "", false
 	}
-	q := p.s[p.i]
-	j := p.i + 1
-	for j < len(p.s) && !(p.s[j] == q && p.s[j-1] != '\\') {
-		j++
-	}
-	if j >= len(p.s) {
-		return "", false
-	}
-	raw := p.s[p.i+1 : j]
-	start := p.i
-	out, err := unescape(raw, q)
-	if err != "" {
-		p.i = start
-		p.fail(err)
-	}
-	p.i = j + 1
-	p.last = p.s[start:p.i]
-	return out, true
-}
-
-func unescape(raw string, q byte) (string, string) {
-	if !strings.Contains(raw, `\`) {
-		return raw, ""
-	}
-	var b strings.Builder
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' || i+1 >= len(raw) {
-			b.WriteByte(c)
-			continue
-		}
-		i++
-		switch e := raw[i]; e {
-		case 'b':
-			b.WriteByte('\b')
-		case 'f':
-			b.WriteByte('\f')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 't':
-			b.WriteByte('\t')
-		case '\\', '/':
-			b.WriteByte(e)
-		case ' ':
-			b.WriteByte('\\')
-		case '"', '\'':
-			if e != q {
-				return "", fmt.Sprintf("invalid \\%c escape in %c-quoted string", e, q)
-			}
-			b.WriteByte(e)
-		default:
-			return "", fmt.Sprintf("unsupported string escape sequence: \\%c", e)
-		}
-	}
-	return b.String(), ""
+	p.last = p.s[p.i:end]
+	p.i = end
+	return v, true
 }

@@ -26,11 +26,11 @@ func render(n node) string {
 	case *identNode:
 		return n.name
 	case *checkNode:
-		left := n.left.name
-		if n.left.hasArg {
-			left += "[" + n.left.arg + "]"
+		left := n.left.Name
+		if n.left.HasArg {
+			left += "[" + n.left.Arg + "]"
 		}
-		for _, t := range n.left.transformers {
+		for _, t := range n.left.Transformers {
 			left = t + "(" + left + ")"
 		}
 		op := n.op
@@ -41,7 +41,7 @@ func render(n node) string {
 		case n.op == "exists":
 			return left + " exists"
 		case n.right != nil:
-			return left + " " + op + " val(" + n.right.name + ")"
+			return left + " " + op + " val(" + n.right.Name + ")"
 		case n.list:
 			return left + " " + op + " [" + strings.Join(n.values, "|") + "]"
 		}

@@ -2,7 +2,6 @@ package falcocompat
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -221,11 +220,4 @@ func (c *converter) skipIndent(line, col *int) {
 		*col = len(text) - len(t) + 1
 		return
 	}
-}
-
-func describe(n *ynode) string {
-	if n == nil {
-		return "nothing"
-	}
-	return fmt.Sprint(n.kind)
 }

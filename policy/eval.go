@@ -615,5 +615,3 @@ func toBool(v any) (bool, bool) {
 	}
 	return false, false
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -32,7 +32,7 @@ func RunOPA(ctx context.Context, opts Options, files ...string) []*Result {
 	if opts.Timeout > 0 {
 		runner = runner.SetTimeout(opts.Timeout)
 	}
-	ch, err := runner.Run(ctx, modules)
+	ch, err := runner.SetModules(modules).RunTests(ctx, nil)
 	if err != nil {
 		return fail(err)
 	}

@@ -23,7 +23,7 @@ func loadPaths(paths []string, bopts rego.BundleOptions) *falcocompat.Result {
 	res := loadSources(paths, bopts)
 	if res.Ruleset != nil {
 		for _, r := range runtime.Uncaptured(res.Ruleset) {
-			res.Warnings = append(res.Warnings, &falcocompat.LoadError{Pos: r.Pos, Code: "LOAD_UNCAPTURED_EVENT_TYPE", Item: r.Name,
+			res.Warnings = append(res.Warnings, &policy.Diagnostic{Pos: r.Pos, Code: "LOAD_UNCAPTURED_EVENT_TYPE", Item: r.Name,
 				Msg: fmt.Sprintf("the rule can match only %s, which Peregrine does not capture: it never fires", strings.Join(r.EventTypes, ", "))})
 		}
 	}
@@ -34,7 +34,7 @@ func loadPaths(paths []string, bopts rego.BundleOptions) *falcocompat.Result {
 func loadSources(paths []string, bopts rego.BundleOptions) *falcocompat.Result {
 	var yamlPaths []string
 	regoFiles := map[string][]byte{}
-	var readErrs []*falcocompat.LoadError
+	var readErrs []*policy.Diagnostic
 	var bundleRules []*policy.Rule
 	for _, p := range paths {
 		st, err := os.Stat(p)
@@ -51,7 +51,7 @@ func loadSources(paths []string, bopts rego.BundleOptions) *falcocompat.Result {
 			// build tarball, signature checked when a key is given.
 			b, err := rego.LoadBundle(p, bopts)
 			if err != nil {
-				readErrs = append(readErrs, &falcocompat.LoadError{Pos: falcocompat.Pos{File: p}, Code: "LOAD_ERR_BUNDLE", Msg: err.Error()})
+				readErrs = append(readErrs, &policy.Diagnostic{Pos: policy.Pos{File: p}, Code: "LOAD_ERR_BUNDLE", Msg: err.Error()})
 				continue
 			}
 			bundleRules = append(bundleRules, b.Rules...)
@@ -103,7 +103,7 @@ func loadSources(paths []string, bopts rego.BundleOptions) *falcocompat.Result {
 	rules, err := rego.LoadWithData(regoFiles, data)
 	if err != nil {
 		for _, e := range unjoin(err) {
-			le := &falcocompat.LoadError{Code: "LOAD_ERR_REGO", Msg: e.Error()}
+			le := &policy.Diagnostic{Code: "LOAD_ERR_REGO", Msg: e.Error()}
 			var re *rego.Error
 			if errors.As(e, &re) {
 				le.Pos, le.Msg = re.Pos, re.Msg
@@ -120,10 +120,10 @@ func loadSources(paths []string, bopts rego.BundleOptions) *falcocompat.Result {
 	return res
 }
 
-func readRego(path string, files map[string][]byte, errs *[]*falcocompat.LoadError) {
+func readRego(path string, files map[string][]byte, errs *[]*policy.Diagnostic) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		*errs = append(*errs, &falcocompat.LoadError{Pos: falcocompat.Pos{File: path}, Code: "LOAD_ERR_FILE_READ", Msg: err.Error()})
+		*errs = append(*errs, &policy.Diagnostic{Pos: policy.Pos{File: path}, Code: "LOAD_ERR_FILE_READ", Msg: err.Error()})
 		return
 	}
 	files[path] = src

@@ -59,11 +59,11 @@ func newValidateCmd(v *viper.Viper) *cobra.Command {
 			out := cmd.OutOrStdout()
 			if v.GetBool("json") {
 				report := struct {
-					Rules    int                      `json:"rules"`
-					Macros   int                      `json:"macros"`
-					Lists    int                      `json:"lists"`
-					Warnings []*falcocompat.LoadError `json:"warnings"`
-					Errors   []*falcocompat.LoadError `json:"errors"`
+					Rules    int                  `json:"rules"`
+					Macros   int                  `json:"macros"`
+					Lists    int                  `json:"lists"`
+					Warnings []*policy.Diagnostic `json:"warnings"`
+					Errors   []*policy.Diagnostic `json:"errors"`
 				}{res.Rules, res.Macros, res.Lists, nonNil(res.Warnings), nonNil(res.Errors)}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
@@ -95,9 +95,9 @@ func newValidateCmd(v *viper.Viper) *cobra.Command {
 	return cmd
 }
 
-func nonNil(l []*falcocompat.LoadError) []*falcocompat.LoadError {
+func nonNil(l []*policy.Diagnostic) []*policy.Diagnostic {
 	if l == nil {
-		return []*falcocompat.LoadError{}
+		return []*policy.Diagnostic{}
 	}
 	return l
 }
@@ -121,7 +121,7 @@ func newReplayCmd(v *viper.Viper) *cobra.Command {
 				return err
 			}
 			name := v.GetString("events")
-			var in io.Reader = cmd.InOrStdin()
+			in := cmd.InOrStdin()
 			switch name {
 			case "":
 				return fmt.Errorf("no events: give --events FILE or --events -")

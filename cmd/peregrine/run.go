@@ -82,7 +82,9 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			emit := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
 			runErr := live.Run(ctx, emit, func(err error) { fmt.Fprintln(stderr, "peregrine:", err) })
 			metrics, merr := live.Metrics()
-			live.Close()
+			if err := live.Close(); err != nil {
+				fmt.Fprintln(stderr, "peregrine: closing the capture:", err)
+			}
 			if runErr != nil {
 				return runErr
 			}
@@ -203,7 +205,9 @@ func pollBundle(ctx context.Context, v *viper.Viper, url string, running *runnin
 			fmt.Fprintf(stderr, "peregrine: bundle %s: %v (the last good bundle stays)\n", url, err)
 		},
 	}
-	p.Run(ctx)
+	if err := p.Run(ctx); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(stderr, "peregrine: bundle %s: %v\n", url, err)
+	}
 }
 
 // loadRunRules loads the -r paths, or the embedded default ruleset.
@@ -276,7 +280,9 @@ func checkPrivileges() error {
 	var eff uint64
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			fmt.Sscanf(strings.TrimSpace(v), "%x", &eff)
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%x", &eff); err != nil {
+				return fmt.Errorf("reading CapEff in /proc/self/status: %w", err)
+			}
 		}
 	}
 	var missing []string

@@ -141,10 +141,13 @@ func (n *Server) Stop() {
 	}
 	_ = n.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-n.done:
+	case err := <-n.done:
+		if err != nil {
+			n.t.Logf("nginx: %v", err)
+		}
 	case <-time.After(10 * time.Second):
 		_ = n.cmd.Process.Kill()
-		<-n.done
+		n.t.Logf("nginx: no exit within 10 s of SIGTERM, killed: %v", <-n.done)
 	}
 	n.cmd = nil
 }

@@ -197,7 +197,7 @@ func Load(files map[string][]byte) ([]*policy.Rule, error) {
 	for i, k := range keys {
 		p := pkgs[k]
 		ref := p.path.Append(ast.StringTerm("alert"))
-		if tpe := c.TypeEnv.Get(ref); tpe != nil && types.Compare(tpe, types.B) != 0 {
+		if tpe := c.TypeEnv.GetByRef(ref); tpe != nil && types.Compare(tpe, types.B) != 0 {
 			errs = append(errs, errorf(p.alerts[0].Location, "alert must be a boolean rule; it has type %v", tpe))
 			continue
 		}
@@ -273,7 +273,7 @@ func prepare(modules map[string]*ast.Module, support []*ast.Module, caps *ast.Ca
 		r := &ast.Rule{Head: ast.RefHead(ast.Ref{ast.VarTerm(name)}, ast.BooleanTerm(true)), Body: q.body, Module: mod}
 		mod.Rules = append(mod.Rules, r)
 	}
-	mod.SetRegoVersion(ast.RegoV1)
+	mod.SetRegoVersionSpan(ast.RegoVersionSpanOf(ast.RegoV1))
 	all[residualPackage+".rego"] = mod
 	c := ast.NewCompiler().WithCapabilities(caps)
 	if c.Compile(all); c.Failed() {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
-	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/policy"
 )
 
@@ -145,23 +144,14 @@ func show(v any) string {
 	return fmt.Sprintf("%v", v)
 }
 
-// parseOutput parses custom.output with the syntax of Falco's output key
-// (falcocompat.ParseOutput), plus %% for a percent sign.
+// parseOutput parses custom.output: the syntax of Falco's output key,
+// plus %% for a percent sign (policy.ParseOutputEscaped). Its errors name
+// no offset: the error is at the metadata's position.
 func parseOutput(s string) (policy.Template, error) {
-	var t policy.Template
-	for i, piece := range strings.Split(s, "%%") {
-		if i > 0 {
-			t.Parts = append(t.Parts, policy.TemplatePart{Text: "%"})
-		}
-		p, err := falcocompat.ParseOutput(piece)
-		if err != nil {
-			var se *falcocompat.SyntaxError
-			if errors.As(err, &se) {
-				return t, errors.New(se.Msg)
-			}
-			return t, err
-		}
-		t.Parts = append(t.Parts, p.Parts...)
+	t, err := policy.ParseOutputEscaped(s)
+	var se *policy.SyntaxError
+	if errors.As(err, &se) {
+		return t, errors.New(se.Msg)
 	}
-	return t, nil
+	return t, err
 }

@@ -433,7 +433,7 @@ func compare(a, b *ast.Term, op policy.Op) (policy.Expr, bool) {
 		if ref, ok = fieldRef(b); !ok {
 			return nil, false
 		}
-		a, b, op = b, a, flipped[op]
+		b, op = a, flipped[op]
 	}
 	if op != policy.OpEq && ref.Field.Arg == policy.ArgIndexOptional && ref.HasArg {
 		// A missing ancestor is null in the input: null != "a" and
