@@ -182,8 +182,7 @@ func Load(opts Options) (*Probe, error) {
 		return nil, explain(err)
 	}
 	if err := p.setup(opts.Syscalls); err != nil {
-		p.Close()
-		return nil, err
+		return nil, errors.Join(err, p.Close())
 	}
 	return p, nil
 }

@@ -173,21 +173,39 @@ type Record struct {
 }
 
 // CommString returns the task's comm as a string.
-func (r *Record) CommString() string { return cstring(r.Comm[:]) }
+func (r *Record) CommString() string { return strings.Clone(r.CommView()) }
 
 // PCommString returns the parent's comm as a string.
-func (r *Record) PCommString() string { return cstring(r.PComm[:]) }
+func (r *Record) PCommString() string { return strings.Clone(r.PCommView()) }
 
-func cstring(b []byte) string {
+// CommView is CommString without a copy, valid until the record is read
+// into again.
+func (r *Record) CommView() string { return cstringView(r.Comm[:]) }
+
+// PCommView is PCommString without a copy, valid until the record is read
+// into again.
+func (r *Record) PCommView() string { return cstringView(r.PComm[:]) }
+
+func cstringView(b []byte) string {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
-		return string(b[:i])
+		b = b[:i]
 	}
-	return string(b)
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // Str returns blob i as a string without its terminating NUL, and false
 // when the kernel could not read it.
 func (r *Record) Str(i int) (string, bool) {
+	s, ok := r.StrView(i)
+	return strings.Clone(s), ok
+}
+
+// StrView is Str without a copy: the string shares the record's memory and
+// is valid until the record is read into again.
+func (r *Record) StrView(i int) (string, bool) {
 	if r.Flags&(FlagBlob0Failed<<i) != 0 {
 		return "", false
 	}
@@ -195,7 +213,10 @@ func (r *Record) Str(i int) (string, bool) {
 	if n := len(b); n > 0 && b[n-1] == 0 {
 		b = b[:n-1]
 	}
-	return string(b), true
+	if len(b) == 0 {
+		return "", true
+	}
+	return unsafe.String(&b[0], len(b)), true
 }
 
 // ErrShortRecord is returned for a record smaller than its header says.

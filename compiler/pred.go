@@ -105,8 +105,6 @@ func strSet(neg bool, items ...string) StrSet {
 	return s
 }
 
-func (s StrSet) empty() bool { return !s.All && !s.Neg && len(s.Items) == 0 }
-
 func (s StrSet) intersect(o StrSet) StrSet {
 	switch {
 	case s.All:
@@ -179,13 +177,6 @@ func (s StrSet) union(o StrSet) StrSet {
 	return out
 }
 
-func (s StrSet) contains(v string) bool {
-	if s.All {
-		return true
-	}
-	return s.Items[v] != s.Neg
-}
-
 func (s StrSet) String() string {
 	if s.All {
 		return "*"
@@ -216,10 +207,6 @@ func allPaths() PathSet { return PathSet{All: true} }
 
 func pathSet() PathSet {
 	return PathSet{Exact: map[string]bool{}, Prefix: map[string]bool{}, Suffix: map[string]bool{}}
-}
-
-func (s PathSet) empty() bool {
-	return !s.All && len(s.Exact) == 0 && len(s.Prefix) == 0 && len(s.Suffix) == 0
 }
 
 func (s PathSet) hasPrefixOf(p string) bool {

@@ -150,12 +150,12 @@ func atomExact(c *policy.Compare, neg bool, syscall string) (bool, bool, uint) {
 		return false, false, 0
 	}
 	name := c.Left.Name()
-	switch {
-	case name == "proc.name":
+	switch name {
+	case "proc.name":
 		return true, c.Op == policy.OpEq || c.Op == policy.OpIn || c.Op == policy.OpNe, 1 << DimComm
-	case name == "proc.pname" || name == "proc.aname[1]":
+	case "proc.pname", "proc.aname[1]":
 		return true, c.Op == policy.OpEq || c.Op == policy.OpIn || c.Op == policy.OpNe, 1 << DimParentComm
-	case name == "user.uid":
+	case "user.uid":
 		_, ok := intAtom(c, UIDMax)
 		return true, ok, 1 << DimUID
 	}
@@ -190,10 +190,10 @@ func atom(c *policy.Compare, neg bool, syscall string) *Pred {
 		return Truth()
 	}
 	name := c.Left.Name()
-	switch {
-	case name == "proc.name":
+	switch name {
+	case "proc.name":
 		return commAtom(c, neg, func(p *Pred, s StrSet) { p.Comm = s })
-	case name == "proc.pname" || name == "proc.aname[1]":
+	case "proc.pname", "proc.aname[1]":
 		return commAtom(c, neg, func(p *Pred, s StrSet) { p.ParentComm = s })
 	}
 	if name == "user.uid" {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -16,39 +17,43 @@ import (
 
 // Tree evaluates a ruleset with conditions compiled to Go closures: every
 // comparison is specialised at build time on its field's type, its
-// operator and its literals, field keys are precomputed, and the
+// operator and its literals, field keys are resolved, and the
 // sub-expressions that several rules share are evaluated at most once per
 // event. Its semantics are the reference evaluator's (policy.Evaluator).
 //
-// Match allocates nothing for the usual event values; it uses scratch
-// buffers held in the Tree, so a Tree is not safe for concurrent use: give
-// each goroutine its own (BuildTree is cheap to call again).
+// A Tree is immutable and safe for concurrent use; the state of one match
+// (the memo of shared sub-expressions, scratch buffers) lives in a
+// Matcher, one per goroutine, as a prepared query is kept apart from its
+// evaluation context.
 type Tree struct {
 	rules  []*policy.Rule
 	conds  []treePred
 	byType map[string][]int32 // event type -> rules to visit, in load order
 	any    []int32            // rules with no event-type restriction
-	memo   []treeMemo
-	fields []treeFieldMemo // values of fields read by several comparisons
-	gen    uint64          // Match call counter; memo slots of older calls are stale
-	buf    []byte          // transformer output, reset per comparison
-	strs   []string        // extracted values, reset per comparison
-	key    []byte          // ancestor keys built past the precomputed ones
+	slots  int                // memo slots of shared sub-expressions
+	pool   sync.Pool          // *Matcher, for Match
+}
+
+// Matcher matches events against a Tree. Match allocates nothing for the
+// usual event values once its buffers have grown. A Matcher is not safe
+// for concurrent use.
+type Matcher struct {
+	t    *Tree
+	memo []treeMemo
+	gen  uint64         // Match call counter; memo slots of older calls are stale
+	buf  []byte         // transformer output, reset per comparison
+	vals []policy.Value // extracted values, reset per comparison
 }
 
 // treePred is a compiled condition or sub-expression.
-type treePred func(ev *policy.Event) bool
+type treePred func(m *Matcher, ev *policy.Event) bool
 
 type treeMemo struct {
 	gen uint64
 	val bool
 }
 
-type treeFieldMemo struct {
-	gen uint64
-	s   string
-	ok  bool
-}
+var keyEvtType = policy.MustKey("evt.type")
 
 // BuildTree compiles the enabled rules of rs, in load order. It returns an
 // error naming the rule whose comparison cannot be prepared, as
@@ -56,8 +61,7 @@ type treeFieldMemo struct {
 func BuildTree(rs *policy.Ruleset) (*Tree, error) {
 	t := &Tree{byType: map[string][]int32{}}
 	t.rules = rs.Enabled()
-	b := &treeBuilder{t: t, keys: map[policy.Expr]string{}, refs: map[string]int{},
-		nodes: map[string]treePred{}, fields: map[string]int{}}
+	b := &treeBuilder{t: t, keys: map[policy.Expr]string{}, refs: map[string]int{}, nodes: map[string]treePred{}}
 	for _, r := range t.rules {
 		if r.Condition == nil {
 			return nil, fmt.Errorf("rule %q: no condition", r.Name)
@@ -71,8 +75,7 @@ func BuildTree(rs *policy.Ruleset) (*Tree, error) {
 		}
 		t.conds = append(t.conds, p)
 	}
-	t.memo = make([]treeMemo, b.slots)
-	t.fields = make([]treeFieldMemo, len(b.fields))
+	t.slots = b.slots
 	typed := map[string][]int32{}
 	for i, r := range t.rules {
 		if r.EventTypes == nil {
@@ -104,17 +107,29 @@ func BuildTree(rs *policy.Ruleset) (*Tree, error) {
 // Rules returns the enabled rules; a rule's number is its index here.
 func (t *Tree) Rules() []*policy.Rule { return t.rules }
 
+// NewMatcher returns a Matcher for t.
+func (t *Tree) NewMatcher() *Matcher { return &Matcher{t: t, memo: make([]treeMemo, t.slots)} }
+
+// Match is Matcher.Match with a Matcher taken from a pool.
+func (t *Tree) Match(ev *policy.Event, first bool, candidates []uint64, dst []int) []int {
+	m, _ := t.pool.Get().(*Matcher)
+	if m == nil {
+		m = t.NewMatcher()
+	}
+	dst = m.Match(ev, first, candidates, dst)
+	t.pool.Put(m)
+	return dst
+}
+
 // Match appends to dst the numbers of the rules that match ev, in load
 // order; with first, at most one: the first. candidates, when not nil,
 // restricts evaluation to the rules whose bit is set (bit i of
 // candidates[i/64]); the others are skipped.
-func (t *Tree) Match(ev *policy.Event, first bool, candidates []uint64, dst []int) []int {
-	t.gen++
-	t.buf = t.buf[:0]
-	typ := ""
-	if v, ok := ev.Raw("evt.type"); ok {
-		typ, _ = v.(string)
-	}
+func (m *Matcher) Match(ev *policy.Event, first bool, candidates []uint64, dst []int) []int {
+	t := m.t
+	m.gen++
+	m.buf = m.buf[:0]
+	typ, _ := ev.Text(keyEvtType)
 	list, ok := t.byType[typ]
 	if !ok {
 		list = t.any
@@ -126,7 +141,7 @@ func (t *Tree) Match(ev *policy.Event, first bool, candidates []uint64, dst []in
 				continue
 			}
 		}
-		if t.conds[i](ev) {
+		if t.conds[i](m, ev) {
 			dst = append(dst, int(i))
 			if first {
 				break
@@ -143,9 +158,6 @@ type treeBuilder struct {
 	refs  map[string]int // key -> number of distinct parents (and rules) using it
 	nodes map[string]treePred
 	slots int
-	// fields maps the name of each single-valued field without
-	// transformers to its slot in Tree.fields.
-	fields map[string]int
 }
 
 // key returns the canonical text of an expression: equal keys mean equal
@@ -237,16 +249,16 @@ func (b *treeBuilder) compile(x policy.Expr) (treePred, error) {
 	case *policy.Not:
 		var s treePred
 		if s, err = b.compile(x.X); err == nil {
-			p = func(ev *policy.Event) bool { return !s(ev) }
+			p = func(m *Matcher, ev *policy.Event) bool { return !s(m, ev) }
 		}
 	case *policy.Const:
 		v := x.Value
-		p = func(*policy.Event) bool { return v }
+		p = func(*Matcher, *policy.Event) bool { return v }
 	case *policy.Compare:
 		p, err = b.compare(x)
 	case *policy.Residual:
 		ext := x.X
-		p = func(ev *policy.Event) bool { return ext.Eval(ev) }
+		p = func(_ *Matcher, ev *policy.Event) bool { return ext.Eval(ev) }
 	}
 	if err != nil {
 		return nil, err
@@ -272,16 +284,16 @@ func (b *treeBuilder) compileAll(xs []policy.Expr) ([]treePred, error) {
 func treeAnd(ps []treePred) treePred {
 	switch len(ps) {
 	case 0:
-		return func(*policy.Event) bool { return true }
+		return func(*Matcher, *policy.Event) bool { return true }
 	case 1:
 		return ps[0]
 	case 2:
 		a, b := ps[0], ps[1]
-		return func(ev *policy.Event) bool { return a(ev) && b(ev) }
+		return func(m *Matcher, ev *policy.Event) bool { return a(m, ev) && b(m, ev) }
 	}
-	return func(ev *policy.Event) bool {
+	return func(m *Matcher, ev *policy.Event) bool {
 		for _, p := range ps {
-			if !p(ev) {
+			if !p(m, ev) {
 				return false
 			}
 		}
@@ -292,16 +304,16 @@ func treeAnd(ps []treePred) treePred {
 func treeOr(ps []treePred) treePred {
 	switch len(ps) {
 	case 0:
-		return func(*policy.Event) bool { return false }
+		return func(*Matcher, *policy.Event) bool { return false }
 	case 1:
 		return ps[0]
 	case 2:
 		a, b := ps[0], ps[1]
-		return func(ev *policy.Event) bool { return a(ev) || b(ev) }
+		return func(m *Matcher, ev *policy.Event) bool { return a(m, ev) || b(m, ev) }
 	}
-	return func(ev *policy.Event) bool {
+	return func(m *Matcher, ev *policy.Event) bool {
 		for _, p := range ps {
-			if p(ev) {
+			if p(m, ev) {
 				return true
 			}
 		}
@@ -311,321 +323,109 @@ func treeOr(ps []treePred) treePred {
 
 // memoise wraps p so that it runs at most once per Match call.
 func (b *treeBuilder) memoise(p treePred) treePred {
-	t, slot := b.t, b.slots
+	slot := b.slots
 	b.slots++
-	return func(ev *policy.Event) bool {
-		m := &t.memo[slot]
-		if m.gen != t.gen {
-			m.val = p(ev)
-			m.gen = t.gen
+	return func(m *Matcher, ev *policy.Event) bool {
+		s := &m.memo[slot]
+		if s.gen != m.gen {
+			s.val = p(m, ev)
+			s.gen = m.gen
 		}
-		return m.val
+		return s.val
 	}
 }
 
-// Field extraction. It mirrors policy's lookup: a chain of single-value
-// steps tried in order (the first that finds a value decides), then, for
-// fields with several values, a multi-value part.
-
-type treeStepKind uint8
-
-const (
-	treeScalar    treeStepKind = iota // values[key], not null, array or object
-	treeElem                          // values[key] is an array: its element idx, not null
-	treeContainer                     // values[key] is an object: its key arg; or an array: element idx
-)
-
-type treeStep struct {
-	kind treeStepKind
-	key  string
-	arg  string
-	idx  int
-}
-
-func (s *treeStep) get(ev *policy.Event) (any, bool) {
-	v, ok := ev.Raw(s.key)
-	if !ok || v == nil {
-		return nil, false
-	}
-	switch s.kind {
-	case treeScalar:
-		switch v.(type) {
-		case []any, map[string]any:
-			return nil, false
-		}
-		return v, true
-	case treeElem:
-		if l, ok := v.([]any); ok && s.idx < len(l) {
-			if _, ok := policy.ValueString(l[s.idx]); ok {
-				return l[s.idx], true
-			}
-		}
-	case treeContainer:
-		switch c := v.(type) {
-		case map[string]any:
-			if x, ok := c[s.arg]; ok && x != nil {
-				return x, true
-			}
-		case []any:
-			if s.idx >= 0 && s.idx < len(c) && c[s.idx] != nil {
-				return c[s.idx], true
-			}
-		}
-	}
-	return nil, false
-}
-
-type treeMulti uint8
-
-const (
-	treeOne       treeMulti = iota // the steps only
-	treeEither                     // the values of either[0] and either[1]
-	treeList                       // the elements of the array under name
-	treeAncestors                  // ancestors 1, 2... of name, until one is missing
-)
-
-// treeAncKeys is how many "name[i]" keys of ancestor fields are precomputed.
-const treeAncKeys = 16
+// Field extraction: a reference reads the values of its key (the event
+// memoises them), then applies its transformers.
 
 // treeField is a compiled field reference.
 type treeField struct {
-	steps  []treeStep
-	multi  treeMulti
-	name   string    // array key for treeList and treeAncestors
-	either [2]string // for treeEither
-	akeys  []string  // "name[i]" for treeAncestors
-	parent string    // plain field for ancestor 1, "" if none
-	trans  []policy.Transformer
-	list   bool // several values counted as one list by len()
-	// one, when not nil, returns the single value of a field with steps
-	// only and no transformers.
-	one func(ev *policy.Event) (string, bool)
+	key   policy.Key
+	multi bool // the key may hold several values
+	trans []policy.Transformer
+	list  bool // several values counted as one list by len()
 }
 
-func newTreeField(ref *policy.FieldRef) *treeField {
-	f := &treeField{trans: ref.Transformers, list: ref.Field.List && !ref.HasArg}
-	f.plan(ref.Field, ref.HasArg, ref.Arg, ref.Index)
-	if f.multi == treeOne && len(f.trans) == 0 {
-		if len(f.steps) == 1 && f.steps[0].kind == treeScalar {
-			key := f.steps[0].key
-			f.one = func(ev *policy.Event) (string, bool) {
-				v, _ := ev.Raw(key)
-				return policy.ValueString(v)
-			}
-		} else {
-			f.one = f.first
-		}
+func newTreeField(ref *policy.FieldRef) (*treeField, error) {
+	k, ok := policy.KeyOfRef(ref)
+	if !ok {
+		return nil, fmt.Errorf("field %s: no such value", ref.Name())
 	}
-	return f
+	return &treeField{key: k, multi: k.Multi(), trans: ref.Transformers, list: ref.Field.List && !ref.HasArg}, nil
 }
 
-func (f *treeField) scalar(key string) {
-	f.steps = append(f.steps, treeStep{kind: treeScalar, key: key})
+// single reports whether the field reads one value as it is.
+func (f *treeField) single() bool { return !f.multi && len(f.trans) == 0 }
+
+// one returns the value of a single field; a list is none.
+func (f *treeField) one(ev *policy.Event) (policy.Value, bool) {
+	v, ok := ev.Get(f.key)
+	return v, ok && v.Kind() != policy.KindList
 }
 
-func (f *treeField) ancestor(name string, i int) {
-	f.scalar(name + "[" + strconv.Itoa(i) + "]")
-	f.steps = append(f.steps, treeStep{kind: treeElem, key: name, idx: i})
-	if pair, ok := policy.AncestorPair(name); ok && i < 2 {
-		f.scalar(pair[i])
-	}
-}
-
-// plan builds the lookup of policy's Event.lookup for one reference.
-func (f *treeField) plan(fld *policy.Field, hasArg bool, arg string, index int) {
-	name := fld.Name
-	if hasArg {
-		f.scalar(name + "[" + arg + "]")
-	}
-	switch fld.Arg {
-	case policy.ArgNone:
-		f.scalar(name)
-		if addr, ok := policy.NetAddrField(name); ok {
-			if af := policy.LookupField(addr); af != nil {
-				f.plan(af, false, "", -1)
-			}
-			return
-		}
-		if pair, ok := policy.EitherPair(name); ok {
-			f.multi, f.either = treeEither, pair
-			return
-		}
-		if a, i, ok := policy.AncestorOf(name); ok {
-			f.ancestor(a, i)
-			return
-		}
-		if fld.List {
-			f.multi, f.name = treeList, name
-		}
-	case policy.ArgIndexOptional:
-		if hasArg {
-			f.ancestor(name, index)
-			return
-		}
-		f.multi, f.name = treeAncestors, name
-		for i := 0; i < treeAncKeys; i++ {
-			f.akeys = append(f.akeys, name+"["+strconv.Itoa(i)+"]")
-		}
-		if pair, ok := policy.AncestorPair(name); ok {
-			f.parent = pair[1]
-		}
-	case policy.ArgIndexOrKey, policy.ArgKeyOptional, policy.ArgKeyRequired:
-		if !hasArg {
-			if fld.List {
-				f.multi, f.name = treeList, name
-			} else {
-				f.scalar(name)
-			}
-			return
-		}
-		f.scalar(name + "." + arg)
-		idx, err := strconv.Atoi(arg)
-		if err != nil {
-			idx = -1
-		}
-		f.steps = append(f.steps, treeStep{kind: treeContainer, key: name, arg: arg, idx: idx})
-		if name == "evt.rawarg" {
-			f.plan(policy.LookupField("evt.arg"), true, arg, -1)
-		}
-	}
-}
-
-// first returns the value the steps find, if it is text.
-func (f *treeField) first(ev *policy.Event) (string, bool) {
-	for i := range f.steps {
-		if v, ok := f.steps[i].get(ev); ok {
-			return policy.ValueString(v)
-		}
-	}
-	return "", false
-}
-
-// values appends the field's values, as text with the transformers
-// applied, to dst. It appends nothing when the field has no value.
-func (f *treeField) values(t *Tree, ev *policy.Event, dst []string) []string {
+// values appends the field's values, with the transformers applied, to
+// dst. It appends nothing when the field has no value.
+func (f *treeField) values(m *Matcher, ev *policy.Event, dst []policy.Value) []policy.Value {
 	start := len(dst)
-	found := false
-	for i := range f.steps {
-		if v, ok := f.steps[i].get(ev); ok {
-			if s, ok := policy.ValueString(v); ok {
-				dst = append(dst, s)
-			}
-			found = true
-			break
-		}
-	}
-	if !found {
-		switch f.multi {
-		case treeEither:
-			for _, n := range f.either {
-				if v, ok := ev.Raw(n); ok {
-					if s, ok := policy.ValueString(v); ok {
-						dst = append(dst, s)
-					}
-				}
-			}
-		case treeList:
-			if v, ok := ev.Raw(f.name); ok {
-				l, _ := v.([]any)
-				for _, x := range l {
-					if s, ok := policy.ValueString(x); ok {
-						dst = append(dst, s)
-					}
-				}
-			}
-		case treeAncestors:
-			dst = f.ancestors(t, ev, dst)
-		}
-	}
+	dst = ev.Values(f.key, dst)
 	if len(dst) == start || len(f.trans) == 0 {
 		return dst
 	}
-	return f.transform(t, dst, start)
+	return f.transform(m, dst, start)
 }
 
-// ancestors appends the values of ancestors 1, 2... until one is missing,
-// each read as policy's Event.ancestor reads it: the name[i] key, the
-// array element, the parent field.
-func (f *treeField) ancestors(t *Tree, ev *policy.Event, dst []string) []string {
-	v, _ := ev.Raw(f.name)
-	l, _ := v.([]any)
-	for i := 1; ; i++ {
-		var y any
-		var ok bool
-		if i < len(f.akeys) {
-			y, ok = ev.Raw(f.akeys[i])
-		} else {
-			t.key = append(strconv.AppendInt(append(append(t.key[:0], f.name...), '['), int64(i), 10), ']')
-			y, ok = ev.RawKey(t.key)
-		}
-		x, found := y, ok && y != nil && !treeIsContainer(y)
-		if !found && i < len(l) {
-			_, found = policy.ValueString(l[i])
-			x = l[i]
-		}
-		if !found && i < 2 && f.parent != "" {
-			y, ok := ev.Raw(f.parent)
-			x, found = y, ok && y != nil && !treeIsContainer(y)
-		}
-		if !found {
-			return dst
-		}
-		if s, ok := policy.ValueString(x); ok {
-			dst = append(dst, s)
+// transform applies the transformers to dst[start:], which it turns into
+// text first. It returns dst[:start] when one fails (b64 of invalid
+// base64).
+func (f *treeField) transform(m *Matcher, dst []policy.Value, start int) []policy.Value {
+	vals := dst[start:]
+	for i, v := range vals {
+		if v.Kind() != policy.KindText {
+			n := len(m.buf)
+			m.buf, _ = v.AppendText(m.buf)
+			vals[i] = policy.Text(m.str(n))
 		}
 	}
-}
-
-func treeIsContainer(v any) bool {
-	switch v.(type) {
-	case []any, map[string]any:
-		return true
-	}
-	return false
-}
-
-// transform applies the transformers to dst[start:]. It returns dst[:start]
-// when one fails (b64 of invalid base64).
-func (f *treeField) transform(t *Tree, dst []string, start int) []string {
 	list := f.list
 	for _, tr := range f.trans {
 		vals := dst[start:]
 		switch tr {
 		case policy.TransToLower:
-			for i, s := range vals {
-				vals[i] = t.lower(s)
+			for i, v := range vals {
+				s, _ := v.Text()
+				vals[i] = policy.Text(m.lower(s))
 			}
 		case policy.TransToUpper:
-			for i, s := range vals {
-				vals[i] = t.upper(s)
+			for i, v := range vals {
+				s, _ := v.Text()
+				vals[i] = policy.Text(m.upper(s))
 			}
 		case policy.TransBasename:
-			for i, s := range vals {
+			for i, v := range vals {
+				s, _ := v.Text()
 				if j := strings.LastIndexByte(s, '/'); j >= 0 {
-					vals[i] = s[j+1:]
+					vals[i] = policy.Text(s[j+1:])
 				}
 			}
 		case policy.TransB64:
-			for i, s := range vals {
-				n := len(t.buf)
+			for i, v := range vals {
+				s, _ := v.Text()
+				n := len(m.buf)
 				var err error
 				src := strings.TrimRight(s, "=")
-				t.buf, err = base64.RawStdEncoding.AppendDecode(t.buf, unsafe.Slice(unsafe.StringData(src), len(src)))
+				m.buf, err = base64.RawStdEncoding.AppendDecode(m.buf, unsafe.Slice(unsafe.StringData(src), len(src)))
 				if err != nil {
 					return dst[:start]
 				}
-				vals[i] = t.str(n)
+				vals[i] = policy.Text(m.str(n))
 			}
 		case policy.TransLen:
 			if list {
-				n := len(t.buf)
-				t.buf = strconv.AppendInt(t.buf, int64(len(vals)), 10)
-				dst = append(dst[:start], t.str(n))
+				dst = append(dst[:start], policy.Int(int64(len(vals))))
 			} else {
-				for i, s := range vals {
-					n := len(t.buf)
-					t.buf = strconv.AppendInt(t.buf, int64(len(s)), 10)
-					vals[i] = t.str(n)
+				for i, v := range vals {
+					s, _ := v.Text()
+					vals[i] = policy.Int(int64(len(s)))
 				}
 			}
 			list = false
@@ -634,13 +434,13 @@ func (f *treeField) transform(t *Tree, dst []string, start int) []string {
 	return dst
 }
 
-// str returns t.buf[n:] as a string sharing its bytes. The bytes are not
+// str returns m.buf[n:] as a string sharing its bytes. The bytes are not
 // written again before the comparison that made them ends.
-func (t *Tree) str(n int) string {
-	if n == len(t.buf) {
+func (m *Matcher) str(n int) string {
+	if n == len(m.buf) {
 		return ""
 	}
-	return unsafe.String(&t.buf[n], len(t.buf)-n)
+	return unsafe.String(&m.buf[n], len(m.buf)-n)
 }
 
 func treeASCII(s string) (ascii, upper, lower bool) {
@@ -657,41 +457,41 @@ func treeASCII(s string) (ascii, upper, lower bool) {
 }
 
 // lower is strings.ToLower into the scratch buffer.
-func (t *Tree) lower(s string) string {
+func (m *Matcher) lower(s string) string {
 	ascii, upper, _ := treeASCII(s)
 	if ascii && !upper {
 		return s
 	}
-	return t.mapCase(s, ascii, 'A', 'Z', 'a'-'A', unicode.ToLower)
+	return m.mapCase(s, ascii, 'A', 'Z', 'a'-'A', unicode.ToLower)
 }
 
 // upper is strings.ToUpper into the scratch buffer.
-func (t *Tree) upper(s string) string {
+func (m *Matcher) upper(s string) string {
 	ascii, _, lower := treeASCII(s)
 	if ascii && !lower {
 		return s
 	}
-	return t.mapCase(s, ascii, 'a', 'z', 'A'-'a', unicode.ToUpper)
+	return m.mapCase(s, ascii, 'a', 'z', 'A'-'a', unicode.ToUpper)
 }
 
 // mapCase writes s into the scratch buffer with the bytes in [from, to]
 // shifted by delta when s is ASCII, else with every rune mapped by fn.
-func (t *Tree) mapCase(s string, ascii bool, from, to byte, delta int, fn func(rune) rune) string {
-	n := len(t.buf)
+func (m *Matcher) mapCase(s string, ascii bool, from, to byte, delta int, fn func(rune) rune) string {
+	n := len(m.buf)
 	if ascii {
 		for i := 0; i < len(s); i++ {
 			c := s[i]
 			if from <= c && c <= to {
 				c = byte(int(c) + delta)
 			}
-			t.buf = append(t.buf, c)
+			m.buf = append(m.buf, c)
 		}
-		return t.str(n)
+		return m.str(n)
 	}
 	for _, r := range s {
-		t.buf = utf8.AppendRune(t.buf, fn(r))
+		m.buf = utf8.AppendRune(m.buf, fn(r))
 	}
-	return t.str(n)
+	return m.str(n)
 }
 
 // Comparisons. Each value type (text, number, boolean, address) is a
@@ -699,7 +499,7 @@ func (t *Tree) mapCase(s string, ascii bool, from, to byte, delta int, fn func(r
 // how to compare it with a value of another field (val()).
 
 type treeClass[T any] struct {
-	conv func(string) (T, bool)
+	conv func(policy.Value) (T, bool)
 	lit  func(op policy.Op, l policy.Literal) func(T) bool
 	cmp  func(op policy.Op) func(l, r T) bool
 	// set, when not nil, tests membership in the literals (in, intersects).
@@ -711,78 +511,61 @@ func (b *treeBuilder) compare(c *policy.Compare) (treePred, error) {
 	if err != nil {
 		return nil, err
 	}
-	left := b.field(&c.Left)
+	left, err := newTreeField(&c.Left)
+	if err != nil {
+		return nil, err
+	}
 	var right *treeField
 	if c.Right != nil {
-		right = b.field(c.Right)
+		if right, err = newTreeField(c.Right); err != nil {
+			return nil, err
+		}
 	}
 	typ := k.Type()
 	switch {
 	case typ.Numeric():
-		return treeCompile(b.t, c, k, treeNumClass(k.Unsigned()), left, right), nil
+		return treeCompile(c, k, treeNumClass(k.Unsigned()), left, right), nil
 	case typ == policy.TypeBool:
-		return treeCompile(b.t, c, k, treeBoolClass, left, right), nil
+		return treeCompile(c, k, treeBoolClass, left, right), nil
 	case typ == policy.TypeIPAddr || typ == policy.TypeIPNet:
-		return treeCompile(b.t, c, k, treeIPClass(typ == policy.TypeIPNet), left, right), nil
+		return treeCompile(c, k, treeIPClass(typ == policy.TypeIPNet), left, right), nil
 	}
-	cl := treeStrClass(b.t)
-	if left.one != nil && right == nil && c.Op != policy.OpExists {
+	cl := treeStrClass()
+	if left.single() && right == nil && c.Op != policy.OpExists {
 		// Text needs no conversion: the most common comparison, made direct.
-		one, m := left.one, treeMatcher(c, k.Literals(), cl)
-		return func(ev *policy.Event) bool {
-			s, ok := one(ev)
+		m := treeMatcher(c, k.Literals(), cl)
+		return func(_ *Matcher, ev *policy.Event) bool {
+			v, ok := left.one(ev)
+			if !ok {
+				return false
+			}
+			s, ok := v.Text()
 			return ok && m(s)
 		}, nil
 	}
-	return treeCompile(b.t, c, k, cl, left, right), nil
-}
-
-// field compiles a field reference. The value of a single-valued field
-// without transformers is read from the event once per Match call.
-func (b *treeBuilder) field(ref *policy.FieldRef) *treeField {
-	f := newTreeField(ref)
-	if f.one == nil {
-		return f
-	}
-	name := ref.Name()
-	slot, ok := b.fields[name]
-	if !ok {
-		slot = len(b.fields)
-		b.fields[name] = slot
-	}
-	t, read := b.t, f.one
-	f.one = func(ev *policy.Event) (string, bool) {
-		m := &t.fields[slot]
-		if m.gen != t.gen {
-			m.s, m.ok = read(ev)
-			m.gen = t.gen
-		}
-		return m.s, m.ok
-	}
-	return f
+	return treeCompile(c, k, cl, left, right), nil
 }
 
 // treeCompile builds the closure of one comparison, following Check.Eval.
-func treeCompile[T any](t *Tree, c *policy.Compare, k *policy.Check, cl treeClass[T], left, right *treeField) treePred {
+func treeCompile[T any](c *policy.Compare, k *policy.Check, cl treeClass[T], left, right *treeField) treePred {
 	conv := cl.conv
 	if c.Op == policy.OpExists {
-		if left.one != nil {
-			one := left.one
-			return func(ev *policy.Event) bool {
-				s, ok := one(ev)
+		if left.single() {
+			return func(_ *Matcher, ev *policy.Event) bool {
+				v, ok := left.one(ev)
 				if !ok {
 					return false
 				}
-				_, ok = conv(s)
+				_, ok = conv(v)
 				return ok
 			}
 		}
-		return func(ev *policy.Event) bool {
-			t.buf = t.buf[:0]
-			vals := left.values(t, ev, t.strs[:0])
-			t.strs = vals[:0]
-			for _, s := range vals {
-				if _, ok := conv(s); ok {
+		return func(m *Matcher, ev *policy.Event) bool {
+			m.buf = m.buf[:0]
+			vals := left.values(m, ev, m.vals[:0])
+			m.vals = vals[:0]
+			for _, v := range vals {
+				if _, ok := conv(v); ok {
 					return true
 				}
 			}
@@ -790,33 +573,32 @@ func treeCompile[T any](t *Tree, c *policy.Compare, k *policy.Check, cl treeClas
 		}
 	}
 	if c.Right != nil {
-		return treeCompileVal(t, c, k, cl, left, right)
+		return treeCompileVal(c, k, cl, left, right)
 	}
-	m := treeMatcher(c, k.Literals(), cl)
-	if left.one != nil {
-		one := left.one
-		return func(ev *policy.Event) bool {
-			s, ok := one(ev)
+	match := treeMatcher(c, k.Literals(), cl)
+	if left.single() {
+		return func(_ *Matcher, ev *policy.Event) bool {
+			v, ok := left.one(ev)
 			if !ok {
 				return false
 			}
-			v, ok := conv(s)
-			return ok && m(v)
+			x, ok := conv(v)
+			return ok && match(x)
 		}
 	}
 	all := k.List() && c.Op == policy.OpIn
-	return func(ev *policy.Event) bool {
-		t.buf = t.buf[:0]
-		vals := left.values(t, ev, t.strs[:0])
-		t.strs = vals[:0]
+	return func(m *Matcher, ev *policy.Event) bool {
+		m.buf = m.buf[:0]
+		vals := left.values(m, ev, m.vals[:0])
+		m.vals = vals[:0]
 		n := 0
-		for _, s := range vals {
-			v, ok := conv(s)
+		for _, v := range vals {
+			x, ok := conv(v)
 			if !ok {
 				continue
 			}
 			n++
-			if m(v) != all {
+			if match(x) != all {
 				return !all
 			}
 		}
@@ -826,26 +608,26 @@ func treeCompile[T any](t *Tree, c *policy.Compare, k *policy.Check, cl treeClas
 
 // treeCompileVal builds a comparison with another field: the right side's
 // first value stands for the literals.
-func treeCompileVal[T any](t *Tree, c *policy.Compare, k *policy.Check, cl treeClass[T], left, right *treeField) treePred {
+func treeCompileVal[T any](c *policy.Compare, k *policy.Check, cl treeClass[T], left, right *treeField) treePred {
 	op := c.Op
 	if op == policy.OpIn || op == policy.OpIntersects {
 		op = policy.OpEq
 	}
 	cmp, conv := cl.cmp(op), cl.conv
 	all := k.List() && c.Op == policy.OpIn
-	return func(ev *policy.Event) bool {
-		t.buf = t.buf[:0]
-		vals := left.values(t, ev, t.strs[:0])
+	return func(m *Matcher, ev *policy.Event) bool {
+		m.buf = m.buf[:0]
+		vals := left.values(m, ev, m.vals[:0])
 		nl := len(vals)
 		if nl == 0 {
 			return false
 		}
-		vals = right.values(t, ev, vals)
-		t.strs = vals[:0]
+		vals = right.values(m, ev, vals)
+		m.vals = vals[:0]
 		var r T
 		found := false
-		for _, s := range vals[nl:] {
-			if r, found = conv(s); found {
+		for _, v := range vals[nl:] {
+			if r, found = conv(v); found {
 				break
 			}
 		}
@@ -853,8 +635,8 @@ func treeCompileVal[T any](t *Tree, c *policy.Compare, k *policy.Check, cl treeC
 			return false
 		}
 		n := 0
-		for _, s := range vals[:nl] {
-			l, ok := conv(s)
+		for _, v := range vals[:nl] {
+			l, ok := conv(v)
 			if !ok {
 				continue
 			}
@@ -953,10 +735,10 @@ func treeOrdered(op policy.Op, c int) bool {
 	return false
 }
 
-func treeIdentity(s string) (string, bool) { return s, true }
+func treeText(v policy.Value) (string, bool) { return v.Text() }
 
 // treeStrClass compares text (strings, paths, buffers, transformed values).
-func treeStrClass(t *Tree) treeClass[string] {
+func treeStrClass() treeClass[string] {
 	cmp := func(op policy.Op) func(l, r string) bool {
 		switch op {
 		case policy.OpContains, policy.OpBContains:
@@ -1006,7 +788,7 @@ func treeStrClass(t *Tree) treeClass[string] {
 		return func(l string) bool { return f(l, r) }
 	}
 	return treeClass[string]{
-		conv: treeIdentity,
+		conv: treeText,
 		lit:  lit,
 		cmp:  cmp,
 		set: func(ls []policy.Literal) func(string) bool {
@@ -1048,7 +830,7 @@ func treeNumClass(unsigned bool) treeClass[int64] {
 		return func(l, r int64) bool { return treeOrdered(op, cmp.Compare(l, r)) }
 	}
 	return treeClass[int64]{
-		conv: policy.ParseInt,
+		conv: policy.Value.Int,
 		lit: func(op policy.Op, lit policy.Literal) func(int64) bool {
 			f, r := cmp(op), lit.N
 			return func(l int64) bool { return f(l, r) }
@@ -1064,16 +846,6 @@ func treeNumClass(unsigned bool) treeClass[int64] {
 	}
 }
 
-func treeParseBool(s string) (bool, bool) {
-	switch s {
-	case "true":
-		return true, true
-	case "false":
-		return false, true
-	}
-	return false, false
-}
-
 func treeCmpBool(a, b bool) int {
 	if a == b {
 		return 0
@@ -1083,7 +855,7 @@ func treeCmpBool(a, b bool) int {
 
 // treeBoolClass compares booleans.
 var treeBoolClass = treeClass[bool]{
-	conv: treeParseBool,
+	conv: policy.Value.Bool,
 	lit: func(op policy.Op, lit policy.Literal) func(bool) bool {
 		r := lit.B
 		return func(l bool) bool { return treeOrdered(op, treeCmpBool(l, r)) }
@@ -1093,7 +865,11 @@ var treeBoolClass = treeClass[bool]{
 	},
 }
 
-func treeParseAddr(s string) (netip.Addr, bool) {
+func treeParseAddr(v policy.Value) (netip.Addr, bool) {
+	s, ok := v.Text()
+	if !ok {
+		return netip.Addr{}, false
+	}
 	a, err := netip.ParseAddr(s)
 	return a, err == nil
 }

@@ -473,7 +473,6 @@ func (m *ttMutator) ttEvent(raw map[string]any, num uint64) (*policy.Event, bool
 		for k, v := range raw {
 			e.Set(k, v)
 		}
-		e.Derive()
 		return e, true
 	}
 	line, err := json.Marshal(raw)
@@ -614,13 +613,14 @@ func TestTreeShared(t *testing.T) {
 	if len(tree.Rules()) != len(rs.Rules)-1 {
 		t.Fatalf("%d rules, want the %d enabled ones", len(tree.Rules()), len(rs.Rules)-1)
 	}
-	if len(tree.memo) == 0 {
+	if tree.slots == 0 {
 		t.Fatal("no shared sub-expression memoised")
 	}
+	m := tree.NewMatcher()
 	e := ttDecode(t, seeds)[0]
-	tree.Match(e, false, nil, nil)
-	for i, m := range tree.memo {
-		if m.gen > tree.gen {
+	m.Match(e, false, nil, nil)
+	for i, s := range m.memo {
+		if s.gen > m.gen {
 			t.Errorf("memo slot %d from the future", i)
 		}
 	}

@@ -10,17 +10,6 @@ import (
 // values, the lookup tables and the prepared literals of a Check without
 // changing what any of them mean.
 
-// RawKey is Raw with the name given as bytes; it does not allocate.
-func (e *Event) RawKey(name []byte) (any, bool) {
-	v, ok := e.values[string(name)]
-	return v, ok
-}
-
-// ValueString returns a raw event value as text, as the reference
-// evaluator reads it; ok is false for values that are not text, numbers or
-// booleans (null, arrays, objects).
-func ValueString(v any) (string, bool) { return toString(v) }
-
 // ParseInt reads a number as the reference evaluator does (optional
 // leading blanks and sign, decimal digits to the end; values above the
 // int64 range but within uint64 wrap), without allocating.
@@ -70,33 +59,12 @@ func ParseInt(s string) (int64, bool) {
 	return int64(u), true
 }
 
-// AncestorPair returns the plain fields an ancestor field falls back to
-// for index 0 (the process) and 1 (its parent): proc.name and proc.pname
+// AncestorPair returns the plain fields an ancestor field's index 0 (the
+// process) and 1 (its parent) are spelled as: proc.name and proc.pname
 // for proc.aname.
 func AncestorPair(name string) ([2]string, bool) {
 	p, ok := ancestorFields[name]
 	return p, ok
-}
-
-// AncestorOf returns the ancestor field and index a plain field stands for
-// (proc.pname is proc.aname[1]).
-func AncestorOf(name string) (field string, index int, ok bool) {
-	a, ok := ancestorOf[name]
-	return a.field, a.index, ok
-}
-
-// EitherPair returns the client and server fields of a field that matches
-// when either does (fd.ip: fd.cip and fd.sip).
-func EitherPair(name string) ([2]string, bool) {
-	p, ok := eitherFields[name]
-	return p, ok
-}
-
-// NetAddrField returns the address field a network field tests (fd.cnet:
-// fd.cip).
-func NetAddrField(name string) (string, bool) {
-	a, ok := netFields[name]
-	return a, ok
 }
 
 // Literal is one right-hand literal of a prepared Check, in the form its

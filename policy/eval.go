@@ -510,13 +510,14 @@ func (k *Check) values(ref *FieldRef, e *Event) ([]value, bool) {
 // without an index and list fields may have several. ok is false when the
 // event lacks the field or a transformer fails (b64 of invalid base64).
 func (e *Event) Strings(ref *FieldRef) ([]string, bool) {
-	raws, ok := e.lookup(ref)
+	k, ok := KeyOfRef(ref)
 	if !ok {
 		return nil, false
 	}
-	strs := make([]string, 0, len(raws))
-	for _, r := range raws {
-		if s, ok := toString(r); ok {
+	vals := e.Values(k, nil)
+	strs := make([]string, 0, len(vals))
+	for _, v := range vals {
+		if s, ok := v.Text(); ok {
 			strs = append(strs, s)
 		}
 	}

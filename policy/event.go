@@ -6,80 +6,417 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 )
 
-// Event is one event as a set of field values keyed by field name. Values
-// are strings, json.Number, bools, or slices of those for indexed and list
-// fields. A field the event does not hold is absent: every comparison on it
-// is false.
+// Event is one event: the values of its fields by key, read on demand. An
+// event either holds its values (set one by one, or decoded from the
+// replay format) or reads them from a Source (a kernel record and the
+// process table) the first time a rule, an output or the Rego input asks
+// for them; either way each value is read once per event and kept. The
+// values Falco derives from others (fd.directory from fd.name) are
+// derived when the event has no value of its own. A field the event lacks
+// is absent: every comparison on it is false.
+//
+// An Event is reused from event to event with Reset, so reading one
+// allocates nothing once its tables have grown; values read from a source
+// may share memory with it, and are valid until the next Reset. Snapshot
+// makes an event that keeps its values.
 type Event struct {
-	values map[string]any
+	index []uint32 // by key: 1 + the position of its slot, 0 when not read yet
+	slots []slot
+	src   Source
+	// extra holds the values given under names that are no field.
+	extra map[string]any
+	lists []Value // the elements of derived lists, reused
+	// derivedAny is set once a slot holds a derived value, which a later
+	// Set may make stale.
+	derivedAny bool
+	open       openMemo
+}
+
+// openMemo holds the four evt.is_open_* fields, derived together.
+type openMemo struct {
+	read, ok bool
+	vals     [4]bool
+}
+
+// A Source supplies the values of an event on demand.
+type Source interface {
+	// Value returns the value of key k; ok is false when the source has
+	// none (the value Falco derives from others then applies, if any). It
+	// may read other keys of e (Get) and keep values it found on the way
+	// (Put).
+	Value(e *Event, k Key) (v Value, ok bool)
+	// Keys calls fn with every key the source may have a value for: what
+	// Names, MarshalJSON and Snapshot read.
+	Keys(fn func(Key))
+}
+
+type slotState uint8
+
+const (
+	slotBusy    slotState = iota // being read: a value depending on itself is absent
+	slotPresent                  // holds v
+	slotAbsent
+)
+
+type slot struct {
+	key     Key
+	state   slotState
+	derived bool // v was derived from other values
+	v       Value
 }
 
 // NewEvent returns an empty event.
-func NewEvent() *Event { return &Event{values: map[string]any{}} }
+func NewEvent() *Event { return &Event{} }
 
-// NewEventSize returns an empty event with room for n fields, so that an
-// event built field by field does not rehash its map as it grows.
-func NewEventSize(n int) *Event { return &Event{values: make(map[string]any, n)} }
+// NewEventSize returns an empty event with room for n values.
+func NewEventSize(n int) *Event { return &Event{slots: make([]slot, 0, n)} }
 
-// Set stores the value of a field. v is a string, a bool, an integer, a
-// json.Number, or a []any of those for indexed fields.
-func (e *Event) Set(name string, v any) {
-	e.values[name] = normalize(v)
+// Reset empties the event for the next one, keeping its tables, and reads
+// its values from src (nil: none but those set).
+func (e *Event) Reset(src Source) {
+	for _, s := range e.slots {
+		e.index[s.key] = 0
+	}
+	e.slots = e.slots[:0]
+	e.lists = e.lists[:0]
+	e.src = src
+	e.extra = nil
+	e.derivedAny = false
+	e.open = openMemo{}
 }
 
-// normalize turns Go integers into json.Number, in slices too.
-func normalize(v any) any {
-	switch x := v.(type) {
-	case int:
-		return json.Number(strconv.Itoa(x))
-	case int64:
-		return json.Number(strconv.FormatInt(x, 10))
-	case uint64:
-		return json.Number(strconv.FormatUint(x, 10))
-	case uint32:
-		return json.Number(strconv.FormatUint(uint64(x), 10))
-	case []string:
-		l := make([]any, len(x))
-		for i, s := range x {
-			l[i] = s
-		}
-		return l
-	case []any:
-		for i, el := range x {
-			switch el.(type) {
-			case int, int64, uint64, uint32, []string, []any:
-				l := append([]any(nil), x...)
-				for j := i; j < len(l); j++ {
-					l[j] = normalize(l[j])
-				}
-				return l
-			}
+// grow makes the index cover every key named so far.
+func (e *Event) grow() {
+	n := NumKeys()
+	if n <= len(e.index) {
+		return
+	}
+	index := make([]uint32, n+n/4)
+	copy(index, e.index)
+	e.index = index
+}
+
+// Get returns the value of key k, reading it from the source or deriving
+// it the first time.
+func (e *Event) Get(k Key) (Value, bool) {
+	if int(k) >= len(e.index) {
+		e.grow()
+	} else if i := e.index[k]; i != 0 {
+		s := &e.slots[i-1]
+		return s.v, s.state == slotPresent
+	}
+	i := len(e.slots)
+	e.slots = append(e.slots, slot{key: k, state: slotBusy})
+	e.index[k] = uint32(i + 1)
+	var v Value
+	ok, derived := false, false
+	if e.src != nil {
+		v, ok = e.src.Value(e, k)
+	}
+	if !ok {
+		if v, ok = derive(e, k); ok {
+			derived = true
+			e.derivedAny = true
 		}
 	}
-	return v
-}
-
-// Raw returns the value stored under name, as Set or the decoder stored it.
-func (e *Event) Raw(name string) (any, bool) {
-	v, ok := e.values[name]
+	s := &e.slots[i]
+	s.derived = derived
+	if ok && v.kind != 0 {
+		s.state, s.v = slotPresent, v
+	} else {
+		s.state = slotAbsent
+		v, ok = Value{}, false
+	}
 	return v, ok
 }
 
-// Names returns the names of the fields the event holds, sorted.
-func (e *Event) Names() []string {
-	out := make([]string, 0, len(e.values))
-	for k := range e.values {
-		out = append(out, k)
+// Text returns the value of key k as text (Value.Text); a number's text is
+// kept, so it is formatted once per event.
+func (e *Event) Text(k Key) (string, bool) {
+	v, ok := e.Get(k)
+	if !ok {
+		return "", false
+	}
+	if (v.kind == KindInt || v.kind == KindUint) && v.s == "" {
+		s, _ := v.Text()
+		e.slots[e.index[k]-1].v.s = s
+		return s, true
+	}
+	return v.Text()
+}
+
+// Values appends the values of key k to dst: its value, or the elements
+// of a list for a key that may hold several (Key.Multi). A list under a
+// key of one value is no value.
+func (e *Event) Values(k Key, dst []Value) []Value {
+	v, ok := e.Get(k)
+	if !ok {
+		return dst
+	}
+	if v.kind != KindList {
+		return append(dst, v)
+	}
+	if !k.Multi() {
+		return dst
+	}
+	for _, x := range v.list {
+		if x.kind != 0 && x.kind != KindList {
+			dst = append(dst, x)
+		}
+	}
+	return dst
+}
+
+// Put keeps v as the value of k unless k has been read already: for a
+// source that finds several values at once.
+func (e *Event) Put(k Key, v Value) {
+	if int(k) >= len(e.index) {
+		e.grow()
+	}
+	if e.index[k] != 0 || v.kind == 0 {
+		return
+	}
+	e.slots = append(e.slots, slot{key: k, state: slotPresent, v: v})
+	e.index[k] = uint32(len(e.slots))
+}
+
+// SetKey stores v as the value of k, replacing any; the zero Value makes k
+// absent.
+func (e *Event) SetKey(k Key, v Value) {
+	if e.derivedAny {
+		e.dropDerived()
+	}
+	if int(k) >= len(e.index) {
+		e.grow()
+	}
+	st := slotPresent
+	if v.kind == 0 {
+		st = slotAbsent
+	}
+	if i := e.index[k]; i != 0 {
+		e.slots[i-1] = slot{key: k, state: st, v: v}
+		return
+	}
+	e.slots = append(e.slots, slot{key: k, state: st, v: v})
+	e.index[k] = uint32(len(e.slots))
+}
+
+// dropDerived forgets the values read or derived so far, which a value set
+// now may change; the values set stay.
+func (e *Event) dropDerived() {
+	kept := e.slots[:0]
+	for _, s := range e.slots {
+		e.index[s.key] = 0
+		if s.state != slotBusy && !s.derived {
+			kept = append(kept, s)
+			e.index[s.key] = uint32(len(kept))
+		}
+	}
+	e.slots = kept
+	e.derivedAny = false
+	e.open = openMemo{}
+}
+
+// Set stores the value of a field by name, in any of its spellings
+// (KeyOf). v is a string, a bool, an integer, a json.Number, a Value, a
+// []string or []any for list fields, an array for an ancestor field
+// (proc.aname: index 0 the process) or a field taking an index, an object
+// for a field taking a key (evt.arg: {"flags": ...}), or nil for none. A
+// name that is no field is kept as it is, for Raw, Names and MarshalJSON.
+func (e *Event) Set(name string, v any) {
+	k, ok := KeyOf(name)
+	if !ok {
+		if e.extra == nil {
+			e.extra = map[string]any{}
+		}
+		e.extra[name] = v
+		return
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		e.setContainer(k, x, true)
+		return
+	case []any, []string:
+		if f := k.Field(); !k.hasArg() && !f.List && f.Arg != ArgNone {
+			e.setContainer(k, x, true)
+			return
+		}
+	}
+	val, _ := valueOf(v)
+	e.SetKey(k, val)
+}
+
+func (k Key) hasArg() bool { return k.info().hasArg }
+
+// setContainer stores the elements of an array or object given for a
+// field that takes an argument (proc.aname, evt.arg) under their keys;
+// with replace false, keys already holding a value keep it.
+func (e *Event) setContainer(k Key, c any, replace bool) {
+	f := k.Field()
+	put := func(ek Key, ok bool, x any) {
+		if !ok {
+			return
+		}
+		if !replace && int(ek) < len(e.index) && e.index[ek] != 0 {
+			return
+		}
+		if val, ok := valueOf(x); ok && val.kind != KindList {
+			e.SetKey(ek, val)
+		}
+	}
+	switch c := c.(type) {
+	case map[string]any:
+		if k.hasArg() || f.Arg == ArgIndexOptional {
+			return
+		}
+		for _, a := range sortedNames(c) {
+			ek, err := argKey(f, a)
+			put(ek, err == nil, c[a])
+		}
+	case []string:
+		for i, x := range c {
+			put(e.indexKey(k, i), true, x)
+		}
+	case []any:
+		for i, x := range c {
+			if ek := e.indexKey(k, i); ek != noKey {
+				put(ek, true, x)
+			}
+		}
+	}
+}
+
+// indexKey is the key of element i of an array given for k: the
+// ancestor, or the argument numbered i.
+func (e *Event) indexKey(k Key, i int) Key {
+	f := k.Field()
+	if f.Arg == ArgIndexOptional {
+		if ak, ok := AncestorKey(k, i); ok {
+			return ak
+		}
+		return noKey
+	}
+	ak, err := argKey(f, strconv.Itoa(i))
+	if err != nil {
+		return noKey
+	}
+	return ak
+}
+
+func sortedNames(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for n := range m {
+		out = append(out, n)
 	}
 	sort.Strings(out)
 	return out
 }
 
-// MarshalJSON writes the event in the replay format.
-func (e *Event) MarshalJSON() ([]byte, error) { return json.Marshal(e.values) }
+// Raw returns the value of a field by name as the replay format holds it:
+// a string, a json.Number, a bool, a []any; for an ancestor field without
+// index (proc.aname), the array of the ancestors' values from the process
+// itself up.
+func (e *Event) Raw(name string) (any, bool) {
+	k, ok := KeyOf(name)
+	if !ok {
+		v, ok := e.extra[name]
+		return v, ok
+	}
+	if k.Field().Arg == ArgIndexOptional && !k.hasArg() {
+		var out []any
+		for i := 0; ; i++ {
+			ak, ok := AncestorKey(k, i)
+			if !ok {
+				break
+			}
+			v, ok := e.Get(ak)
+			if !ok {
+				break
+			}
+			out = append(out, v.Any())
+		}
+		return out, len(out) > 0
+	}
+	v, ok := e.Get(k)
+	if !ok {
+		return nil, false
+	}
+	return v.Any(), true
+}
+
+// materialize reads every value the event may have.
+func (e *Event) materialize() {
+	if e.src != nil {
+		e.src.Keys(func(k Key) { e.Get(k) })
+	}
+	for _, k := range derivedKeys {
+		e.Get(k)
+	}
+}
+
+// each calls fn with every value the event has, in no order: those set
+// or read from the source, and the fields Falco derives (not the lists
+// gathered from other values, such as proc.aname without index).
+func (e *Event) each(fn func(name string, v Value)) {
+	e.materialize()
+	for _, s := range e.slots {
+		if s.state == slotPresent && (!s.derived || isDerivedField[s.key]) {
+			fn(s.key.Name(), s.v)
+		}
+	}
+}
+
+// Names returns the names of the fields the event holds, sorted.
+func (e *Event) Names() []string {
+	var out []string
+	e.each(func(name string, _ Value) { out = append(out, name) })
+	for n := range e.extra {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// MarshalJSON writes the event in the replay format, every field under its
+// canonical name (proc.pname, proc.aname[2], evt.arg.flags).
+func (e *Event) MarshalJSON() ([]byte, error) {
+	m := make(map[string]any, len(e.slots)+len(e.extra))
+	for n, v := range e.extra {
+		m[n] = v
+	}
+	e.each(func(name string, v Value) { m[name] = v.Any() })
+	return json.Marshal(m)
+}
+
+// Snapshot returns an event holding every value of e, in memory of its
+// own: what an alert keeps of an event whose source is about to be reused.
+func (e *Event) Snapshot() *Event {
+	e.materialize()
+	s := &Event{slots: make([]slot, 0, len(e.slots)), index: make([]uint32, len(e.index))}
+	// One copy of every string, in one block.
+	n := 0
+	for _, sl := range e.slots {
+		n += sl.v.textLen()
+	}
+	block := make([]byte, 0, n)
+	for _, sl := range e.slots {
+		if sl.state == slotBusy {
+			continue
+		}
+		sl.v, block = sl.v.cloneInto(block)
+		s.slots = append(s.slots, sl)
+		s.index[sl.key] = uint32(len(s.slots))
+	}
+	if len(e.extra) > 0 {
+		s.extra = make(map[string]any, len(e.extra))
+		for n, v := range e.extra {
+			s.extra[n] = v
+		}
+	}
+	return s
+}
 
 // DecodeEvent reads one event in the replay format: a JSON object keyed by
 // field name (see testdata/README.md). num is the event's 1-based position
@@ -88,26 +425,67 @@ func (e *Event) MarshalJSON() ([]byte, error) { return json.Marshal(e.values) }
 // when the line is not a JSON object or a catalog field has a value of the
 // wrong JSON type.
 func DecodeEvent(line []byte, num uint64) (*Event, error) {
+	e := NewEvent()
+	if err := DecodeEventInto(e, line, num); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// DecodeEventInto is DecodeEvent into an event that is reset and reused.
+func DecodeEventInto(e *Event, line []byte, num uint64) error {
+	e.Reset(nil)
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("event is not a JSON object: %w", err)
+		return fmt.Errorf("event is not a JSON object: %w", err)
 	}
 	if obj == nil {
-		return nil, fmt.Errorf("event is not a JSON object")
+		return fmt.Errorf("event is not a JSON object")
 	}
-	e := &Event{values: obj}
 	for name, v := range obj {
 		if err := checkValue(name, v); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if _, ok := obj["evt.num"]; !ok {
-		e.Set("evt.num", num)
+	// Values given under their own names win over the elements of arrays
+	// and objects naming the same field (proc.pname over proc.aname[1]).
+	var containers []string
+	for name, v := range obj {
+		k, ok, err := keyOf(name)
+		switch {
+		case err != nil:
+			return fmt.Errorf("field %s: %w", name, err)
+		case !ok:
+			if e.extra == nil {
+				e.extra = map[string]any{}
+			}
+			e.extra[name] = v
+			continue
+		}
+		switch v.(type) {
+		case map[string]any:
+			containers = append(containers, name)
+			continue
+		case []any:
+			if f := k.Field(); !k.hasArg() && !f.List && f.Arg != ArgNone {
+				containers = append(containers, name)
+				continue
+			}
+		}
+		val, _ := valueOf(v)
+		e.SetKey(k, val)
 	}
-	e.derive()
-	return e, nil
+	sort.Strings(containers)
+	for _, name := range containers {
+		k, _ := KeyOf(name)
+		e.setContainer(k, obj[name], false)
+	}
+	if _, ok := e.Get(keyEvtNum); !ok {
+		e.SetKey(keyEvtNum, Uint(num))
+	}
+	return nil
 }
 
 // checkValue rejects values whose JSON type cannot hold the field's type.
@@ -140,223 +518,19 @@ func checkScalar(fld *Field, v any) error {
 	if v == nil {
 		return nil
 	}
+	val, ok := valueOf(v)
+	if !ok || val.kind == KindList {
+		return nil
+	}
 	switch {
 	case fld.Type.Numeric():
-		if _, ok := toInt(v); !ok {
+		if _, ok := val.Int(); !ok {
 			return fmt.Errorf("field %s: %v is not a number", fld.Name, v)
 		}
 	case fld.Type == TypeBool:
-		if _, ok := toBool(v); !ok {
+		if _, ok := val.Bool(); !ok {
 			return fmt.Errorf("field %s: %v is not a boolean", fld.Name, v)
 		}
 	}
 	return nil
-}
-
-// fdTypeChars maps fd.type to fd.typechar, as libsinsp does.
-var fdTypeChars = map[string]string{
-	"file": "f", "directory": "d", "ipv4": "4", "ipv6": "6", "unix": "u", "pipe": "p",
-	"event": "e", "signalfd": "s", "eventpoll": "l", "inotify": "i", "timerfd": "t",
-	"netlink": "n", "bpf": "b", "userfaultfd": "u", "io_uring": "r", "memfd": "m", "pidfd": "P",
-}
-
-// FDTypeChar returns fd.typechar for an fd.type, as libsinsp maps them.
-func FDTypeChar(typ string) (string, bool) {
-	c, ok := fdTypeChars[typ]
-	return c, ok
-}
-
-// Derive fills the fields that Falco computes from others, when absent.
-// DecodeEvent calls it; sources that build events with Set call it once
-// all fields are set.
-func (e *Event) Derive() { e.derive() }
-
-// derive fills fields that Falco computes from others, when absent.
-func (e *Event) derive() {
-	has := func(n string) bool { _, ok := e.values[n]; return ok }
-	str := func(n string) (string, bool) {
-		v, ok := e.values[n]
-		if !ok {
-			return "", false
-		}
-		return toString(v)
-	}
-	if name, ok := str("fd.name"); ok {
-		if !has("fd.nameraw") {
-			e.values["fd.nameraw"] = name
-		}
-		typ, _ := str("fd.type")
-		tc, _ := str("fd.typechar")
-		isDir := typ == "directory" || tc == "d"
-		isFile := typ == "file" || tc == "f" || (typ == "" && tc == "" && strings.HasPrefix(name, "/"))
-		if (isFile || isDir) && !has("fd.directory") {
-			e.values["fd.directory"] = fdDirectory(name)
-		}
-		if isFile && !has("fd.filename") {
-			e.values["fd.filename"] = fdFilename(name)
-		}
-	}
-	if typ, ok := str("fd.type"); ok && !has("fd.typechar") {
-		if c, ok := fdTypeChars[typ]; ok {
-			e.values["fd.typechar"] = c
-		}
-	}
-	if !has("proc.cmdline") {
-		if name, ok := str("proc.name"); ok {
-			if args, ok := str("proc.args"); ok && args != "" {
-				name += " " + args
-			}
-			e.values["proc.cmdline"] = name
-		}
-	}
-	if raw, ok := e.values["evt.rawres"]; ok {
-		if n, ok := toInt(raw); ok {
-			if !has("evt.res") {
-				e.values["evt.res"] = ResultName(n)
-			}
-			if !has("evt.failed") {
-				e.values["evt.failed"] = n < 0
-			}
-		}
-	} else if res, ok := str("evt.res"); ok {
-		if n, ok := ResultNumber(res); ok {
-			e.values["evt.rawres"] = json.Number(strconv.FormatInt(n, 10))
-		}
-		if !has("evt.failed") {
-			e.values["evt.failed"] = res != "SUCCESS"
-		}
-	}
-	if typ, ok := str("evt.type"); ok {
-		flags, hasFlags := str("evt.arg.flags")
-		mode, _ := str("evt.arg.mode")
-		rawres, hasRes := e.values["evt.rawres"]
-		res, _ := toInt(rawres)
-		succeeded := hasRes && res >= 0
-		if vals, ok := openFields(typ, flags, hasFlags, mode, succeeded); ok {
-			for i, n := range openFieldNames {
-				if !has(n) {
-					e.values[n] = vals[i]
-				}
-			}
-		}
-	}
-	if !has("evt.dir") {
-		e.values["evt.dir"] = "<"
-	}
-}
-
-// FDFilename returns the base name of a path as fd.filename has it.
-func FDFilename(p string) string { return fdFilename(p) }
-
-// FDDirectory returns the directory of a path as fd.directory has it.
-func FDDirectory(p string) string { return fdDirectory(p) }
-
-// fdDirectory returns the directory of a path as libsinsp's fd.directory
-// does: the name up to its last '/', "/" when that is the first byte or
-// there is none, the name itself when it ends with '/'.
-func fdDirectory(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	switch {
-	case i == len(p)-1 && i >= 0:
-		return p
-	case i <= 0:
-		return "/"
-	}
-	return p[:i]
-}
-
-// fdFilename returns the base name of a path as libsinsp's fd.filename
-// does: what follows the last '/', "/" when there is none, the name itself
-// when it ends with '/'.
-func fdFilename(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	switch {
-	case i < 0:
-		return "/"
-	case i == len(p)-1:
-		return p
-	}
-	return p[i+1:]
-}
-
-// IsOpenEvent reports whether the event type opens a file by flags: the
-// types whose evt.is_open_read and evt.is_open_write can be true. creat
-// is not one (it has no flags argument in Falco).
-func IsOpenEvent(typ string) bool {
-	switch typ {
-	case "open", "openat", "openat2", "open_by_handle_at":
-		return true
-	}
-	return false
-}
-
-// execBits are the execute permission bits evt.is_open_exec tests.
-const execBits = 0o111
-
-// openFieldNames are the fields openFields computes, in its order.
-var openFieldNames = [4]string{"evt.is_open_read", "evt.is_open_write", "evt.is_open_create", "evt.is_open_exec"}
-
-// openFields computes evt.is_open_read, evt.is_open_write,
-// evt.is_open_create and evt.is_open_exec (in openFieldNames' order) as
-// libsinsp does, from the event type, evt.arg.flags and evt.arg.mode as
-// Falco renders them, and whether the syscall succeeded. Every event has
-// the four fields, but for an open-like event without evt.arg.flags (a
-// hand-written replay event) none is derived (ok false):
-//   - open, openat, openat2, open_by_handle_at: read when the flags
-//     have O_RDONLY or O_RDWR, write when O_WRONLY or O_RDWR; create
-//     when O_F_CREATED, or O_TMPFILE and the open succeeded; exec when
-//     O_CREAT or O_TMPFILE and the mode has an execute bit (not for
-//     open_by_handle_at, which has no mode).
-//   - creat: exec when the mode has an execute bit; the other three false.
-//   - any other type: all false.
-func openFields(typ, flags string, hasFlags bool, mode string, succeeded bool) (vals [4]bool, ok bool) {
-	execMode := func() bool {
-		m, err := strconv.ParseUint(mode, 8, 32)
-		return err == nil && m&execBits != 0
-	}
-	switch {
-	case typ == "creat":
-		vals[3] = execMode()
-	case IsOpenEvent(typ) && !hasFlags:
-		return vals, false
-	case IsOpenEvent(typ):
-		vals[0], vals[1] = OpenAccess(flags)
-		tmpfile := flagSet(flags, "O_TMPFILE")
-		vals[2] = flagSet(flags, "O_F_CREATED") || (tmpfile && succeeded)
-		vals[3] = typ != "open_by_handle_at" && (tmpfile || flagSet(flags, "O_CREAT")) && execMode()
-	}
-	return vals, true
-}
-
-// flagSet reports whether a flags string ("O_RDWR|O_CREAT") names flag.
-func flagSet(flags, flag string) bool {
-	for rest := flags; rest != ""; {
-		i := strings.IndexAny(rest, "| ")
-		tok := rest
-		if i >= 0 {
-			tok, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = ""
-		}
-		if tok == flag {
-			return true
-		}
-	}
-	return false
-}
-
-// OpenAccess tells from an open flags string ("O_RDWR|O_CREAT") whether the
-// open asks for read and for write access.
-func OpenAccess(flags string) (read, write bool) {
-	switch {
-	case flagSet(flags, "O_RDWR"):
-		read, write = true, true
-	default:
-		read, write = flagSet(flags, "O_RDONLY"), flagSet(flags, "O_WRONLY")
-	}
-	if !read && !write && !strings.Contains(flags, "O_PATH") {
-		// O_RDONLY is 0: a flags string without an access mode reads.
-		read = true
-	}
-	return read, write
 }

@@ -36,19 +36,16 @@ func resolvedPath(raw, resolved string) string {
 // argument: known when the event has its fd.type (or fd.typechar) and
 // fd.name.
 func fdArgOf(ev *policy.Event, fd int64) string {
-	str := func(n string) (string, bool) {
-		v, ok := ev.Raw(n)
-		s, isStr := v.(string)
-		return s, ok && isStr
-	}
-	tc, okT := str("fd.typechar")
-	if !okT {
-		if typ, ok := str("fd.type"); ok {
-			tc, okT = policy.FDTypeChar(typ)
+	str := func(k policy.Key) (string, bool) {
+		v, ok := ev.Get(k)
+		if !ok || v.Kind() != policy.KindText {
+			return "", false
 		}
+		return v.Text()
 	}
-	name, okN := str("fd.name")
-	l4, _ := str("fd.l4proto")
+	tc, okT := str(keyFdTypechar)
+	name, okN := str(keyFdName)
+	l4, _ := str(keyFdL4proto)
 	return FDArg(fd, tc, l4, name, okT && okN)
 }
 
@@ -58,14 +55,33 @@ func fdArgOf(ev *policy.Event, fd int64) string {
 // false. container.start_ts and container.duration come from the process
 // (its pid namespace's start, the boot time on the host), and
 // container.label[...] and container.mount[...] find nothing.
-var hostContainerFields = []field{
-	{"container.id", "host"}, {"container.full_id", "host"}, {"container.name", "host"},
-	{"container.type", "host"}, {"container.image", ""}, {"container.image.id", ""},
-	{"container.image.repository", ""}, {"container.image.tag", ""}, {"container.image.digest", ""},
-	{"container.privileged", false}, {"container.mounts", ""}, {"container.ip", ""},
-	{"container.cni.json", ""}, {"container.host_pid", false}, {"container.host_network", false},
-	{"container.host_ipc", false}, {"container.labels", ""},
-}
+var hostContainerFields = func() []struct {
+	name string
+	v    policy.Value
+} {
+	empty := []string{"container.image", "container.image.id", "container.image.repository", "container.image.tag",
+		"container.image.digest", "container.mounts", "container.ip", "container.cni.json", "container.labels"}
+	var out []struct {
+		name string
+		v    policy.Value
+	}
+	add := func(name string, v policy.Value) {
+		out = append(out, struct {
+			name string
+			v    policy.Value
+		}{name, v})
+	}
+	for _, n := range []string{"container.id", "container.full_id", "container.name", "container.type"} {
+		add(n, policy.Text("host"))
+	}
+	for _, n := range empty {
+		add(n, policy.Text(""))
+	}
+	for _, n := range []string{"container.privileged", "container.host_pid", "container.host_network", "container.host_ipc"} {
+		add(n, policy.Bool(false))
+	}
+	return out
+}()
 
 // isHost tells whether a container id names the host.
 func isHost(id string) bool { return id == "" || strings.EqualFold(id, "host") }

@@ -1,240 +1,455 @@
 package runtime
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/peregrine-sec/peregrine/bpf"
 	"github.com/peregrine-sec/peregrine/policy"
-	"github.com/peregrine-sec/peregrine/runtime/proctable"
 	"github.com/peregrine-sec/peregrine/syscalls"
 	"golang.org/x/sys/unix"
 )
 
-// A decoder fills an event's evt.arg.*, fd.* and fs.path.* fields from a
-// syscall record, by the syscall's row of the table: the arguments its
-// exit event shows, named and rendered as Falco's are (flags.go, args.go),
-// the fd the event is about and the fs.path fields its paths fill.
-type decoder struct {
-	l   *Live
-	ev  *policy.Event
-	r   *bpf.Record
-	row *syscalls.Syscall
-	p   *proctable.Process
-	pid int32
-	// fsOK says whether Falco fills fs.path.* for this result.
-	fsOK bool
-}
-
-// setArgs sets evt.arg.*, fd.* and fs.path.* for the syscall of row.
-func (l *Live) setArgs(ev *policy.Event, r *bpf.Record, row *syscalls.Syscall, p *proctable.Process) {
-	d := decoder{l: l, ev: ev, r: r, row: row, p: p, pid: int32(r.Pid), fsOK: row.FSPaths(r.Ret)}
-	d.eventFD()
-	for i := range row.Args {
-		d.arg(&row.Args[i])
-	}
-	d.result()
-}
+// The fields a syscall's arguments fill, decoded by the syscall's row of
+// the table: evt.arg.NAME, the arguments its exit event shows, named and
+// rendered as Falco's are (flags.go, args.go); fd.*, the fd the event is
+// about; fs.path.*, the files its paths name. Each is decoded when asked.
 
 // reg is register i's value as the syscall's int argument (fds, dirfds).
-func (d *decoder) reg(i int8) int64 { return int64(int32(d.r.Args[i])) }
+func (s *liveEvent) reg(i int8) int64 { return int64(int32(s.r.Args[i])) }
 
 // str is the user string the capture read for register pos.
-func (d *decoder) str(pos int8) (string, bool) {
+func (s *liveEvent) str(pos int8) (string, bool) {
 	switch pos {
-	case d.row.Layout.Path0:
-		return d.r.Str(0)
-	case d.row.Layout.Path1:
-		return d.r.Str(1)
+	case s.row.Layout.Path0:
+		return s.r.StrView(0)
+	case s.row.Layout.Path1:
+		return s.r.StrView(1)
 	}
 	return "", false
 }
 
 // which is the capture's index (0 or 1) of the user string in register
 // pos, for resolve.
-func (d *decoder) which(pos int8) int {
-	if pos == d.row.Layout.Path1 {
+func (s *liveEvent) which(pos int8) int {
+	if pos == s.row.Layout.Path1 {
 		return 1
 	}
 	return 0
 }
 
 // base is the dirfd a Path or String argument is relative to.
-func (d *decoder) base(a *syscalls.Arg) int64 {
+func (s *liveEvent) base(a *syscalls.Arg) int64 {
 	if a.Base >= 0 {
-		return d.reg(d.row.Args[a.Base].Pos)
+		return s.reg(s.row.Args[a.Base].Pos)
 	}
 	return atFDCWD
 }
 
-// eventFD fills fd.* for the fd the event is about: the returned one,
-// the socket, or an fd or dirfd argument.
-func (d *decoder) eventFD() {
-	row, r, ev := d.row, d.r, d.ev
-	switch {
-	case row.EventFD == "":
-		return
-	case row.Opens():
-		d.openedFD()
-		return
-	case row.Role != syscalls.NoSocket:
-		fd := r.Ret
-		if row.EventFD != "res" {
-			fd = d.reg(d.argNamed(row.EventFD).Pos)
-		} else {
-			fd = fdNum(r.Ret)
+// path returns a Path argument as given and made absolute (resolve), once
+// per event.
+func (s *liveEvent) path(a *syscalls.Arg) (raw, abs string, ok bool) {
+	u := &s.paths[s.which(a.Pos)]
+	if !u.read {
+		u.read = true
+		if u.raw, u.ok = s.str(a.Pos); u.ok {
+			u.abs = s.l.resolve(s.r, s.p, s.base(a), u.raw, s.which(a.Pos))
 		}
-		ev.Set("fd.num", fd)
-		if r.Flags&bpf.FlagHasSock != 0 {
-			d.l.setSockFields(ev, r, row.Server())
-		}
-		return
-	case row.EventFD == "res":
-		ev.Set("fd.num", fdNum(r.Ret))
-		if a := d.fdNamer(); a != nil {
-			// A memfd: named by the name given, as libsinsp names it.
-			ev.Set("fd.type", "memfd")
-			if s, ok := d.str(a.Pos); ok {
-				ev.Set("fd.name", s)
-			}
-		} else if row.Result.Kind == syscalls.ResultFD && row.Layout.FD == syscalls.RetFD {
-			d.l.setFdByKernel(ev, r, d.pid, r.Ret)
-		}
-		return
 	}
-	a := d.argNamed(row.EventFD)
-	fd := d.reg(a.Pos)
-	if a.Kind == syscalls.DirFD {
-		// The event's fd is the dirfd: its name when it is one, and an
-		// empty name (not none) for AT_FDCWD, as libsinsp has it.
-		ev.Set("fd.num", fd)
-		name := ""
-		if fd >= 0 {
-			if dir, err := d.l.fdPath(d.pid, fd); err == nil {
-				ev.Set("fd.type", "directory")
-				name = dir
-			}
-		}
-		ev.Set("fd.name", name)
-		return
-	}
-	d.l.setFdByKernel(ev, r, d.pid, fd)
-	if v, ok := ev.Raw("fd.name"); ok && d.fsOK && a.FSPath != "" {
-		// The file is the fd (fchmod).
-		ev.Set("fs.path."+a.FSPath, v)
-		ev.Set("fs.path."+a.FSPath+"raw", v)
-	}
+	return u.raw, u.abs, u.ok
 }
 
-// fdNamer is the String argument that names the event's fd (a memfd's
-// name), or nil.
-func (d *decoder) fdNamer() *syscalls.Arg {
-	for i := range d.row.Args {
-		if a := &d.row.Args[i]; a.FDName && a.Kind == syscalls.String {
+// fdPath returns the FDName Path argument (an open's), if the row has one.
+func (s *liveEvent) fdNamePath() *syscalls.Arg {
+	for i := range s.row.Args {
+		if a := &s.row.Args[i]; a.FDName && a.Kind == syscalls.Path {
 			return a
 		}
 	}
 	return nil
 }
 
-// openedFD fills fd.* for the file an open returned: named by the path
-// opened, a directory when O_DIRECTORY or the inode says so.
-func (d *decoder) openedFD() {
-	r, ev := d.r, d.ev
-	ev.Set("fd.num", fdNum(r.Ret))
-	typ := "file"
-	if (r.Ret >= 0 && r.File.Mode&unix.S_IFMT == unix.S_IFDIR) || d.openFlags()&unix.O_DIRECTORY != 0 {
-		typ = "directory"
+// fdNamer is the String argument that names the event's fd (a memfd's
+// name), or nil.
+func (s *liveEvent) fdNamer() *syscalls.Arg {
+	for i := range s.row.Args {
+		if a := &s.row.Args[i]; a.FDName && a.Kind == syscalls.String {
+			return a
+		}
 	}
-	ev.Set("fd.type", typ)
-	if r.Ret >= 0 {
-		ev.Set("fd.ino", r.File.Ino)
-		ev.Set("fd.dev", r.File.Dev)
-	}
+	return nil
 }
 
-// openFlags are an open's flags (creat's implied ones).
-func (d *decoder) openFlags() uint64 {
-	if d.row.Layout.FlagsArg == syscalls.CreatFlags {
-		return unix.O_CREAT | unix.O_WRONLY | unix.O_TRUNC
-	}
-	return d.r.Args[d.row.Layout.FlagsArg]
-}
-
-func (d *decoder) argNamed(name string) *syscalls.Arg {
-	a, ok := d.row.Arg(name)
+func (s *liveEvent) argNamed(name string) *syscalls.Arg {
+	a, ok := s.row.Arg(name)
 	if !ok {
-		panic("syscalls: row " + d.row.Name + " names no argument " + name)
+		panic("syscalls: row " + s.row.Name + " names no argument " + name)
 	}
 	return a
 }
 
-// arg sets evt.arg.NAME, and the fields it fills.
-func (d *decoder) arg(a *syscalls.Arg) {
-	l, r, ev := d.l, d.r, d.ev
-	set := func(v any) { ev.Set("evt.arg."+a.Name, v) }
+// fdField reads one of the fd.* fields.
+func (s *liveEvent) fdField(_ *policy.Event, k policy.Key) (policy.Value, bool) {
+	for _, kv := range s.fdFields() {
+		if kv.k == k {
+			return kv.v, true
+		}
+	}
+	return policy.Value{}, false
+}
+
+// fdFields returns the fields of the fd the event is about, decoded once
+// per event: the returned one, the socket, or an fd or dirfd argument; an
+// open's named by its path.
+func (s *liveEvent) fdFields() []keyValue {
+	if s.fdRead {
+		return s.fd
+	}
+	s.fdRead = true
+	s.eventFD()
+	if a := s.fdNamePath(); a != nil {
+		if raw, abs, ok := s.path(a); ok {
+			s.setFD(keyFdName, policy.Text(resolvedPath(raw, abs)))
+			s.setFD(keyFdNameraw, policy.Text(raw))
+		}
+	}
+	return s.fd
+}
+
+// setFD sets an fd field, replacing its value.
+func (s *liveEvent) setFD(k policy.Key, v policy.Value) {
+	for i := range s.fd {
+		if s.fd[i].k == k {
+			s.fd[i].v = v
+			return
+		}
+	}
+	s.fd = append(s.fd, keyValue{k, v})
+}
+
+func (s *liveEvent) setFDName(name string, v policy.Value) { s.setFD(policy.MustKey(name), v) }
+
+var (
+	keyFdIno = policy.MustKey("fd.ino")
+	keyFdDev = policy.MustKey("fd.dev")
+)
+
+func (s *liveEvent) eventFD() {
+	row, r := s.row, s.r
+	switch {
+	case row.EventFD == "":
+		return
+	case row.Opens():
+		// The file an open returned: a directory when O_DIRECTORY or the
+		// inode says so.
+		s.setFD(keyFdNum, policy.Int(fdNum(r.Ret)))
+		typ := "file"
+		if (r.Ret >= 0 && r.File.Mode&unix.S_IFMT == unix.S_IFDIR) || s.openFlags()&unix.O_DIRECTORY != 0 {
+			typ = "directory"
+		}
+		s.setFD(keyFdType, policy.Text(typ))
+		if r.Ret >= 0 {
+			s.setFD(keyFdIno, policy.Uint(r.File.Ino))
+			s.setFD(keyFdDev, policy.Uint(uint64(r.File.Dev)))
+		}
+		return
+	case row.Role != syscalls.NoSocket:
+		fd := fdNum(r.Ret)
+		if row.EventFD != "res" {
+			fd = s.reg(s.argNamed(row.EventFD).Pos)
+		}
+		s.setFD(keyFdNum, policy.Int(fd))
+		if r.Flags&bpf.FlagHasSock != 0 {
+			s.sockFields(row.Server())
+		}
+		return
+	case row.EventFD == "res":
+		s.setFD(keyFdNum, policy.Int(fdNum(r.Ret)))
+		if a := s.fdNamer(); a != nil {
+			// A memfd: named by the name given, as libsinsp names it.
+			s.setFD(keyFdType, policy.Text("memfd"))
+			if name, ok := s.str(a.Pos); ok {
+				s.setFD(keyFdName, policy.Text(name))
+			}
+		} else if row.Result.Kind == syscalls.ResultFD && row.Layout.FD == syscalls.RetFD {
+			s.fdByKernel(r.Ret)
+		}
+		return
+	}
+	a := s.argNamed(row.EventFD)
+	fd := s.reg(a.Pos)
+	if a.Kind == syscalls.DirFD {
+		// The event's fd is the dirfd: its name when it is one, and an
+		// empty name (not none) for AT_FDCWD, as libsinsp has it.
+		s.setFD(keyFdNum, policy.Int(fd))
+		name := ""
+		if fd >= 0 {
+			if dir, err := s.l.fdPath(s.pid, fd); err == nil {
+				s.setFD(keyFdType, policy.Text("directory"))
+				name = dir
+			}
+		}
+		s.setFD(keyFdName, policy.Text(name))
+		return
+	}
+	s.fdByKernel(fd)
+}
+
+// fdByKernel sets the fd fields of an fd the kernel described, naming it
+// from /proc when it is not a socket.
+func (s *liveEvent) fdByKernel(fd int64) {
+	r := s.r
+	if fd < 0 {
+		return
+	}
+	s.setFD(keyFdNum, policy.Int(fd))
+	if r.Flags&bpf.FlagHasSock != 0 {
+		s.sockFields(false)
+		return
+	}
+	if r.Flags&bpf.FlagHasFile != 0 {
+		s.setFD(keyFdType, policy.Text(fileType(r.File.Mode)))
+	}
+	if path, err := s.l.fdPath(s.pid, fd); err == nil {
+		s.setFD(keyFdName, policy.Text(path))
+	}
+}
+
+func fileType(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return "directory"
+	case unix.S_IFIFO:
+		return "pipe"
+	case unix.S_IFSOCK:
+		return "unix"
+	}
+	return "file"
+}
+
+// sockFields sets fd.* from the kernel's view of the socket. server says
+// whether this process is the server end (accept, bind, listen).
+func (s *liveEvent) sockFields(server bool) {
+	sk := s.r.Sock
+	set := s.setFDName
+	switch sk.Family {
+	case unix.AF_INET, unix.AF_INET6:
+		typ := "ipv4"
+		if sk.Family == unix.AF_INET6 && !sk.LocalAddr.Is4() {
+			typ = "ipv6"
+		}
+		set("fd.type", policy.Text(typ))
+		set("fd.sockfamily", policy.Text("ip"))
+		proto := "raw"
+		switch {
+		case sk.Type == unix.SOCK_STREAM:
+			proto = "tcp"
+		case sk.Type == unix.SOCK_DGRAM && sk.Protocol == unix.IPPROTO_ICMP:
+			proto = "icmp"
+		case sk.Type == unix.SOCK_DGRAM:
+			proto = "udp"
+		}
+		set("fd.l4proto", policy.Text(proto))
+		local, remote := sk.LocalAddr, sk.RemoteAddr
+		set("fd.lip", policy.Text(local.String()))
+		set("fd.lport", policy.Uint(uint64(sk.LocalPort)))
+		connected := remote.IsValid() && !remote.IsUnspecified() && sk.RemotePort != 0
+		set("fd.connected", policy.Bool(connected))
+		if connected {
+			set("fd.rip", policy.Text(remote.String()))
+			set("fd.rport", policy.Uint(uint64(sk.RemotePort)))
+		}
+		cip, cport, sip, sport := local, sk.LocalPort, remote, sk.RemotePort
+		if server {
+			cip, cport, sip, sport = remote, sk.RemotePort, local, sk.LocalPort
+		}
+		set("fd.is_server", policy.Bool(server))
+		if sip.IsValid() && (server || connected) {
+			set("fd.sip", policy.Text(sip.String()))
+			set("fd.sport", policy.Uint(uint64(sport)))
+		}
+		if cip.IsValid() && (!server || connected) {
+			set("fd.cip", policy.Text(cip.String()))
+			set("fd.cport", policy.Uint(uint64(cport)))
+		}
+		if connected {
+			set("fd.name", policy.Text(fmt.Sprintf("%s:%d->%s:%d", cip, cport, sip, sport)))
+		} else {
+			set("fd.name", policy.Text(fmt.Sprintf("%s:%d", local, sk.LocalPort)))
+		}
+	case unix.AF_UNIX:
+		set("fd.type", policy.Text("unix"))
+		set("fd.sockfamily", policy.Text("unix"))
+		if _, _, _, path, ok := Sockaddr(s.r.Blobs[2]); ok && path != "" {
+			set("fd.name", policy.Text(path))
+		}
+	case unix.AF_NETLINK:
+		set("fd.type", policy.Text("netlink"))
+	default:
+		set("fd.type", policy.Text(familyName(uint64(sk.Family))))
+	}
+}
+
+// openFlags are an open's flags (creat's implied ones).
+func (s *liveEvent) openFlags() uint64 {
+	if s.row.Layout.FlagsArg == syscalls.CreatFlags {
+		return unix.O_CREAT | unix.O_WRONLY | unix.O_TRUNC
+	}
+	return s.r.Args[s.row.Layout.FlagsArg]
+}
+
+// fsPath reads fs.path.NAME or fs.path.NAMEraw: the file an argument
+// names, on a result for which Falco fills them.
+func (s *liveEvent) fsPath(e *policy.Event, k policy.Key) (policy.Value, bool) {
+	if !s.row.FSPaths(s.r.Ret) {
+		return policy.Value{}, false
+	}
+	name := strings.TrimPrefix(k.Field().Name, "fs.path.")
+	name, raw := strings.CutSuffix(name, "raw")
+	var v policy.Value
+	found := false
+	for i := range s.row.Args {
+		a := &s.row.Args[i]
+		if a.FSPath != name {
+			continue
+		}
+		var given, resolved string
+		switch a.Kind {
+		case syscalls.Path:
+			r, abs, ok := s.path(a)
+			if !ok {
+				continue
+			}
+			given, resolved = r, resolvedPath(r, abs)
+			if a.FDName && a.Base >= 0 && !filepath.IsAbs(r) && s.r.Ret < 0 {
+				resolved = unknownDir // libsinsp takes a relative *at open's from its fd
+			}
+		case syscalls.String:
+			str, ok := s.str(a.Pos)
+			if !ok || str == "" {
+				continue
+			}
+			given = str
+			switch {
+			case filepath.IsAbs(str):
+				resolved = filepath.Clean(str)
+			case a.Base == syscalls.Unresolved:
+				resolved = unknownDir + str
+			default:
+				resolved = resolvedPath(str, s.l.resolve(s.r, s.p, atFDCWD, str, -1))
+			}
+		case syscalls.FD:
+			// The file is the fd (fchmod).
+			if s.row.EventFD != a.Name {
+				continue
+			}
+			fd, ok := e.Get(keyFdName)
+			if !ok {
+				continue
+			}
+			given, _ = fd.Text()
+			resolved = given
+		default:
+			continue
+		}
+		v, found = policy.Text(resolved), true
+		if raw {
+			v = policy.Text(given)
+		}
+	}
+	return v, found
+}
+
+// argValue reads evt.arg.NAME: the argument of that name, or the result.
+func (s *liveEvent) argValue(e *policy.Event, name string) (policy.Value, bool) {
+	if name == s.row.Result.Name {
+		return s.result(e)
+	}
+	a, ok := s.row.Arg(name)
+	if !ok {
+		return policy.Value{}, false
+	}
+	if a.Kind == syscalls.Uint && a.Pos >= 0 {
+		return policy.Uint(s.r.Args[a.Pos]), true
+	}
+	t, ok := s.arg(e, a)
+	return policy.Text(t), ok
+}
+
+// arg renders one argument as evt.arg shows it.
+func (s *liveEvent) arg(e *policy.Event, a *syscalls.Arg) (string, bool) {
+	l, r := s.l, s.r
 	var v uint64
 	if a.Pos >= 0 {
 		v = r.Args[a.Pos]
 	}
+	flags := func(f func(uint64) string) (string, bool) { return l.render(a.Kind, v, f), true }
 	switch a.Kind {
 	case syscalls.Path:
-		d.path(a)
+		raw, abs, ok := s.path(a)
+		return argPath(raw, abs), ok
 	case syscalls.String:
-		d.string(a)
+		return s.str(a.Pos)
 	case syscalls.DirFD:
-		set(l.dirfdArg(d.pid, d.reg(a.Pos)))
+		return l.dirfdArg(s.pid, s.reg(a.Pos)), true
 	case syscalls.FD:
-		set(fdArgOf(ev, d.reg(a.Pos)))
+		return fdArgOf(e, s.reg(a.Pos)), true
 	case syscalls.OpenFlags:
-		set(OpenFlags(v, r.Ret >= 0 && r.File.FMode&bpf.FModeCreated != 0))
+		created := r.Ret >= 0 && r.File.FMode&bpf.FModeCreated != 0
+		if created {
+			v |= 1 << 63
+		}
+		return flags(func(v uint64) string { return OpenFlags(v&^(1<<63), v&(1<<63) != 0) })
 	case syscalls.OpenMode:
-		set(OpenMode(d.openFlags(), v))
+		if s.openFlags()&(unix.O_CREAT|linuxOTmpfile) == 0 {
+			v = 0 // only a creating open has a mode (OpenModeToPPM)
+		}
+		return l.render(a.Kind, v, func(v uint64) string { return OpenMode(unix.O_CREAT, v) }), true
 	case syscalls.CreatMode:
-		set(CreatMode(v))
+		return flags(CreatMode)
 	case syscalls.MkdirMode:
-		set(MkdirMode(v))
+		return flags(MkdirMode)
 	case syscalls.ChmodMode:
-		set(ChmodMode(v))
+		return flags(ChmodMode)
 	case syscalls.CloneFlags:
-		set(CloneFlags(v))
+		return flags(CloneFlags)
 	case syscalls.UnlinkatFlags:
-		set(UnlinkatFlags(v))
+		return flags(UnlinkatFlags)
 	case syscalls.LinkatFlags:
-		set(LinkatFlags(v))
+		return flags(LinkatFlags)
 	case syscalls.Renameat2Flags:
-		set(Renameat2Flags(v))
+		return flags(Renameat2Flags)
 	case syscalls.Dup3Flags:
-		set(Dup3Flags(v))
+		return flags(Dup3Flags)
 	case syscalls.MemfdFlags:
-		set(MemfdFlags(v))
+		return flags(MemfdFlags)
 	case syscalls.MountFlags:
-		set(MountFlags(v))
+		return flags(MountFlags)
 	case syscalls.FinitModuleFlags:
-		set(FinitModuleFlags(v))
+		return flags(FinitModuleFlags)
 	case syscalls.UserfaultfdFlags:
-		set(UserfaultfdFlags(v))
+		return flags(UserfaultfdFlags)
 	case syscalls.SockFamily:
-		set(SocketFamily(v))
+		return flags(SocketFamily)
 	case syscalls.SockType:
-		set(SocketType(v))
+		return flags(SocketType)
 	case syscalls.SockFlags:
-		set(SocketFlags(v))
+		return flags(SocketFlags)
 	case syscalls.Sockaddr:
-		set(SockaddrArg(r.Blobs[2]))
-	case syscalls.Uint:
-		set(v)
+		return SockaddrArg(r.Blobs[2]), true
 	case syscalls.Request:
-		set(PtraceRequest(v))
+		return flags(PtraceRequest)
 	case syscalls.BPFCmd:
-		set(BPFCommand(v))
+		return flags(BPFCommand)
 	case syscalls.PID:
-		target := d.reg(a.Pos)
+		target := s.reg(a.Pos)
 		tp, known := l.table.Get(int32(target))
 		comm := ""
 		if known {
 			comm = tp.Comm
 		}
-		set(PIDArg(target, comm, known))
+		return PIDArg(target, comm, known), true
 	case syscalls.UID:
 		uid := uint32(v)
 		if r.Flags&bpf.FlagCompat != 0 && r.AbiNr == ia32Setuid16 {
@@ -245,114 +460,56 @@ func (d *decoder) arg(a *syscalls.Arg) {
 			}
 		}
 		uname, known := l.users.UserName(uid)
-		set(UIDArg(uid, uname, known))
+		return UIDArg(uid, uname, known), true
 	case syscalls.ExecPath:
 		// A successful exec replaced the memory the file name was in:
 		// the exec record that came first carried it.
-		fn, ok := "", false
-		if r.Ret >= 0 {
-			fn, ok = l.execFilename[d.pid]
-			delete(l.execFilename, d.pid)
-		} else {
-			fn, ok = d.str(a.Pos)
+		fn, ok := s.execFilename, s.hasExecFilename
+		if r.Ret < 0 {
+			fn, ok = s.str(a.Pos)
 		}
-		if ok {
-			set(argPath(fn, l.resolve(r, d.p, atFDCWD, fn, -1)))
+		if !ok {
+			return "", false
 		}
+		return argPath(fn, l.resolve(r, s.p, atFDCWD, fn, -1)), true
 	case syscalls.ExeFlags:
-		if r.Ret >= 0 && d.p != nil && d.p.ExeFlagsKnown {
-			set(ExeFlags(exeBits(d.p)))
+		if r.Ret >= 0 && s.p != nil && s.p.ExeFlagsKnown {
+			return ExeFlags(exeBits(s.p)), true
 		}
 	}
+	return "", false
 }
 
-// path sets a Path argument: evt.arg.NAME as Falco shows it, fd.name when
-// it names the event's fd, and on success its fs.path field.
-func (d *decoder) path(a *syscalls.Arg) {
-	raw, ok := d.str(a.Pos)
-	if !ok {
-		return
-	}
-	abs := d.l.resolve(d.r, d.p, d.base(a), raw, d.which(a.Pos))
-	d.ev.Set("evt.arg."+a.Name, argPath(raw, abs))
-	resolved := resolvedPath(raw, abs)
-	if a.FDName {
-		d.ev.Set("fd.name", resolved)
-		d.ev.Set("fd.nameraw", raw)
-		d.ev.Set("evt.arg.fd", FDArg(d.r.Ret, d.fdTypeChar(), "", resolved, true))
-	}
-	if d.fsOK && a.FSPath != "" {
-		fs := resolved
-		if a.FDName && a.Base >= 0 && !filepath.IsAbs(raw) && d.r.Ret < 0 {
-			fs = unknownDir // libsinsp takes a relative *at open's from its fd
-		}
-		d.ev.Set("fs.path."+a.FSPath, fs)
-		d.ev.Set("fs.path."+a.FSPath+"raw", raw)
-	}
-}
-
-// fdTypeChar is the type character of the event's fd, from fd.type.
-func (d *decoder) fdTypeChar() string {
-	if v, ok := d.ev.Raw("fd.type"); ok {
-		if typ, ok := v.(string); ok {
-			tc, _ := policy.FDTypeChar(typ)
-			return tc
-		}
-	}
-	return ""
-}
-
-// string sets a String argument as given, and on success its fs.path
-// field: a path made absolute against the cwd, or left unresolved
-// ("<UNKNOWN>" and the text) where Falco does not resolve it.
-func (d *decoder) string(a *syscalls.Arg) {
-	s, ok := d.str(a.Pos)
-	if !ok {
-		return
-	}
-	d.ev.Set("evt.arg."+a.Name, s)
-	if !d.fsOK || a.FSPath == "" || s == "" {
-		return
-	}
-	abs := s
-	switch {
-	case filepath.IsAbs(s):
-		abs = filepath.Clean(s)
-	case a.Base == syscalls.Unresolved:
-		abs = unknownDir + s
-	default:
-		abs = resolvedPath(s, d.l.resolve(d.r, d.p, atFDCWD, s, -1))
-	}
-	d.ev.Set("fs.path."+a.FSPath, abs)
-	d.ev.Set("fs.path."+a.FSPath+"raw", s)
-}
-
-// result sets the argument holding the return value.
-func (d *decoder) result() {
-	res, r, ev := &d.row.Result, d.r, d.ev
-	set := func(v any) { ev.Set("evt.arg."+res.Name, v) }
-	switch res.Kind {
+// result renders the argument holding the return value.
+func (s *liveEvent) result(e *policy.Event) (policy.Value, bool) {
+	r := s.r
+	switch s.row.Result.Kind {
 	case syscalls.Errno:
-		set(ErrnoArg(r.Ret))
+		return policy.Text(ErrnoArg(r.Ret)), true
 	case syscalls.ResultPID:
-		child, known := d.l.table.Get(int32(r.Ret))
+		child, known := s.l.table.Get(int32(r.Ret))
 		comm := ""
 		if known && r.Ret > 0 {
 			comm = child.Comm
 		}
-		set(PIDArg(r.Ret, comm, known && r.Ret > 0))
+		return policy.Text(PIDArg(r.Ret, comm, known && r.Ret > 0)), true
 	case syscalls.ResultFD:
 		switch {
-		case d.row.Opens():
-			if _, ok := ev.Raw("evt.arg.fd"); !ok { // the path was unreadable
-				set(FDArg(r.Ret, d.fdTypeChar(), "", "", false))
+		case s.row.Opens():
+			tc, _ := e.Text(keyFdTypechar)
+			if a := s.fdNamePath(); a != nil {
+				if raw, abs, ok := s.path(a); ok {
+					return policy.Text(FDArg(r.Ret, tc, "", resolvedPath(raw, abs), true)), true
+				}
 			}
-		case d.row.EventFD == "":
+			return policy.Text(FDArg(r.Ret, tc, "", "", false)), true
+		case s.row.EventFD == "":
 			// libsinsp records any result >= 0 as an fd of the
 			// syscall's own type without a name (bpf).
-			set(FDArg(r.Ret, "b", "", "", r.Ret >= 0))
+			return policy.Text(FDArg(r.Ret, "b", "", "", r.Ret >= 0)), true
 		default:
-			set(fdArgOf(ev, r.Ret))
+			return policy.Text(fdArgOf(e, r.Ret)), true
 		}
 	}
+	return policy.Value{}, false
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -72,13 +71,17 @@ type Live struct {
 	// execFilename holds, per process, the file name of its last exec
 	// until the execve record that follows uses it.
 	execFilename map[int32]string
-	caps         map[uint64]string        // see capNames
-	procFields   map[int32]*processCache  // see processFields
-	envKeys      atomic.Pointer[[]string] // see envKeysOf
-	chain        []*proctable.Process     // processFields' buffer
-	alerts       atomic.Uint64
-	evaluated    atomic.Uint64
-	syscalls     []string
+	caps         map[uint64]string       // see capNames
+	rendered     map[renderKey]string    // see render
+	procFields   map[int32]*processCache // see processFields
+	envKeys      atomic.Pointer[envKeys] // see envKeysOf
+	chain        []*proctable.Process    // processFields' buffer
+	// ev is the event of the record being handled, read from src.
+	ev        policy.Event
+	src       liveEvent
+	alerts    atomic.Uint64
+	evaluated atomic.Uint64
+	syscalls  []string
 }
 
 // planHistory is how many plans Live keeps for the records still queued
@@ -86,10 +89,12 @@ type Live struct {
 // evaluated against every rule of the running plan.
 const planHistory = 8
 
-// numberedPlan is a compiled plan with the number the kernel gave it.
+// numberedPlan is a compiled plan with the number the kernel gave it, and
+// the matcher Run evaluates its tree with.
 type numberedPlan struct {
-	num  uint32
-	plan *compiler.Plan
+	num     uint32
+	plan    *compiler.Plan
+	matcher *compiler.Matcher
 }
 
 // SyscallsFor returns the capturable syscalls the ruleset's enabled rules
@@ -188,7 +193,7 @@ func (l *Live) apply(plan *compiler.Plan) error {
 	if err != nil {
 		return fmt.Errorf("kernel filter: %w", err)
 	}
-	np := &numberedPlan{num: num, plan: plan}
+	np := &numberedPlan{num: num, plan: plan, matcher: plan.Tree.NewMatcher()}
 	slot := &l.plans[num%planHistory]
 	old := slot.Swap(np)
 	if _, err := l.probe.ApplyPlan(plan.Encoding); err != nil {
@@ -202,15 +207,15 @@ func (l *Live) apply(plan *compiler.Plan) error {
 // planOf returns the plan that judged record r and the classes it
 // passed; for a record whose plan is no longer kept, the running plan and
 // every class.
-func (l *Live) planOf(r *bpf.Record) (*compiler.Plan, compiler.Mask) {
+func (l *Live) planOf(r *bpf.Record) (*numberedPlan, compiler.Mask) {
 	if np := l.plans[r.Plan%planHistory].Load(); np != nil && np.num == r.Plan {
-		return np.plan, compiler.Mask(r.Mask)
+		return np, compiler.Mask(r.Mask)
 	}
 	np := l.current.Load()
 	if np == nil {
 		return nil, compiler.Mask{}
 	}
-	return np.plan, compiler.AllClasses(compiler.MaskBits)
+	return np, compiler.AllClasses(compiler.MaskBits)
 }
 
 // Reload compiles a new ruleset and makes it the running one: the kernel
@@ -338,19 +343,21 @@ func (l *Live) evaluate(r *bpf.Record, ev *policy.Event, dst []Alert) []Alert {
 	if r.Kind != bpf.KindSyscall {
 		return dst
 	}
-	plan, mask := l.planOf(r)
-	if plan == nil {
+	np, mask := l.planOf(r)
+	if np == nil {
 		return dst
 	}
+	plan := np.plan
 	l.cand = plan.Candidates(syscallName(r), mask, l.cand)
-	l.matched = plan.Tree.Match(ev, l.matching == MatchFirst, l.cand, l.matched[:0])
+	l.matched = np.matcher.Match(ev, l.matching == MatchFirst, l.cand, l.matched[:0])
 	if len(l.matched) == 0 {
 		return dst
 	}
 	t := EventTime(ev)
 	rules := plan.Tree.Rules()
+	kept := ev.Snapshot() // the record is read into again once the alert is out
 	for _, i := range l.matched {
-		dst = append(dst, Alert{Rule: rules[i], Event: ev, Time: t, Output: rules[i].Output.Render(ev)})
+		dst = append(dst, Alert{Rule: rules[i], Event: kept, Time: t, Output: rules[i].Output.Render(ev)})
 	}
 	return dst
 }
@@ -409,6 +416,38 @@ func (l *Live) handle(r *bpf.Record) *policy.Event {
 		return ev
 	}
 	return nil
+}
+
+// event returns the event of a syscall record, valid until the next
+// record: its fields are read when asked. The process table's entry is
+// the one the record found (a chdir's event has the old working
+// directory), refreshed when the kernel says the cgroups changed.
+func (l *Live) event(r *bpf.Record) *policy.Event {
+	row, known := syscalls.ByNr(int(r.Syscall))
+	if !known {
+		return nil
+	}
+	pid := int32(r.Pid)
+	p, ok := l.table.Get(pid)
+	if !ok {
+		p, _ = l.table.Refresh(pid)
+	} else if p.CgroupKey != r.CgroupKey {
+		l.refreshCgroup(pid, r.CgroupKey)
+		p, _ = l.table.Get(pid)
+	}
+	l.num++
+	l.src.reset(l, r, row, p, l.num)
+	if row.Args != nil && r.Ret >= 0 {
+		for i := range row.Args {
+			if row.Args[i].Kind == syscalls.ExecPath {
+				// The exec record that came first carried the file name.
+				l.src.execFilename, l.src.hasExecFilename = l.execFilename[pid]
+				delete(l.execFilename, pid)
+			}
+		}
+	}
+	l.ev.Reset(&l.src)
+	return &l.ev
 }
 
 func (l *Live) exec(r *bpf.Record) {
@@ -539,250 +578,6 @@ func splitNUL(b []byte) []string {
 	return strings.Split(s, "\x00")
 }
 
-// eventFields is about how many fields event sets, with the derived ones.
-const eventFields = 96
-
-// maxAncestors bounds the proc.aname chain.
-const maxAncestors = 16
-
-// event builds the Falco-field event of a syscall record.
-func (l *Live) event(r *bpf.Record) *policy.Event {
-	row, known := syscalls.ByNr(int(r.Syscall))
-	if !known {
-		return nil
-	}
-	name := row.Name
-	pid := int32(r.Pid)
-	p, ok := l.table.Get(pid)
-	if !ok {
-		p, _ = l.table.Refresh(pid)
-	} else if p.CgroupKey != r.CgroupKey {
-		l.refreshCgroup(pid, r.CgroupKey)
-		p, _ = l.table.Get(pid)
-	}
-	ev := policy.NewEventSize(eventFields)
-	l.num++
-	ev.Set("evt.num", l.num)
-	ev.Set("evt.type", name)
-	ev.Set("evt.rawtime", int64(r.Timestamp)+l.bootToWall)
-	ev.Set("evt.rawres", r.Ret)
-	ev.Set("proc.pid", int64(r.Pid))
-	ev.Set("thread.tid", int64(r.Tid))
-	ev.Set("proc.ppid", int64(r.Ppid))
-	ev.Set("proc.vpid", int64(r.VPid))
-	ev.Set("user.uid", r.EUID)
-	// As libsinsp: "root" for id 0 without an entry, "<NA>" otherwise.
-	uname, home, shell := l.users.FalcoUser(r.EUID)
-	ev.Set("user.name", uname)
-	ev.Set("user.homedir", home)
-	ev.Set("user.shell", shell)
-	loginUID := int64(r.LoginUID)
-	if r.LoginUID == ^uint32(0) {
-		loginUID = -1
-	}
-	ev.Set("user.loginuid", loginUID)
-	ev.Set("user.loginname", l.users.FalcoLoginName(loginUID))
-	ev.Set("group.gid", r.GID)
-	ev.Set("group.name", l.users.FalcoGroup(r.GID))
-	ev.Set("thread.cap_effective", l.capNames(r.CapEffective))
-	ev.Set("thread.cap_permitted", l.capNames(r.CapPermitted))
-	ev.Set("thread.cap_inheritable", l.capNames(r.CapInheritable))
-	l.setProcess(ev, r, p)
-	if p != nil && isHost(p.ContainerID) && l.bootEpoch > 0 {
-		ev.Set("container.start_ts", l.bootEpochText)
-		if now := uint64(int64(r.Timestamp) + l.bootToWall); now > l.bootEpoch {
-			ev.Set("container.duration", now-l.bootEpoch)
-		}
-	}
-	l.setArgs(ev, r, row, p)
-	ev.Derive()
-	return ev
-}
-
-// setProcess sets the proc.* and container.* fields. The process's own
-// name and its parent's are the names the kernel filter judged in this
-// record (the names taken at exec, even when empty); the rest comes from
-// the process table.
-func (l *Live) setProcess(ev *policy.Event, r *bpf.Record, p *proctable.Process) {
-	comm := r.CommString()
-	names := []any{comm, r.PCommString()}
-	if p == nil {
-		ev.Set("proc.aname", names)
-		return
-	}
-	c := l.processFields(p)
-	for _, f := range c.fields {
-		ev.Set(f.name, f.value)
-	}
-	for i, n := range c.names {
-		if i > 1 {
-			names = append(names, n)
-		}
-	}
-	ev.Set("proc.aname", names)
-	// The record's timestamp is on the boot-time clock, as StartTime is:
-	// the duration at the event, without a clock read per event.
-	if p.StartTime > 0 {
-		ev.Set("proc.duration", uint64(p.Duration(r.Timestamp)))
-	}
-	ev.Set("proc.cmdline", strings.TrimSpace(comm+" "+c.args))
-}
-
-// processCache holds the fields of a process that come from the process
-// table alone, with the table entries they were built from. Entries are
-// snapshots (a process that changes gets a new one), so the fields hold
-// while the chain of ancestors and the session and group leaders are the
-// same pointers.
-type processCache struct {
-	chain     []*proctable.Process
-	sess, grp *proctable.Process
-	fields    []field
-	names     []string // the ancestors' comms, [0] the process's
-	args      string   // proc.args
-	envKeys   *[]string
-}
-
-// envValue returns the value of variable name in env (VAR=value each).
-func envValue(env []string, name string) (string, bool) {
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, name); ok && strings.HasPrefix(v, "=") {
-			return v[1:], true
-		}
-	}
-	return "", false
-}
-
-// envKeysOf returns the variables the rules look up with proc.env[NAME],
-// in their conditions or outputs: the only ones events carry.
-func envKeysOf(rs *policy.Ruleset) *[]string {
-	seen := map[string]bool{}
-	var keys []string
-	add := func(f *policy.FieldRef) {
-		if f != nil && f.Field != nil && f.Field.Name == "proc.env" && f.HasArg && !seen[f.Arg] {
-			seen[f.Arg] = true
-			keys = append(keys, f.Arg)
-		}
-	}
-	for _, r := range rs.Enabled() {
-		policy.Walk(r.Condition, func(x policy.Expr) {
-			if c, ok := x.(*policy.Compare); ok {
-				add(&c.Left)
-				add(c.Right)
-			}
-		})
-		for _, f := range r.Output.Fields() {
-			add(f)
-		}
-	}
-	return &keys
-}
-
-type field struct {
-	name  string
-	value any
-}
-
-// processFields returns the table's fields of p, building them when p, an
-// ancestor or a leader has changed since they were built.
-func (l *Live) processFields(p *proctable.Process) *processCache {
-	l.chain = l.table.AncestorsInto(p.Pid, maxAncestors, l.chain[:0])
-	sess, _ := l.table.Get(p.Sid)
-	grp, _ := l.table.Get(p.Pgid)
-	envKeys := l.envKeys.Load()
-	if c, ok := l.procFields[p.Pid]; ok && c.sess == sess && c.grp == grp && slices.Equal(c.chain, l.chain) &&
-		len(l.chain) > 0 && l.chain[0] == p && c.envKeys == envKeys {
-		return c
-	}
-	c := &processCache{chain: slices.Clone(l.chain), sess: sess, grp: grp, args: strings.Join(p.Args, " "), envKeys: envKeys}
-	set := func(name string, v any) { c.fields = append(c.fields, field{name, v}) }
-	set("proc.exe", p.Exe)
-	set("proc.exepath", p.ExePath)
-	set("proc.args", c.args)
-	set("proc.env", strings.Join(p.Env, " "))
-	var keys []string
-	if c.envKeys != nil {
-		keys = *c.envKeys
-	}
-	for _, k := range keys {
-		if v, ok := envValue(p.Env, k); ok {
-			set("proc.env."+k, v)
-		}
-	}
-	if p.Cwd != "" {
-		set("proc.cwd", p.Cwd)
-	}
-	set("proc.tty", json.Number(strconv.FormatUint(uint64(p.Tty), 10)))
-	set("proc.sid", json.Number(strconv.Itoa(int(p.Sid))))
-	set("proc.vpgid", json.Number(strconv.Itoa(int(p.VPgid))))
-	set("proc.is_exe_from_memfd", p.ExeFromMemfd)
-	if p.ExeFlagsKnown {
-		set("proc.is_exe_writable", p.ExeWritable)
-		set("proc.is_exe_upper_layer", p.ExeUpperLayer)
-		set("proc.is_exe_lower_layer", p.ExeLowerLayer)
-	}
-	set("proc.is_vpgid_leader", p.VPid == p.VPgid)
-	set("proc.is_sid_leader", p.Pid == p.Sid)
-	if sess != nil {
-		set("proc.sname", sess.Comm)
-	}
-	if grp != nil {
-		set("proc.vpgid.name", grp.Comm)
-		set("proc.vpgid.exe", grp.Exe)
-		set("proc.vpgid.exepath", grp.ExePath)
-	}
-	if isHost(p.ContainerID) {
-		c.fields = append(c.fields, hostContainerFields...)
-	} else {
-		set("container.id", p.ContainerID)
-		set("container.type", p.ContainerRuntime)
-	}
-	var pids, exes, exePaths, cmdlines []any
-	for _, a := range c.chain {
-		c.names = append(c.names, a.Comm)
-		pids = append(pids, json.Number(strconv.Itoa(int(a.Pid))))
-		exes = append(exes, a.Exe)
-		exePaths = append(exePaths, a.ExePath)
-		cmdlines = append(cmdlines, cmdline(a))
-	}
-	set("proc.apid", pids)
-	set("proc.aexe", exes)
-	set("proc.aexepath", exePaths)
-	set("proc.acmdline", cmdlines)
-	if l.procFields == nil || len(l.procFields) >= 4096 {
-		l.procFields = map[int32]*processCache{}
-	}
-	l.procFields[p.Pid] = c
-	return c
-}
-
-// capNames returns proctable.CapNames(mask), remembering the few masks a
-// system's processes have.
-func (l *Live) capNames(mask uint64) string {
-	if s, ok := l.caps[mask]; ok {
-		return s
-	}
-	s := proctable.CapNames(mask)
-	if l.caps == nil {
-		l.caps = map[uint64]string{}
-	}
-	if len(l.caps) < 1024 {
-		l.caps[mask] = s
-	}
-	return s
-}
-
-func cmdline(p *proctable.Process) string {
-	if len(p.Args) == 0 {
-		return p.Comm
-	}
-	return p.Comm + " " + strings.Join(p.Args, " ")
-}
-
-const atFDCWD = -100
-
-// ia32Setuid16 is ia32's setuid, with a 16-bit uid (setuid32 is 213).
-const ia32Setuid16 = 23
-
 // resolve makes path number which (0 or 1) of a record absolute, as
 // Falco does for fd.name: relative to the directory fd dirfd, or to the
 // working directory for AT_FDCWD. The base is the directory the kernel
@@ -840,97 +635,4 @@ func fdNum(ret int64) int64 {
 		return -1
 	}
 	return ret
-}
-
-// setFdByKernel sets fd fields for an fd the kernel described, naming it
-// from /proc when it is not a socket.
-func (l *Live) setFdByKernel(ev *policy.Event, r *bpf.Record, pid int32, fd int64) {
-	if fd < 0 {
-		return
-	}
-	ev.Set("fd.num", fd)
-	if r.Flags&bpf.FlagHasSock != 0 {
-		l.setSockFields(ev, r, false)
-		return
-	}
-	if r.Flags&bpf.FlagHasFile != 0 {
-		ev.Set("fd.type", fileType(r.File.Mode))
-	}
-	if path, err := l.fdPath(pid, fd); err == nil {
-		ev.Set("fd.name", path)
-	}
-}
-
-func fileType(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		return "directory"
-	case unix.S_IFIFO:
-		return "pipe"
-	case unix.S_IFSOCK:
-		return "unix"
-	}
-	return "file"
-}
-
-// setSockFields fills fd.* from the kernel's view of the socket. server
-// says whether this process is the server end (accept, bind, listen).
-func (l *Live) setSockFields(ev *policy.Event, r *bpf.Record, server bool) {
-	s := r.Sock
-	switch s.Family {
-	case unix.AF_INET, unix.AF_INET6:
-		typ := "ipv4"
-		if s.Family == unix.AF_INET6 && !s.LocalAddr.Is4() {
-			typ = "ipv6"
-		}
-		ev.Set("fd.type", typ)
-		ev.Set("fd.sockfamily", "ip")
-		proto := "raw"
-		switch {
-		case s.Type == unix.SOCK_STREAM:
-			proto = "tcp"
-		case s.Type == unix.SOCK_DGRAM && s.Protocol == unix.IPPROTO_ICMP:
-			proto = "icmp"
-		case s.Type == unix.SOCK_DGRAM:
-			proto = "udp"
-		}
-		ev.Set("fd.l4proto", proto)
-		local, remote := s.LocalAddr, s.RemoteAddr
-		ev.Set("fd.lip", local.String())
-		ev.Set("fd.lport", uint64(s.LocalPort))
-		connected := remote.IsValid() && !remote.IsUnspecified() && s.RemotePort != 0
-		ev.Set("fd.connected", connected)
-		if connected {
-			ev.Set("fd.rip", remote.String())
-			ev.Set("fd.rport", uint64(s.RemotePort))
-		}
-		cip, cport, sip, sport := local, s.LocalPort, remote, s.RemotePort
-		if server {
-			cip, cport, sip, sport = remote, s.RemotePort, local, s.LocalPort
-		}
-		ev.Set("fd.is_server", server)
-		if sip.IsValid() && (server || connected) {
-			ev.Set("fd.sip", sip.String())
-			ev.Set("fd.sport", uint64(sport))
-		}
-		if cip.IsValid() && (!server || connected) {
-			ev.Set("fd.cip", cip.String())
-			ev.Set("fd.cport", uint64(cport))
-		}
-		if connected {
-			ev.Set("fd.name", fmt.Sprintf("%s:%d->%s:%d", cip, cport, sip, sport))
-		} else {
-			ev.Set("fd.name", fmt.Sprintf("%s:%d", local, s.LocalPort))
-		}
-	case unix.AF_UNIX:
-		ev.Set("fd.type", "unix")
-		ev.Set("fd.sockfamily", "unix")
-		if _, _, _, path, ok := Sockaddr(r.Blobs[2]); ok && path != "" {
-			ev.Set("fd.name", path)
-		}
-	case unix.AF_NETLINK:
-		ev.Set("fd.type", "netlink")
-	default:
-		ev.Set("fd.type", familyName(uint64(s.Family)))
-	}
 }

@@ -22,7 +22,11 @@ func newTestLive(b testing.TB) *Live {
 	name, src := rules.Default()
 	ld := falcocompat.NewLoader()
 	ld.AddFile(name, src)
-	res := ld.Compile()
+	return newTestLiveWith(b, ld.Compile())
+}
+
+func newTestLiveWith(b testing.TB, res *falcocompat.Result) *Live {
+	b.Helper()
 	if err := res.Err(); err != nil {
 		b.Fatal(err)
 	}
@@ -38,7 +42,7 @@ func newTestLive(b testing.TB) *Live {
 	if err != nil {
 		b.Fatal(err)
 	}
-	np := &numberedPlan{plan: plan}
+	np := &numberedPlan{plan: plan, matcher: plan.Tree.NewMatcher()}
 	l.plans[0].Store(np)
 	l.current.Store(np)
 	if err := l.table.Bootstrap(); err != nil {
@@ -67,27 +71,49 @@ func openRecord(path string) *bpf.Record {
 
 // BenchmarkUserspaceRecord measures userspace's cost per syscall record
 // that reaches it: building the event (Falco's fields from the record,
-// the process table and the users) and evaluating the rules the record's
-// mask admits, for an open that alerts and one that does not.
+// the process table and the users, as the rules read them) and evaluating
+// the rules the record's mask admits, for an open that alerts and one
+// that does not, with the default rules and with the upstream stable
+// rules (when ../shared holds them).
 func BenchmarkUserspaceRecord(b *testing.B) {
-	l := newTestLive(b)
-	for _, tc := range []struct{ name, path string }{{"alert", "/etc/shadow"}, {"no-alert", "/tmp/peregrine-bench"}} {
-		b.Run(tc.name, func(b *testing.B) {
-			r := openRecord(tc.path)
-			var alerts []Alert
-			b.ReportAllocs()
-			n := 0
-			for b.Loop() {
-				ev := l.handle(r)
-				alerts = l.evaluate(r, ev, alerts[:0])
-				n += len(alerts)
+	rulesets := []struct {
+		name string
+		live func(testing.TB) *Live
+	}{{"default", newTestLive}, {"upstream", func(tb testing.TB) *Live {
+		if _, err := os.Stat(upstreamRules); err != nil {
+			if os.Getenv("CI") != "" {
+				tb.Fatalf("upstream rules needed in CI: %v", err)
 			}
-			if (n > 0) != (tc.name == "alert") {
-				b.Fatalf("%d alerts in %d loops", n, b.N)
+			tb.Skipf("upstream rules absent: %v", err)
+		}
+		return newTestLiveWith(tb, falcocompat.LoadPaths(upstreamRules))
+	}}}
+	for _, rs := range rulesets {
+		b.Run(rs.name, func(b *testing.B) {
+			l := rs.live(b)
+			for _, tc := range []struct{ name, path string }{{"alert", "/etc/shadow"}, {"no-alert", "/tmp/peregrine-bench"}} {
+				b.Run(tc.name, func(b *testing.B) {
+					r := openRecord(tc.path)
+					var alerts []Alert
+					b.ReportAllocs()
+					n := 0
+					for b.Loop() {
+						ev := l.handle(r)
+						alerts = l.evaluate(r, ev, alerts[:0])
+						n += len(alerts)
+					}
+					if (n > 0) != (tc.name == "alert") {
+						b.Fatalf("%d alerts in %d loops", n, b.N)
+					}
+				})
 			}
 		})
 	}
 }
+
+// upstreamRules is Falco's stable rules file, test data kept outside the
+// repository.
+const upstreamRules = "../../shared/falco/falco_rules.yaml"
 
 // TestProcessFieldsFollowTable checks that the fields remembered per
 // process follow the process table: an exec's new arguments, a parent's
