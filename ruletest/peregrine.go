@@ -60,12 +60,15 @@ func ParseFile(name string, src []byte) (*TestFile, error) {
 	return &f, nil
 }
 
-// Suite is a compiled ruleset ready to check cases against.
+// Suite is a compiled ruleset ready to check cases against: the pipeline
+// that replay and run evaluate events with (package runtime), and the
+// reference evaluator as its oracle.
 type Suite struct {
 	Ruleset  *policy.Ruleset
 	Plan     *compiler.Plan
 	Ref      *policy.Evaluator
 	Matching runtime.Matching
+	pipe     *runtime.Pipeline
 }
 
 // LoadRules loads rule files or directories: Falco YAML through
@@ -137,10 +140,11 @@ func LoadRules(paths ...string) (*policy.Ruleset, error) {
 	return rs, nil
 }
 
-// NewSuite compiles a ruleset as peregrine run does (the syscalls its
-// rules need) and prepares the reference evaluator.
+// NewSuite compiles a ruleset as peregrine run and replay do (the
+// syscalls its rules need) into their pipeline, and prepares the
+// reference evaluator.
 func NewSuite(rs *policy.Ruleset, m runtime.Matching) (*Suite, error) {
-	plan, err := compiler.Compile(rs, compiler.Options{Syscalls: runtime.SyscallsFor(rs)})
+	pipe, err := runtime.NewPipeline(rs, m)
 	if err != nil {
 		return nil, err
 	}
@@ -148,38 +152,27 @@ func NewSuite(rs *policy.Ruleset, m runtime.Matching) (*Suite, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Suite{Ruleset: rs, Plan: plan, Ref: ref, Matching: m}, nil
+	return &Suite{Ruleset: rs, Plan: pipe.Plan(), Ref: ref, Matching: m, pipe: pipe}, nil
 }
 
-// PlanMatch returns the rules the compiled plan alerts for ev: the emulated
-// kernel filter's classes admit candidates, which the decision tree
-// evaluates. An event whose syscall the kernel program does not filter
-// goes to the tree with every rule a candidate.
+// Alerts appends to dst the alerts that replay and run raise for ev: the
+// pipeline's, with the plan's kernel filter emulated on the event (see
+// runtime.Pipeline).
+func (s *Suite) Alerts(ev *policy.Event, dst []runtime.Alert) []runtime.Alert {
+	return s.pipe.Evaluate(&runtime.Input{Event: ev}, dst)
+}
+
+// PlanMatch returns the numbers of the rules (in Plan.Rules) the pipeline
+// alerts for ev: those Alerts raises.
 func (s *Suite) PlanMatch(ev *policy.Event, dst []int) []int {
-	typ, _ := eventType(ev)
-	var cand []uint64
-	if _, filtered := s.Plan.Encoding.Syscalls[typ]; filtered {
-		cand = s.Plan.Candidates(typ, s.Plan.Encoding.Emulate(compiler.ViewOf(ev)), nil)
-	}
-	return s.Plan.Tree.Match(ev, s.Matching == runtime.MatchFirst, cand, dst)
+	_, dst = s.pipe.Match(&runtime.Input{Event: ev}, dst)
+	return dst
 }
 
 // RefMatch returns the rules the reference evaluator alerts for ev, in
 // load order (only the first with MatchFirst).
 func (s *Suite) RefMatch(ev *policy.Event, dst []int) []int {
-	typ, _ := eventType(ev)
-	for i, r := range s.Plan.Rules {
-		if r.EventTypes != nil && !slices.Contains(r.EventTypes, typ) {
-			continue
-		}
-		if s.Ref.Match(r, ev) {
-			dst = append(dst, i)
-			if s.Matching == runtime.MatchFirst {
-				break
-			}
-		}
-	}
-	return dst
+	return s.Ref.MatchRules(s.Plan.Rules, ev, s.Matching == runtime.MatchFirst, dst)
 }
 
 func (s *Suite) names(nums []int) []string {
@@ -239,7 +232,10 @@ func (s *Suite) Check(c Case, num uint64) *Result {
 func (s *Suite) dropped(ev *policy.Event, ref []string) string {
 	typ, _ := eventType(ev)
 	if _, filtered := s.Plan.Encoding.Syscalls[typ]; !filtered {
-		return ""
+		if len(ref) == 0 {
+			return ""
+		}
+		return fmt.Sprintf(" (the plan does not filter %q events: Peregrine does not capture them, and a live run never evaluates them)", typ)
 	}
 	mask := s.Plan.Encoding.Emulate(compiler.ViewOf(ev))
 	var out []string

@@ -150,12 +150,12 @@ func TestLiveRecordReplay(t *testing.T) {
 	for _, a := range le.alerts {
 		live = append(live, a.Rule.Name+"|"+a.Output)
 	}
-	eng, err := runtime.NewEngine(rs, runtime.MatchAll)
+	pipe, err := runtime.NewPipeline(rs, runtime.MatchAll)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var replayed []string
-	err = runtime.Replay(eng, "recording", &rec, func(a runtime.Alert) error {
+	err = runtime.Replay(pipe, "recording", &rec, func(a runtime.Alert) error {
 		replayed = append(replayed, a.Rule.Name+"|"+a.Output)
 		return nil
 	})

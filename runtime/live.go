@@ -45,7 +45,7 @@ type LiveOptions struct {
 }
 
 // Live is a running capture: the eBPF probe, the process table it keeps,
-// and the engine evaluating each event.
+// and the pipeline evaluating each event.
 type Live struct {
 	probe *bpf.Probe
 	table *proctable.Table
@@ -56,11 +56,9 @@ type Live struct {
 	plans    [planHistory]atomic.Pointer[numberedPlan]
 	current  atomic.Pointer[numberedPlan]
 	reloadMu sync.Mutex
-	matching Matching
-	cand     []uint64
-	matched  []int
+	// pipe evaluates the events with the plan that judged each.
+	pipe     *Pipeline
 	noFilter bool
-	record   *json.Encoder
 	proc     string
 	// bootToWall turns CLOCK_BOOTTIME nanoseconds into wall-clock ones.
 	bootToWall int64
@@ -76,8 +74,6 @@ type Live struct {
 	procFields   map[int32]*processCache  // see processFields
 	envKeys      atomic.Pointer[[]string] // see envKeysOf
 	chain        []*proctable.Process     // processFields' buffer
-	alerts       atomic.Uint64
-	evaluated    atomic.Uint64
 	syscalls     []string
 }
 
@@ -135,7 +131,7 @@ func StartLive(opts LiveOptions) (*Live, error) {
 		procRoot = "/proc"
 	}
 	l := &Live{
-		matching:     opts.Matching,
+		pipe:         PlanPipeline(nil, opts.Matching),
 		table:        proctable.New(procRoot),
 		users:        proctable.NewUsers("/etc/passwd", "/etc/group"),
 		proc:         procRoot,
@@ -143,8 +139,7 @@ func StartLive(opts LiveOptions) (*Live, error) {
 		execFilename: map[int32]string{},
 	}
 	if opts.Record != nil {
-		l.record = json.NewEncoder(opts.Record)
-		l.record.SetEscapeHTML(false)
+		l.pipe.Record(opts.Record)
 	}
 	boot, err := proctable.BoottimeNow()
 	if err != nil {
@@ -290,69 +285,53 @@ func Uncaptured(rs *policy.Ruleset) []*policy.Rule {
 	return out
 }
 
-// Run reads records until ctx is done, keeps the process table, evaluates
-// every syscall event and calls emit for each alert. When ctx is done it
-// still handles the records already in the ring buffer, then returns. An error from emit is
-// reported by Run's caller through onError and does not stop detection.
+// Run reads records until ctx is done, keeps the process table, runs
+// every syscall event through the pipeline and calls emit for each alert.
+// When ctx is done it still handles the records already in the ring
+// buffer, then returns. An error from emit is reported by Run's caller
+// through onError and does not stop detection.
 func (l *Live) Run(ctx context.Context, emit func(Alert) error, onError func(error)) error {
 	go func() {
 		<-ctx.Done()
 		// Drain: records already in the ring buffer are still handled.
 		l.probe.Flush()
 	}()
-	var rec bpf.Record
-	var alerts []Alert
-	for {
-		err := l.probe.ReadInto(&rec)
-		if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
-			return nil
-		}
-		if err != nil {
-			if onError != nil {
-				onError(err)
-			}
-			continue
-		}
-		ev := l.handle(&rec)
-		if ev == nil {
-			continue
-		}
-		if l.record != nil {
-			if err := l.record.Encode(ev); err != nil && onError != nil {
-				onError(fmt.Errorf("record: %w", err))
-			}
-		}
-		l.evaluated.Add(1)
-		alerts = l.evaluate(&rec, ev, alerts[:0])
-		for _, a := range alerts {
-			l.alerts.Add(1)
-			if err := emit(a); err != nil && onError != nil {
-				onError(err)
-			}
-		}
+	if onError == nil {
+		onError = func(error) {}
 	}
+	var rec bpf.Record
+	return l.pipe.Run(func(in *Input) error { return l.next(&rec, in) }, emit, onError)
 }
 
-// evaluate runs the decision tree on the rules the kernel mask admits.
-func (l *Live) evaluate(r *bpf.Record, ev *policy.Event, dst []Alert) []Alert {
-	if r.Kind != bpf.KindSyscall {
-		return dst
+// next is the live source: it reads the next record into rec and updates
+// the process table from it; for a syscall record it sets in to the event
+// in Falco's fields with the plan and the classes that judged it. It
+// returns io.EOF once the ring buffer is closed or drained.
+func (l *Live) next(rec *bpf.Record, in *Input) error {
+	err := l.probe.ReadInto(rec)
+	if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
+		return io.EOF
+	}
+	if err != nil {
+		return err
+	}
+	*in = l.input(rec, l.handle(rec))
+	return nil
+}
+
+// input is the pipeline's input for the event ev built from record r.
+func (l *Live) input(r *bpf.Record, ev *policy.Event) Input {
+	if ev == nil || r.Kind != bpf.KindSyscall {
+		return Input{}
 	}
 	plan, mask := l.planOf(r)
-	if plan == nil {
-		return dst
-	}
-	l.cand = plan.Candidates(syscallName(r), mask, l.cand)
-	l.matched = plan.Tree.Match(ev, l.matching == MatchFirst, l.cand, l.matched[:0])
-	if len(l.matched) == 0 {
-		return dst
-	}
-	t := EventTime(ev)
-	rules := plan.Tree.Rules()
-	for _, i := range l.matched {
-		dst = append(dst, Alert{Rule: rules[i], Event: ev, Time: t, Output: rules[i].Output.Render(ev)})
-	}
-	return dst
+	return Input{Event: ev, Plan: plan, Syscall: syscallName(r), Mask: mask}
+}
+
+// evaluate runs the pipeline's evaluation on the event ev built from r.
+func (l *Live) evaluate(r *bpf.Record, ev *policy.Event, dst []Alert) []Alert {
+	in := l.input(r, ev)
+	return l.pipe.Evaluate(&in, dst)
 }
 
 // Metrics are the counters `peregrine run` reports.
@@ -373,9 +352,9 @@ func (l *Live) Metrics() (Metrics, error) {
 		return m, err
 	}
 	m.Kernel = c
-	m.Userspace.EventsEvaluated = l.evaluated.Load()
+	m.Userspace.EventsEvaluated = l.pipe.Evaluated()
 	m.Userspace.Processes = l.table.Len()
-	m.Alerts = l.alerts.Load()
+	m.Alerts = l.pipe.Raised()
 	return m, nil
 }
 

@@ -32,7 +32,7 @@ func newTestLive(b testing.TB) *Live {
 		proc:         "/proc",
 		syscalls:     SyscallsFor(res.Ruleset),
 		execFilename: map[int32]string{},
-		matching:     MatchFirst,
+		pipe:         PlanPipeline(nil, MatchFirst),
 	}
 	plan, err := compiler.Compile(res.Ruleset, compiler.Options{Syscalls: l.syscalls})
 	if err != nil {

@@ -105,8 +105,12 @@ func nonNil(l []*falcocompat.LoadError) []*falcocompat.LoadError {
 func newReplayCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replay -r PATH... --events FILE|-",
-		Short: "Evaluate rules over recorded events (JSON lines) and print alerts",
-		Args:  cobra.NoArgs,
+		Short: "Evaluate rules over recorded events (JSON lines) as run would, and print alerts",
+		Long: `replay loads the rules as run does and runs every event of the events file
+(the replay format, as run --record writes it) through run's pipeline: the
+compiled plan, its kernel filter emulated on the event, then the decision
+tree. It prints the alerts a live run raises for the same events.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := loadRules(v, cmd.ErrOrStderr())
 			if err != nil {
@@ -116,7 +120,7 @@ func newReplayCmd(v *viper.Viper) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			eng, err := runtime.NewEngine(res.Ruleset, m)
+			pipe, err := runtime.NewPipeline(res.Ruleset, m)
 			if err != nil {
 				return err
 			}
@@ -135,7 +139,7 @@ func newReplayCmd(v *viper.Viper) *cobra.Command {
 				defer f.Close()
 				in = f
 			}
-			return runtime.Replay(eng, name, in, alertPrinter(cmd.OutOrStdout(), v.GetBool("json")))
+			return runtime.Replay(pipe, name, in, alertPrinter(cmd.OutOrStdout(), v.GetBool("json")))
 		},
 	}
 	addRulesFlag(cmd)
