@@ -2,7 +2,6 @@ package ruletest
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,9 +13,8 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/peregrine-sec/peregrine/compiler"
-	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/loader"
 	"github.com/peregrine-sec/peregrine/policy"
-	"github.com/peregrine-sec/peregrine/policy/rego"
 	"github.com/peregrine-sec/peregrine/runtime"
 )
 
@@ -71,73 +69,16 @@ type Suite struct {
 	pipe     *runtime.Pipeline
 }
 
-// LoadRules loads rule files or directories: Falco YAML through
-// falcocompat, in order, then Rego through policy/rego. A directory gives
-// its *.yaml, *.yml (not test files) and *.rego files, not recursively.
+// LoadRules loads rule files, directories and OPA bundles as peregrine -r
+// does (package loader: Falco YAML, then the bundles' and the Rego files'
+// rules, which see the Falco lists as data.falco.lists). The error joins
+// the load errors.
 func LoadRules(paths ...string) (*policy.Ruleset, error) {
-	var yamlFiles []string
-	regoFiles := map[string][]byte{}
-	var errs []error
-	addRego := func(p string) {
-		src, err := os.ReadFile(p)
-		if err != nil {
-			errs = append(errs, err)
-			return
-		}
-		regoFiles[p] = src
+	res := loader.Load(paths, loader.Options{})
+	if err := loader.Err(res); err != nil {
+		return nil, err
 	}
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if !st.IsDir() {
-			if filepath.Ext(p) == ".rego" {
-				addRego(p)
-			} else {
-				yamlFiles = append(yamlFiles, p)
-			}
-			continue
-		}
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, e := range entries { // sorted by name
-			n := e.Name()
-			switch {
-			case e.IsDir() || IsTestFile(n):
-			case filepath.Ext(n) == ".rego":
-				addRego(filepath.Join(p, n))
-			case filepath.Ext(n) == ".yaml" || filepath.Ext(n) == ".yml":
-				yamlFiles = append(yamlFiles, filepath.Join(p, n))
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	rs := &policy.Ruleset{}
-	if len(yamlFiles) > 0 {
-		res := falcocompat.LoadPaths(yamlFiles...)
-		if len(res.Errors) > 0 {
-			for _, e := range res.Errors {
-				errs = append(errs, e)
-			}
-			return nil, errors.Join(errs...)
-		}
-		rs = res.Ruleset
-	}
-	if len(regoFiles) > 0 {
-		rules, err := rego.Load(regoFiles)
-		if err != nil {
-			return nil, err
-		}
-		rs.Rules = append(rs.Rules, rules...)
-	}
-	return rs, nil
+	return res.Ruleset, nil
 }
 
 // NewSuite compiles a ruleset as peregrine run and replay do (the
