@@ -30,6 +30,9 @@ type Case struct {
 	Name   string         `yaml:"name" json:"name"`
 	Event  map[string]any `yaml:"event" json:"event"`
 	Alerts []string       `yaml:"alerts" json:"alerts"`
+	// Outputs, when given, are the alerts' outputs (each rule's output
+	// template rendered with the event), in the order of Alerts.
+	Outputs []string `yaml:"outputs" json:"outputs,omitempty"`
 }
 
 // ParseFile reads a Peregrine test file; unknown keys are errors.
@@ -152,11 +155,19 @@ func (s *Suite) Check(c Case, num uint64) *Result {
 		res.Status, res.Message = StatusError, "event: "+err.Error()
 		return res
 	}
-	res.Actual = s.names(s.PlanMatch(ev, nil))
+	alerts := s.Alerts(ev, nil)
+	res.Actual = make([]string, len(alerts))
+	res.Outputs = make([]string, len(alerts))
+	for i, a := range alerts {
+		res.Actual[i], res.Outputs[i] = a.Rule.Name, a.Output
+	}
 	res.Reference = s.names(s.RefMatch(ev, nil))
 	var msgs []string
 	if !slices.Equal(res.Actual, res.Expected) {
 		msgs = append(msgs, fmt.Sprintf("expected alerts %s, got %s", alertList(res.Expected), alertList(res.Actual)))
+	}
+	if c.Outputs != nil && !slices.Equal(res.Outputs, c.Outputs) {
+		msgs = append(msgs, fmt.Sprintf("expected outputs %s, got %s", alertList(c.Outputs), alertList(res.Outputs)))
 	}
 	if !slices.Equal(res.Actual, res.Reference) {
 		msgs = append(msgs, fmt.Sprintf("the compiled plan disagrees with the reference evaluator: plan %s, reference %s%s",

@@ -74,6 +74,8 @@ type Result struct {
 	Expected  []string `json:"expected,omitempty"`
 	Actual    []string `json:"actual,omitempty"`
 	Reference []string `json:"reference,omitempty"`
+	// Outputs are the outputs of the Actual alerts, in their order.
+	Outputs []string `json:"outputs,omitempty"`
 }
 
 // Pass reports whether the test passed.
