@@ -125,10 +125,7 @@ func runCase(t *testing.T, c conformanceCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := runtime.NewEngine(res.Ruleset, m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := newEvaluator(t, res.Ruleset, m)
 	if c.Expect != nil && len(c.Expect) != len(c.Events) {
 		t.Fatalf("%d events but %d expectations", len(c.Events), len(c.Expect))
 	}
@@ -143,7 +140,7 @@ func runCase(t *testing.T, c conformanceCase) {
 			t.Fatalf("event %d: %v", i, err)
 		}
 		got := []string{}
-		for _, a := range eng.Evaluate(ev, nil) {
+		for _, a := range eng.alerts(t, ev) {
 			got = append(got, a.Rule.Name)
 			outputs = append(outputs, a.Output)
 		}

@@ -44,25 +44,26 @@ func FuzzLoadRules(f *testing.F) {
 		}
 		if res.Ruleset != nil {
 			ev, _ := policy.DecodeEvent([]byte(`{"evt.type":"open","proc.name":"x","fd.name":"/a"}`), 1)
-			eng, err := runtime.NewEngine(res.Ruleset, runtime.MatchAll)
+			pipe, err := runtime.NewPipeline(res.Ruleset, runtime.MatchAll)
 			if err != nil {
-				t.Fatalf("loaded ruleset does not prepare: %v", err)
+				t.Fatalf("loaded ruleset does not compile: %v", err)
 			}
-			eng.Evaluate(ev, nil)
+			pipe.Evaluate(&runtime.Input{Event: ev}, nil)
 		}
 	})
 }
 
 // BenchmarkReplayUpstream measures replay throughput with both upstream
 // rule files loaded: one op is one event decoded from its JSON line and
-// evaluated, so allocs/op is allocations per event.
+// evaluated by the pipeline (the emulated kernel filter and the decision
+// tree), so allocs/op is allocations per event.
 func BenchmarkReplayUpstream(b *testing.B) {
 	dir := upstreamDir(b)
 	res := falcocompat.LoadPaths(filepath.Join(dir, "falco_rules.yaml"), filepath.Join(dir, "falco-incubating_rules.yaml"))
 	if err := res.Err(); err != nil {
 		b.Fatal(err)
 	}
-	eng, err := runtime.NewEngine(res.Ruleset, runtime.MatchFirst)
+	pipe, err := runtime.NewPipeline(res.Ruleset, runtime.MatchFirst)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func BenchmarkReplayUpstream(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		alerts = eng.Evaluate(ev, alerts[:0])
+		alerts = pipe.Evaluate(&runtime.Input{Event: ev}, alerts[:0])
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }

@@ -82,7 +82,7 @@ func knownField(key string) bool {
 }
 
 // upstreamAlerts returns the names of the rules that alert on ev.
-func upstreamAlerts(t *testing.T, eng *runtime.Engine, ev map[string]any) []string {
+func upstreamAlerts(t *testing.T, eng *evaluator, ev map[string]any) []string {
 	t.Helper()
 	for k := range ev {
 		if !knownField(k) {
@@ -100,7 +100,7 @@ func upstreamAlerts(t *testing.T, eng *runtime.Engine, ev map[string]any) []stri
 		t.Fatalf("decode %s: %v", line, err)
 	}
 	var names []string
-	for _, a := range eng.Evaluate(e, nil) {
+	for _, a := range eng.alerts(t, e) {
 		names = append(names, a.Rule.Name)
 	}
 	return names
@@ -142,10 +142,7 @@ func TestUpstreamRules(t *testing.T) {
 		}
 	}
 
-	eng, err := runtime.NewEngine(res.Ruleset, runtime.MatchAll)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := newEvaluator(t, res.Ruleset, runtime.MatchAll)
 	for _, r := range res.Ruleset.Rules {
 		c, ok := byName[r.Name]
 		if !ok {

@@ -1,6 +1,9 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Evaluator is the reference evaluator: it walks a rule's expression tree
 // and evaluates each comparison with Falco's semantics. It defines what a
@@ -91,4 +94,29 @@ func Walk(x Expr, fn func(Expr)) {
 	case *Not:
 		Walk(x.X, fn)
 	}
+}
+
+// MatchRules appends to dst the indexes in rules of the rules that match
+// the event, in order (rules is in load order, as Ruleset.Enabled gives
+// it); with first, at most one: the first. A rule whose event types do not
+// include the event's evt.type is not evaluated. This is the oracle of
+// rule matching (Falco's rule_matching first or all) that the compiled
+// plan is tested against.
+func (ev *Evaluator) MatchRules(rules []*Rule, e *Event, first bool, dst []int) []int {
+	typ := ""
+	if v, ok := e.Raw("evt.type"); ok {
+		typ, _ = v.(string)
+	}
+	for i, r := range rules {
+		if r.EventTypes != nil && !slices.Contains(r.EventTypes, typ) {
+			continue
+		}
+		if ev.Match(r, e) {
+			dst = append(dst, i)
+			if first {
+				break
+			}
+		}
+	}
+	return dst
 }

@@ -169,7 +169,13 @@ func TestDefaultReplay(t *testing.T) {
 	if err := yaml.Unmarshal(src, &cases); err != nil {
 		t.Fatalf("testdata/events.yaml: %v", err)
 	}
-	eng, err := runtime.NewEngine(res.Ruleset, runtime.MatchAll)
+	// The events go through replay's pipeline (the compiled plan, its
+	// kernel filter emulated); the reference evaluator must agree.
+	pipe, err := runtime.NewPipeline(res.Ruleset, runtime.MatchAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := policy.NewEvaluator(res.Ruleset)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +196,15 @@ func TestDefaultReplay(t *testing.T) {
 		t.Run(c.Rule, func(t *testing.T) {
 			run := func(i int, raw map[string]any, want bool) {
 				ev := decode(t, raw, i+1)
-				var got []string
-				for _, a := range eng.Evaluate(ev, nil) {
+				var got, oracle []string
+				for _, a := range pipe.Evaluate(&runtime.Input{Event: ev}, nil) {
 					got = append(got, a.Rule.Name)
+				}
+				for _, i := range ref.MatchRules(pipe.Plan().Rules, ev, false, nil) {
+					oracle = append(oracle, pipe.Plan().Rules[i].Name)
+				}
+				if !slices.Equal(got, oracle) {
+					t.Errorf("event %d (%v): the pipeline alerts %q, the reference evaluator %q", i, raw["why"], got, oracle)
 				}
 				if slices.Contains(got, c.Rule) != want {
 					kind := "near miss"

@@ -2,7 +2,6 @@ package ruletest
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,9 +13,8 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/peregrine-sec/peregrine/compiler"
-	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/loader"
 	"github.com/peregrine-sec/peregrine/policy"
-	"github.com/peregrine-sec/peregrine/policy/rego"
 	"github.com/peregrine-sec/peregrine/runtime"
 )
 
@@ -32,6 +30,9 @@ type Case struct {
 	Name   string         `yaml:"name" json:"name"`
 	Event  map[string]any `yaml:"event" json:"event"`
 	Alerts []string       `yaml:"alerts" json:"alerts"`
+	// Outputs, when given, are the alerts' outputs (each rule's output
+	// template rendered with the event), in the order of Alerts.
+	Outputs []string `yaml:"outputs" json:"outputs,omitempty"`
 }
 
 // ParseFile reads a Peregrine test file; unknown keys are errors.
@@ -60,87 +61,34 @@ func ParseFile(name string, src []byte) (*TestFile, error) {
 	return &f, nil
 }
 
-// Suite is a compiled ruleset ready to check cases against.
+// Suite is a compiled ruleset ready to check cases against: the pipeline
+// that replay and run evaluate events with (package runtime), and the
+// reference evaluator as its oracle.
 type Suite struct {
 	Ruleset  *policy.Ruleset
 	Plan     *compiler.Plan
 	Ref      *policy.Evaluator
 	Matching runtime.Matching
+	pipe     *runtime.Pipeline
 }
 
-// LoadRules loads rule files or directories: Falco YAML through
-// falcocompat, in order, then Rego through policy/rego. A directory gives
-// its *.yaml, *.yml (not test files) and *.rego files, not recursively.
+// LoadRules loads rule files, directories and OPA bundles as peregrine -r
+// does (package loader: Falco YAML, then the bundles' and the Rego files'
+// rules, which see the Falco lists as data.falco.lists). The error joins
+// the load errors.
 func LoadRules(paths ...string) (*policy.Ruleset, error) {
-	var yamlFiles []string
-	regoFiles := map[string][]byte{}
-	var errs []error
-	addRego := func(p string) {
-		src, err := os.ReadFile(p)
-		if err != nil {
-			errs = append(errs, err)
-			return
-		}
-		regoFiles[p] = src
+	res := loader.Load(paths, loader.Options{})
+	if err := loader.Err(res); err != nil {
+		return nil, err
 	}
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if !st.IsDir() {
-			if filepath.Ext(p) == ".rego" {
-				addRego(p)
-			} else {
-				yamlFiles = append(yamlFiles, p)
-			}
-			continue
-		}
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, e := range entries { // sorted by name
-			n := e.Name()
-			switch {
-			case e.IsDir() || IsTestFile(n):
-			case filepath.Ext(n) == ".rego":
-				addRego(filepath.Join(p, n))
-			case filepath.Ext(n) == ".yaml" || filepath.Ext(n) == ".yml":
-				yamlFiles = append(yamlFiles, filepath.Join(p, n))
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	rs := &policy.Ruleset{}
-	if len(yamlFiles) > 0 {
-		res := falcocompat.LoadPaths(yamlFiles...)
-		if len(res.Errors) > 0 {
-			for _, e := range res.Errors {
-				errs = append(errs, e)
-			}
-			return nil, errors.Join(errs...)
-		}
-		rs = res.Ruleset
-	}
-	if len(regoFiles) > 0 {
-		rules, err := rego.Load(regoFiles)
-		if err != nil {
-			return nil, err
-		}
-		rs.Rules = append(rs.Rules, rules...)
-	}
-	return rs, nil
+	return res.Ruleset, nil
 }
 
-// NewSuite compiles a ruleset as peregrine run does (the syscalls its
-// rules need) and prepares the reference evaluator.
+// NewSuite compiles a ruleset as peregrine run and replay do (the
+// syscalls its rules need) into their pipeline, and prepares the
+// reference evaluator.
 func NewSuite(rs *policy.Ruleset, m runtime.Matching) (*Suite, error) {
-	plan, err := compiler.Compile(rs, compiler.Options{Syscalls: runtime.SyscallsFor(rs)})
+	pipe, err := runtime.NewPipeline(rs, m)
 	if err != nil {
 		return nil, err
 	}
@@ -148,38 +96,27 @@ func NewSuite(rs *policy.Ruleset, m runtime.Matching) (*Suite, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Suite{Ruleset: rs, Plan: plan, Ref: ref, Matching: m}, nil
+	return &Suite{Ruleset: rs, Plan: pipe.Plan(), Ref: ref, Matching: m, pipe: pipe}, nil
 }
 
-// PlanMatch returns the rules the compiled plan alerts for ev: the emulated
-// kernel filter's classes admit candidates, which the decision tree
-// evaluates. An event whose syscall the kernel program does not filter
-// goes to the tree with every rule a candidate.
+// Alerts appends to dst the alerts that replay and run raise for ev: the
+// pipeline's, with the plan's kernel filter emulated on the event (see
+// runtime.Pipeline).
+func (s *Suite) Alerts(ev *policy.Event, dst []runtime.Alert) []runtime.Alert {
+	return s.pipe.Evaluate(&runtime.Input{Event: ev}, dst)
+}
+
+// PlanMatch returns the numbers of the rules (in Plan.Rules) the pipeline
+// alerts for ev: those Alerts raises.
 func (s *Suite) PlanMatch(ev *policy.Event, dst []int) []int {
-	typ, _ := eventType(ev)
-	var cand []uint64
-	if _, filtered := s.Plan.Encoding.Syscalls[typ]; filtered {
-		cand = s.Plan.Candidates(typ, s.Plan.Encoding.Emulate(compiler.ViewOf(ev)), nil)
-	}
-	return s.Plan.Tree.Match(ev, s.Matching == runtime.MatchFirst, cand, dst)
+	_, dst = s.pipe.Match(&runtime.Input{Event: ev}, dst)
+	return dst
 }
 
 // RefMatch returns the rules the reference evaluator alerts for ev, in
 // load order (only the first with MatchFirst).
 func (s *Suite) RefMatch(ev *policy.Event, dst []int) []int {
-	typ, _ := eventType(ev)
-	for i, r := range s.Plan.Rules {
-		if r.EventTypes != nil && !slices.Contains(r.EventTypes, typ) {
-			continue
-		}
-		if s.Ref.Match(r, ev) {
-			dst = append(dst, i)
-			if s.Matching == runtime.MatchFirst {
-				break
-			}
-		}
-	}
-	return dst
+	return s.Ref.MatchRules(s.Plan.Rules, ev, s.Matching == runtime.MatchFirst, dst)
 }
 
 func (s *Suite) names(nums []int) []string {
@@ -218,11 +155,19 @@ func (s *Suite) Check(c Case, num uint64) *Result {
 		res.Status, res.Message = StatusError, "event: "+err.Error()
 		return res
 	}
-	res.Actual = s.names(s.PlanMatch(ev, nil))
+	alerts := s.Alerts(ev, nil)
+	res.Actual = make([]string, len(alerts))
+	res.Outputs = make([]string, len(alerts))
+	for i, a := range alerts {
+		res.Actual[i], res.Outputs[i] = a.Rule.Name, a.Output
+	}
 	res.Reference = s.names(s.RefMatch(ev, nil))
 	var msgs []string
 	if !slices.Equal(res.Actual, res.Expected) {
 		msgs = append(msgs, fmt.Sprintf("expected alerts %s, got %s", alertList(res.Expected), alertList(res.Actual)))
+	}
+	if c.Outputs != nil && !slices.Equal(res.Outputs, c.Outputs) {
+		msgs = append(msgs, fmt.Sprintf("expected outputs %s, got %s", alertList(c.Outputs), alertList(res.Outputs)))
 	}
 	if !slices.Equal(res.Actual, res.Reference) {
 		msgs = append(msgs, fmt.Sprintf("the compiled plan disagrees with the reference evaluator: plan %s, reference %s%s",
@@ -239,7 +184,10 @@ func (s *Suite) Check(c Case, num uint64) *Result {
 func (s *Suite) dropped(ev *policy.Event, ref []string) string {
 	typ, _ := eventType(ev)
 	if _, filtered := s.Plan.Encoding.Syscalls[typ]; !filtered {
-		return ""
+		if len(ref) == 0 {
+			return ""
+		}
+		return fmt.Sprintf(" (the plan does not filter %q events: Peregrine does not capture them, and a live run never evaluates them)", typ)
 	}
 	mask := s.Plan.Encoding.Emulate(compiler.ViewOf(ev))
 	var out []string

@@ -1,29 +1,33 @@
 // Package ruletest runs rule tests, as `peregrine test` does: OPA unit
 // tests (rules named test_*) in Rego files, run with OPA's tester as
 // `opa test` runs them, and Peregrine test files, YAML files named
-// *_test.yaml that replay events through the compiled plan of a set of
-// rule files and check the alerts.
+// *_test.yaml that run events through the pipeline of a set of rules and
+// check the alerts.
 //
 // A Peregrine test file:
 //
-//	rules:                      # rule files, relative to the test file:
-//	  - ../peregrine_rules.yaml # Falco YAML (.yaml, .yml) or Rego (.rego),
-//	  - credential.rego         # or directories holding them
+//	rules:                      # rule paths, relative to the test file,
+//	  - ../peregrine_rules.yaml # loaded as peregrine -r loads them: Falco
+//	  - credential.rego         # YAML, Rego files, directories of both,
+//	  - bundle/                 # OPA bundle directories and tarballs
 //	rule_matching: all          # first (default) or all
 //	cases:
 //	  - name: cat reads the shadow file
 //	    event:                  # one event in the replay format
 //	      evt.type: openat      # (testdata/README.md), as a YAML mapping
-//	      fd.name: /etc/shadow
+//	      fd.name: /etc/shadow  # (or a JSON line: JSON is YAML)
 //	    alerts: [Rule A, Rule B] # the rules expected to alert, in load order
+//	    outputs: [...]          # optional: their outputs, rendered
 //
-// Falco rules load first, in the order listed, then the Rego rules (as
-// peregrine -r does). For every case the event goes through the compiled
-// plan: the emulated kernel filter (compiler.Encoding.Emulate) then the
-// decision tree. The case passes when those alerts are the expected ones
-// and the reference evaluator (policy.Evaluator) gives the same alerts; a
-// disagreement between the plan and the reference is a failure that shows
-// both answers.
+// The rules load with package loader, as for every command: the Falco
+// rules first, in the order listed, then the bundles', then the Rego
+// files' (which see the Falco lists as data.falco.lists.NAME). Every case's
+// event goes through the pipeline replay and run evaluate with
+// (runtime.Pipeline): the compiled plan's kernel filter emulated on the
+// event, then the decision tree. The case passes when those alerts are the
+// expected ones and the reference evaluator (policy.Evaluator) gives the
+// same alerts; a disagreement between the plan and the reference is a
+// failure that shows both answers.
 package ruletest
 
 import (
@@ -74,6 +78,8 @@ type Result struct {
 	Expected  []string `json:"expected,omitempty"`
 	Actual    []string `json:"actual,omitempty"`
 	Reference []string `json:"reference,omitempty"`
+	// Outputs are the outputs of the Actual alerts, in their order.
+	Outputs []string `json:"outputs,omitempty"`
 }
 
 // Pass reports whether the test passed.

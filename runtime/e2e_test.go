@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,9 +13,11 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/policy/rego"
 	"github.com/peregrine-sec/peregrine/rules"
+	"github.com/peregrine-sec/peregrine/ruletest"
 	"github.com/peregrine-sec/peregrine/runtime"
 )
 
@@ -136,38 +139,165 @@ func TestLiveMemfdExec(t *testing.T) {
 	}
 }
 
-// TestLiveRecordReplay checks that replaying what a live run recorded
-// gives the alerts the live run gave.
+// TestLiveRecordReplay records a live run of the default rules that
+// performs a few alerting actions, then runs the recording through the
+// other two sources of the one pipeline: replay's (runtime.Replay) and
+// `peregrine test`'s (a Peregrine test file whose cases are the recorded
+// events, run by ruletest.RunFile). Each must raise the live alerts,
+// rule and text, event by event; with rule matching first, each must
+// raise the first of them. A rule after the default ones alerts on the
+// shadow read too, so that an event raises two alerts.
 func TestLiveRecordReplay(t *testing.T) {
-	rs := defaultRules(t)
+	dir := t.TempDir()
+	extraFile := filepath.Join(dir, "extra.yaml")
+	extra := []byte("- rule: Shadow opened\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow and proc.name = cat\n" +
+		"  output: shadow opened by %proc.name (%proc.cmdline)\n  priority: notice\n")
+	if err := os.WriteFile(extraFile, extra, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := falcocompat.NewLoader()
+	name, src := rules.Default()
+	l.AddFile(name, src)
+	l.AddFile(extraFile, extra)
+	res := l.Compile()
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rs := res.Ruleset
 	var rec bytes.Buffer
 	le := startLive(t, rs, runtime.LiveOptions{Record: &rec})
-	dir := t.TempDir()
 	run(t, exec.Command("/bin/sh", "-c", "cat /etc/shadow >/dev/null; ln -s /etc/shadow "+filepath.Join(dir, "s")+"; true"))
-	le.wait(t, "the link", func(a runtime.Alert) bool { return a.Rule.Name == "Link created to sensitive file" })
-	le.stop()
-	var live []string
-	for _, a := range le.alerts {
-		live = append(live, a.Rule.Name+"|"+a.Output)
+	run(t, helper("memfd-exec", "/bin/true"))
+	run(t, helper("ptrace-traceme"))
+	for _, w := range []string{"Credential file read by untrusted program", "Shadow opened", "Link created to sensitive file",
+		"Fileless execution from memfd", "Anti-debugging with PTRACE_TRACEME"} {
+		le.wait(t, w, func(a runtime.Alert) bool { return a.Rule.Name == w })
 	}
-	eng, err := runtime.NewEngine(rs, runtime.MatchAll)
-	if err != nil {
-		t.Fatal(err)
+	le.stop()
+	recording := rec.Bytes()
+
+	// The live alerts, in order and by event.
+	var live []string
+	byEvent := map[string][]runtime.Alert{}
+	for _, a := range le.alerts {
+		live = append(live, alertText(a))
+		n := eventNum(t, a.Event)
+		byEvent[n] = append(byEvent[n], a)
+	}
+
+	// replay's code path.
+	replay := func(m runtime.Matching) []runtime.Alert {
+		pipe, err := runtime.NewPipeline(rs, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []runtime.Alert
+		err = runtime.Replay(pipe, "recording", bytes.NewReader(recording), func(a runtime.Alert) error {
+			out = append(out, a)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
 	}
 	var replayed []string
-	err = runtime.Replay(eng, "recording", &rec, func(a runtime.Alert) error {
-		replayed = append(replayed, a.Rule.Name+"|"+a.Output)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	for _, a := range replay(runtime.MatchAll) {
+		replayed = append(replayed, alertText(a))
 	}
 	if strings.Join(live, "\n") != strings.Join(replayed, "\n") {
 		t.Errorf("live alerts:\n%s\nreplayed:\n%s", strings.Join(live, "\n"), strings.Join(replayed, "\n"))
 	}
-	if len(live) < 2 {
-		t.Errorf("want at least the shadow read and the link alerts, got %v", live)
+	if len(live) < 5 {
+		t.Errorf("want at least the two shadow read, the link, memfd and traceme alerts, got %v", live)
 	}
+	var first, wantFirst []string
+	for _, a := range replay(runtime.MatchFirst) {
+		first = append(first, alertText(a))
+	}
+	seen := map[string]bool{}
+	for _, a := range le.alerts {
+		if n := eventNum(t, a.Event); !seen[n] {
+			seen[n] = true
+			wantFirst = append(wantFirst, alertText(a))
+		}
+	}
+	if len(wantFirst) == len(live) {
+		t.Errorf("no event raised two alerts: %v", live)
+	}
+	if strings.Join(first, "\n") != strings.Join(wantFirst, "\n") {
+		t.Errorf("replayed with rule matching first:\n%s\nwant the first live alert of each event:\n%s", strings.Join(first, "\n"), strings.Join(wantFirst, "\n"))
+	}
+
+	// peregrine test's code path: a test file whose cases are the recorded
+	// events (JSON is YAML) with the live alerts and outputs, checked
+	// against the reference evaluator too.
+	rulesFile, err := filepath.Abs(filepath.Join("..", "rules", "peregrine_rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"all", "first"} {
+		var tf strings.Builder
+		fmt.Fprintf(&tf, "rules: [%q, %q]\nrule_matching: %s\ncases:\n", rulesFile, extraFile, m)
+		cases := 0
+		for _, line := range bytes.Split(recording, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			var num struct {
+				Num json.Number `json:"evt.num"`
+			}
+			if err := json.Unmarshal(line, &num); err != nil {
+				t.Fatal(err)
+			}
+			alerts := byEvent[num.Num.String()]
+			if m == "first" && len(alerts) > 1 {
+				alerts = alerts[:1]
+			}
+			names, outputs := []string{}, []string{}
+			for _, a := range alerts {
+				names = append(names, strconv.Quote(a.Rule.Name))
+				outputs = append(outputs, strconv.Quote(a.Output))
+			}
+			cases++
+			fmt.Fprintf(&tf, "  - name: event %s\n    event: %s\n    alerts: [%s]\n    outputs: [%s]\n",
+				num.Num, line, strings.Join(names, ", "), strings.Join(outputs, ", "))
+		}
+		path := filepath.Join(dir, "recording_"+m+"_test.yaml")
+		if err := os.WriteFile(path, []byte(tf.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		results := ruletest.RunFile(path)
+		failed := 0
+		for _, r := range results {
+			if !r.Pass() {
+				if failed++; failed <= 10 {
+					t.Errorf("peregrine test, rule matching %s: %s: %s: %s", m, r.Name, r.Status, r.Message)
+				}
+			}
+		}
+		if len(results) != cases {
+			t.Errorf("peregrine test, rule matching %s: %d results for %d recorded events", m, len(results), cases)
+		}
+		if failed > 10 {
+			t.Errorf("... and %d more failures", failed-10)
+		}
+		t.Logf("peregrine test, rule matching %s: %d recorded events, %d cases passed", m, cases, len(results)-failed)
+	}
+	t.Logf("%d live alerts", len(live))
+}
+
+// alertText is an alert's rule and output.
+func alertText(a runtime.Alert) string { return a.Rule.Name + "|" + a.Output }
+
+// eventNum is an event's evt.num, as text.
+func eventNum(t *testing.T, ev *policy.Event) string {
+	t.Helper()
+	v, ok := ev.Raw("evt.num")
+	if !ok {
+		t.Fatal("an alert's event has no evt.num")
+	}
+	return fmt.Sprint(v)
 }
 
 // TestLiveRingBufferOverflow floods a deliberately small ring buffer: the

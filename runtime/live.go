@@ -44,7 +44,7 @@ type LiveOptions struct {
 }
 
 // Live is a running capture: the eBPF probe, the process table it keeps,
-// and the engine evaluating each event.
+// and the pipeline evaluating each event.
 type Live struct {
 	probe *bpf.Probe
 	table *proctable.Table
@@ -55,11 +55,9 @@ type Live struct {
 	plans    [planHistory]atomic.Pointer[numberedPlan]
 	current  atomic.Pointer[numberedPlan]
 	reloadMu sync.Mutex
-	matching Matching
-	cand     []uint64
-	matched  []int
+	// pipe evaluates the events with the plan that judged each.
+	pipe     *Pipeline
 	noFilter bool
-	record   *json.Encoder
 	proc     string
 	// bootToWall turns CLOCK_BOOTTIME nanoseconds into wall-clock ones.
 	bootToWall int64
@@ -77,11 +75,9 @@ type Live struct {
 	envKeys      atomic.Pointer[envKeys] // see envKeysOf
 	chain        []*proctable.Process    // processFields' buffer
 	// ev is the event of the record being handled, read from src.
-	ev        policy.Event
-	src       liveEvent
-	alerts    atomic.Uint64
-	evaluated atomic.Uint64
-	syscalls  []string
+	ev       policy.Event
+	src      liveEvent
+	syscalls []string
 }
 
 // planHistory is how many plans Live keeps for the records still queued
@@ -89,12 +85,10 @@ type Live struct {
 // evaluated against every rule of the running plan.
 const planHistory = 8
 
-// numberedPlan is a compiled plan with the number the kernel gave it, and
-// the matcher Run evaluates its tree with.
+// numberedPlan is a compiled plan with the number the kernel gave it.
 type numberedPlan struct {
-	num     uint32
-	plan    *compiler.Plan
-	matcher *compiler.Matcher
+	num  uint32
+	plan *compiler.Plan
 }
 
 // SyscallsFor returns the capturable syscalls the ruleset's enabled rules
@@ -140,7 +134,7 @@ func StartLive(opts LiveOptions) (*Live, error) {
 		procRoot = "/proc"
 	}
 	l := &Live{
-		matching:     opts.Matching,
+		pipe:         PlanPipeline(nil, opts.Matching),
 		table:        proctable.New(procRoot),
 		users:        proctable.NewUsers("/etc/passwd", "/etc/group"),
 		proc:         procRoot,
@@ -148,8 +142,7 @@ func StartLive(opts LiveOptions) (*Live, error) {
 		execFilename: map[int32]string{},
 	}
 	if opts.Record != nil {
-		l.record = json.NewEncoder(opts.Record)
-		l.record.SetEscapeHTML(false)
+		l.pipe.Record(opts.Record)
 	}
 	boot, err := proctable.BoottimeNow()
 	if err != nil {
@@ -193,7 +186,7 @@ func (l *Live) apply(plan *compiler.Plan) error {
 	if err != nil {
 		return fmt.Errorf("kernel filter: %w", err)
 	}
-	np := &numberedPlan{num: num, plan: plan, matcher: plan.Tree.NewMatcher()}
+	np := &numberedPlan{num: num, plan: plan}
 	slot := &l.plans[num%planHistory]
 	old := slot.Swap(np)
 	if _, err := l.probe.ApplyPlan(plan.Encoding); err != nil {
@@ -207,15 +200,15 @@ func (l *Live) apply(plan *compiler.Plan) error {
 // planOf returns the plan that judged record r and the classes it
 // passed; for a record whose plan is no longer kept, the running plan and
 // every class.
-func (l *Live) planOf(r *bpf.Record) (*numberedPlan, compiler.Mask) {
+func (l *Live) planOf(r *bpf.Record) (*compiler.Plan, compiler.Mask) {
 	if np := l.plans[r.Plan%planHistory].Load(); np != nil && np.num == r.Plan {
-		return np, compiler.Mask(r.Mask)
+		return np.plan, compiler.Mask(r.Mask)
 	}
 	np := l.current.Load()
 	if np == nil {
 		return nil, compiler.Mask{}
 	}
-	return np, compiler.AllClasses(compiler.MaskBits)
+	return np.plan, compiler.AllClasses(compiler.MaskBits)
 }
 
 // Reload compiles a new ruleset and makes it the running one: the kernel
@@ -295,71 +288,53 @@ func Uncaptured(rs *policy.Ruleset) []*policy.Rule {
 	return out
 }
 
-// Run reads records until ctx is done, keeps the process table, evaluates
-// every syscall event and calls emit for each alert. When ctx is done it
-// still handles the records already in the ring buffer, then returns. An error from emit is
-// reported by Run's caller through onError and does not stop detection.
+// Run reads records until ctx is done, keeps the process table, runs
+// every syscall event through the pipeline and calls emit for each alert.
+// When ctx is done it still handles the records already in the ring
+// buffer, then returns. An error from emit is reported by Run's caller
+// through onError and does not stop detection.
 func (l *Live) Run(ctx context.Context, emit func(Alert) error, onError func(error)) error {
 	go func() {
 		<-ctx.Done()
 		// Drain: records already in the ring buffer are still handled.
 		l.probe.Flush()
 	}()
-	var rec bpf.Record
-	var alerts []Alert
-	for {
-		err := l.probe.ReadInto(&rec)
-		if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
-			return nil
-		}
-		if err != nil {
-			if onError != nil {
-				onError(err)
-			}
-			continue
-		}
-		ev := l.handle(&rec)
-		if ev == nil {
-			continue
-		}
-		if l.record != nil {
-			if err := l.record.Encode(ev); err != nil && onError != nil {
-				onError(fmt.Errorf("record: %w", err))
-			}
-		}
-		l.evaluated.Add(1)
-		alerts = l.evaluate(&rec, ev, alerts[:0])
-		for _, a := range alerts {
-			l.alerts.Add(1)
-			if err := emit(a); err != nil && onError != nil {
-				onError(err)
-			}
-		}
+	if onError == nil {
+		onError = func(error) {}
 	}
+	var rec bpf.Record
+	return l.pipe.Run(func(in *Input) error { return l.next(&rec, in) }, emit, onError)
 }
 
-// evaluate runs the decision tree on the rules the kernel mask admits.
+// next is the live source: it reads the next record into rec and updates
+// the process table from it; for a syscall record it sets in to the event
+// in Falco's fields with the plan and the classes that judged it. It
+// returns io.EOF once the ring buffer is closed or drained.
+func (l *Live) next(rec *bpf.Record, in *Input) error {
+	err := l.probe.ReadInto(rec)
+	if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
+		return io.EOF
+	}
+	if err != nil {
+		return err
+	}
+	*in = l.input(rec, l.handle(rec))
+	return nil
+}
+
+// input is the pipeline's input for the event ev built from record r.
+func (l *Live) input(r *bpf.Record, ev *policy.Event) Input {
+	if ev == nil || r.Kind != bpf.KindSyscall {
+		return Input{}
+	}
+	plan, mask := l.planOf(r)
+	return Input{Event: ev, Plan: plan, Syscall: syscallName(r), Mask: mask}
+}
+
+// evaluate runs the pipeline's evaluation on the event ev built from r.
 func (l *Live) evaluate(r *bpf.Record, ev *policy.Event, dst []Alert) []Alert {
-	if r.Kind != bpf.KindSyscall {
-		return dst
-	}
-	np, mask := l.planOf(r)
-	if np == nil {
-		return dst
-	}
-	plan := np.plan
-	l.cand = plan.Candidates(syscallName(r), mask, l.cand)
-	l.matched = np.matcher.Match(ev, l.matching == MatchFirst, l.cand, l.matched[:0])
-	if len(l.matched) == 0 {
-		return dst
-	}
-	t := EventTime(ev)
-	rules := plan.Tree.Rules()
-	kept := ev.Snapshot() // the record is read into again once the alert is out
-	for _, i := range l.matched {
-		dst = append(dst, Alert{Rule: rules[i], Event: kept, Time: t, Output: rules[i].Output.Render(ev)})
-	}
-	return dst
+	in := l.input(r, ev)
+	return l.pipe.Evaluate(&in, dst)
 }
 
 // Metrics are the counters `peregrine run` reports.
@@ -380,9 +355,9 @@ func (l *Live) Metrics() (Metrics, error) {
 		return m, err
 	}
 	m.Kernel = c
-	m.Userspace.EventsEvaluated = l.evaluated.Load()
+	m.Userspace.EventsEvaluated = l.pipe.Evaluated()
 	m.Userspace.Processes = l.table.Len()
-	m.Alerts = l.alerts.Load()
+	m.Alerts = l.pipe.Raised()
 	return m, nil
 }
 

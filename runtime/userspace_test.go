@@ -36,13 +36,13 @@ func newTestLiveWith(b testing.TB, res *falcocompat.Result) *Live {
 		proc:         "/proc",
 		syscalls:     SyscallsFor(res.Ruleset),
 		execFilename: map[int32]string{},
-		matching:     MatchFirst,
+		pipe:         PlanPipeline(nil, MatchFirst),
 	}
 	plan, err := compiler.Compile(res.Ruleset, compiler.Options{Syscalls: l.syscalls})
 	if err != nil {
 		b.Fatal(err)
 	}
-	np := &numberedPlan{plan: plan, matcher: plan.Tree.NewMatcher()}
+	np := &numberedPlan{plan: plan}
 	l.plans[0].Store(np)
 	l.current.Store(np)
 	if err := l.table.Bootstrap(); err != nil {

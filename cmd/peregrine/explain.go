@@ -55,7 +55,7 @@ func newExplainCmd(v *viper.Viper) *cobra.Command {
 		Short: "Show how the rules compile: kernel predicates, classes, what userspace evaluates",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := loadRunRules(v, cmd.ErrOrStderr())
+			res, err := loadRules(v, cmd.ErrOrStderr(), true)
 			if err != nil {
 				return err
 			}

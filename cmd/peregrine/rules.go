@@ -3,12 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strings"
 
 	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/loader"
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/policy/rego"
 	"github.com/peregrine-sec/peregrine/runtime"
@@ -26,25 +26,6 @@ func addRulesFlag(cmd *cobra.Command) {
 	cmd.Flags().Bool("skip-verify", false, "load signed bundles without checking their signatures")
 }
 
-// loadRules loads the -r paths and prints errors and warnings to stderr.
-func loadRules(v *viper.Viper, stderr io.Writer) (*falcocompat.Result, error) {
-	paths := v.GetStringSlice("rules")
-	if len(paths) == 0 {
-		return nil, fmt.Errorf("no rules: give -r PATH")
-	}
-	res := loadPaths(paths, bundleOptions(v))
-	for _, w := range res.Warnings {
-		fmt.Fprintf(stderr, "warning: %s (%s)\n", w, w.Code)
-	}
-	for _, e := range res.Errors {
-		fmt.Fprintf(stderr, "error: %s (%s)\n", e, e.Code)
-	}
-	if len(res.Errors) > 0 {
-		return res, exitError{1}
-	}
-	return res, nil
-}
-
 func newValidateCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate -r PATH...",
@@ -55,7 +36,7 @@ func newValidateCmd(v *viper.Viper) *cobra.Command {
 			if len(paths) == 0 {
 				return fmt.Errorf("no rules: give -r PATH")
 			}
-			res := loadPaths(paths, bundleOptions(v))
+			res := loader.Load(paths, loader.Options{Bundle: bundleOptions(v)})
 			out := cmd.OutOrStdout()
 			if v.GetBool("json") {
 				report := struct {
@@ -71,12 +52,7 @@ func newValidateCmd(v *viper.Viper) *cobra.Command {
 					return err
 				}
 			} else {
-				for _, w := range res.Warnings {
-					fmt.Fprintf(out, "warning: %s (%s)\n", w, w.Code)
-				}
-				for _, e := range res.Errors {
-					fmt.Fprintf(out, "error: %s (%s)\n", e, e.Code)
-				}
+				printLoad(out, res)
 				status := "ok"
 				if len(res.Errors) > 0 {
 					status = "invalid"
@@ -105,10 +81,14 @@ func nonNil(l []*policy.Diagnostic) []*policy.Diagnostic {
 func newReplayCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replay -r PATH... --events FILE|-",
-		Short: "Evaluate rules over recorded events (JSON lines) and print alerts",
-		Args:  cobra.NoArgs,
+		Short: "Evaluate rules over recorded events (JSON lines) as run would, and print alerts",
+		Long: `replay loads the rules as run does and runs every event of the events file
+(the replay format, as run --record writes it) through run's pipeline: the
+compiled plan, its kernel filter emulated on the event, then the decision
+tree. It prints the alerts a live run raises for the same events.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := loadRules(v, cmd.ErrOrStderr())
+			res, err := loadRules(v, cmd.ErrOrStderr(), false)
 			if err != nil {
 				return err
 			}
@@ -116,7 +96,7 @@ func newReplayCmd(v *viper.Viper) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			eng, err := runtime.NewEngine(res.Ruleset, m)
+			pipe, err := runtime.NewPipeline(res.Ruleset, m)
 			if err != nil {
 				return err
 			}
@@ -135,7 +115,7 @@ func newReplayCmd(v *viper.Viper) *cobra.Command {
 				defer f.Close()
 				in = f
 			}
-			return runtime.Replay(eng, name, in, alertPrinter(cmd.OutOrStdout(), v.GetBool("json")))
+			return runtime.Replay(pipe, name, in, alertPrinter(cmd.OutOrStdout(), v.GetBool("json")))
 		},
 	}
 	addRulesFlag(cmd)
@@ -151,7 +131,7 @@ func newListCmd(v *viper.Viper) *cobra.Command {
 		Short: "List the loaded rules with priority, tags and source",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := loadRules(v, cmd.ErrOrStderr())
+			res, err := loadRules(v, cmd.ErrOrStderr(), false)
 			if err != nil {
 				return err
 			}

@@ -15,9 +15,8 @@ import (
 
 	"github.com/peregrine-sec/peregrine/bpf"
 	"github.com/peregrine-sec/peregrine/falcocompat"
-	"github.com/peregrine-sec/peregrine/policy"
+	"github.com/peregrine-sec/peregrine/loader"
 	"github.com/peregrine-sec/peregrine/policy/rego"
-	"github.com/peregrine-sec/peregrine/rules"
 	"github.com/peregrine-sec/peregrine/runtime"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -39,7 +38,7 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 				fmt.Fprintln(cmd.ErrOrStderr(), "peregrine run:", err)
 				return exitError{1}
 			}
-			res, err := loadRunRules(v, cmd.ErrOrStderr())
+			res, err := loadRules(v, cmd.ErrOrStderr(), true)
 			if err != nil {
 				return err
 			}
@@ -74,7 +73,7 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			running := &runningRules{live: live, base: res.Ruleset.Rules}
+			running := &runningRules{live: live, rules: loader.NewRunning(res)}
 			go reloadOnHangup(ctx, v, running, stderr)
 			if url := v.GetString("bundle-url"); url != "" {
 				go pollBundle(ctx, v, url, running, stderr)
@@ -116,38 +115,44 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 	return cmd
 }
 
-// runningRules are the rules a running engine runs: the -r rules
-// (reloaded on SIGHUP) followed by the rules of the last good bundle
-// (replaced by each new revision). Each change reloads both parts, so
-// that neither undoes the other.
+// runningRules are the rules a running engine runs: the composition of
+// the -r rules (reloaded on SIGHUP) with the last good bundle's
+// (replaced by each new revision), which the loader keeps. Each change
+// reloads both parts, so that neither undoes the other.
 type runningRules struct {
-	mu     sync.Mutex
-	live   *runtime.Live
-	base   []*policy.Rule
-	bundle []*policy.Rule
+	mu    sync.Mutex
+	live  *runtime.Live
+	rules loader.Running
 }
 
 // setBase runs base in place of the -r rules. On error the running rules
 // stay.
-func (r *runningRules) setBase(base []*policy.Rule) ([]string, error) {
+func (r *runningRules) setBase(base *loader.Result) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.apply(base, r.bundle)
+	next, err := r.rules.WithBase(base)
+	if err != nil {
+		return nil, err
+	}
+	return r.apply(next)
 }
 
-// setBundle runs bundle in place of the bundle's rules. On error the
-// running rules stay.
-func (r *runningRules) setBundle(bundle []*policy.Rule) ([]string, error) {
+// setBundle runs the bundle's rules in place of the previous bundle's. On
+// error the running rules stay.
+func (r *runningRules) setBundle(b *rego.Bundle) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.apply(r.base, bundle)
+	next, err := r.rules.WithBundle(b)
+	if err != nil {
+		return nil, err
+	}
+	return r.apply(next)
 }
 
-func (r *runningRules) apply(base, bundle []*policy.Rule) ([]string, error) {
-	rs := &policy.Ruleset{Rules: append(append([]*policy.Rule{}, base...), bundle...)}
-	warnings, err := r.live.Reload(rs)
+func (r *runningRules) apply(next loader.Running) ([]string, error) {
+	warnings, err := r.live.Reload(next.Ruleset())
 	if err == nil {
-		r.base, r.bundle = base, bundle
+		r.rules = next
 	}
 	return warnings, err
 }
@@ -164,7 +169,7 @@ func reloadOnHangup(ctx context.Context, v *viper.Viper, running *runningRules, 
 			return
 		case <-hup:
 		}
-		res, err := loadRunRules(v, stderr)
+		res, err := loadRules(v, stderr, true)
 		if err != nil {
 			var ee exitError
 			if errors.As(err, &ee) {
@@ -173,7 +178,7 @@ func reloadOnHangup(ctx context.Context, v *viper.Viper, running *runningRules, 
 			fmt.Fprintln(stderr, "peregrine: reload failed, the running rules stay:", err)
 			continue
 		}
-		warnings, err := running.setBase(res.Ruleset.Rules)
+		warnings, err := running.setBase(res)
 		for _, w := range warnings {
 			fmt.Fprintln(stderr, "peregrine: reload:", w)
 		}
@@ -191,7 +196,7 @@ func pollBundle(ctx context.Context, v *viper.Viper, url string, running *runnin
 	p := &rego.Poller{
 		URL: url, Options: bundleOptions(v), Interval: v.GetDuration("bundle-poll-interval"),
 		OnUpdate: func(b *rego.Bundle) {
-			warnings, err := running.setBundle(b.Rules)
+			warnings, err := running.setBundle(b)
 			for _, w := range warnings {
 				fmt.Fprintln(stderr, "peregrine: bundle:", w)
 			}
@@ -208,21 +213,6 @@ func pollBundle(ctx context.Context, v *viper.Viper, url string, running *runnin
 	if err := p.Run(ctx); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(stderr, "peregrine: bundle %s: %v\n", url, err)
 	}
-}
-
-// loadRunRules loads the -r paths, or the embedded default ruleset.
-func loadRunRules(v *viper.Viper, stderr io.Writer) (*falcocompat.Result, error) {
-	if len(v.GetStringSlice("rules")) > 0 {
-		return loadRules(v, stderr)
-	}
-	l := falcocompat.NewLoader()
-	name, src := rules.Default()
-	l.AddFile("embedded:"+name, src)
-	res := l.Compile()
-	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("embedded rules: %w", err)
-	}
-	return res, nil
 }
 
 // alertPrinter returns an emit function printing Falco's text or JSON line.

@@ -17,12 +17,13 @@ func newTestCmd(v *viper.Viper) *cobra.Command {
 		Long: `Run rule tests found in files or directories (searched recursively):
 
   *.rego        OPA unit tests (rules named test_*), run as opa test runs them
-  *_test.yaml   Peregrine test files: rule files to load and cases, each an
-                event in the replay format and the alerts it must raise
+  *_test.yaml   Peregrine test files: rule paths to load (as -r loads them:
+                Falco YAML, Rego, OPA bundles) and cases, each an event in
+                the replay format and the alerts it must raise
 
-Every case goes through the compiled plan (emulated kernel filter and
-decision tree); it fails when the alerts differ from the expected ones or
-from the reference evaluator's. The summary reads PASS: n/m; the exit status
+Every case goes through the pipeline replay and run evaluate with (the
+compiled plan: emulated kernel filter and decision tree); it fails when the
+alerts differ from the expected ones or from the reference evaluator's. The summary reads PASS: n/m; the exit status
 is 1 when a test fails or a file does not load.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -136,3 +136,80 @@ func TestTestCommandBadFile(t *testing.T) {
 		t.Errorf("exit %d, output:\n%s", code, out)
 	}
 }
+
+// TestTestCommandBundleSeesFalcoLists runs `peregrine test` on a test file
+// whose Rego rule comes from an OPA bundle directory and reads
+// data.falco.lists.shells of a Falco file loaded alongside, and checks
+// that replay, given the same rules and events, alerts exactly as the
+// test file says: both load the rules with the one loader and evaluate
+// with the one pipeline.
+func TestTestCommandBundleSeesFalcoLists(t *testing.T) {
+	dir := t.TempDir()
+	const fires = `{"evt.type":"execve","evt.rawres":0,"proc.name":"bash","proc.pname":"nginx","user.name":"www-data"}`
+	const miss = `{"evt.type":"execve","evt.rawres":0,"proc.name":"zsh","proc.pname":"nginx","user.name":"www-data"}`
+	const output = "shell bash under nginx (user=www-data, servers=nginx,httpd)"
+	files := map[string]string{
+		"rules/lists.yaml":               "- list: shells\n  items: [bash, sh]\n",
+		"rules/bundle/.manifest":         `{"revision":"t1","roots":["web","servers"]}`,
+		"rules/bundle/servers/data.json": `{"names": ["nginx", "httpd"]}`,
+		"rules/bundle/web/shell.rego": `# METADATA
+# title: Shell under a web server
+# custom:
+#   priority: CRITICAL
+#   output: shell %proc.name under %proc.pname (user=%user.name, servers=nginx,httpd)
+package web.shell
+
+alert if {
+	input.evt.type == "execve"
+	input.evt.failed == false
+	input.proc.name in data.falco.lists.shells
+	input.proc.pname in data.servers.names
+}
+`,
+		"tests/shell_test.yaml": `rules: [../rules/lists.yaml, ../rules/bundle]
+cases:
+  - name: bash under nginx
+    event: ` + fires + `
+    alerts: [Shell under a web server]
+    outputs: ["` + output + `"]
+  - name: zsh is no listed shell
+    event: ` + miss + `
+    alerts: []
+`,
+		// Without the Falco file the bundle's rule sees no list.
+		"alone/shell_test.yaml": `rules: [../rules/bundle]
+cases:
+  - name: bash under nginx
+    event: ` + fires + `
+    alerts: [Shell under a web server]
+`,
+	}
+	for name, src := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, stderr, code := run(t, "", "test", "-v", filepath.Join(dir, "tests"))
+	if code != 0 || !strings.Contains(out, "bash under nginx: PASS") || !strings.Contains(out, "PASS: 2/2") {
+		t.Fatalf("peregrine test: exit %d:\n%s%s", code, out, stderr)
+	}
+	out, _, code = run(t, "", "test", filepath.Join(dir, "alone"))
+	if code != 1 || !strings.Contains(out, `expected alerts ["Shell under a web server"], got (none)`) {
+		t.Errorf("peregrine test without the Falco lists: exit %d:\n%s", code, out)
+	}
+
+	// replay of the same events with the same rules, as -r paths.
+	out, stderr, code = run(t, fires+"\n"+miss+"\n", "replay", "-r", filepath.Join(dir, "rules", "lists.yaml"),
+		"-r", filepath.Join(dir, "rules", "bundle"), "--events", "-")
+	if code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 1 || !strings.HasSuffix(lines[0], ": Critical "+output) {
+		t.Errorf("replay alerts:\n%s\nwant one line ending with %q", out, ": Critical "+output)
+	}
+}

@@ -133,6 +133,10 @@ type Bundle struct {
 	Signed bool
 	// ETag is the HTTP entity tag the bundle was served with.
 	ETag string
+	// modules holds the sources of the Rego modules, by Modules' names.
+	modules map[string][]byte
+	// extra are the documents the rules see beside Data (see WithData).
+	extra map[string]any
 }
 
 // LoadBundle loads an OPA bundle: a directory or a gzipped tarball (as
@@ -141,12 +145,20 @@ type Bundle struct {
 // signature (.signatures.json) is verified first. Errors name the file,
 // and line:col for Rego errors.
 func LoadBundle(path string, opts BundleOptions) (*Bundle, error) {
+	return LoadBundleWithData(path, opts, nil)
+}
+
+// LoadBundleWithData is LoadBundle with data documents beside the
+// bundle's own: the rules see both (the lists of the Falco files loaded
+// alongside are passed so, as data.falco.lists). A document that both
+// define is an error.
+func LoadBundleWithData(path string, opts BundleOptions, data map[string]any) (*Bundle, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if fi.IsDir() {
-		return readBundle(path, opts, func() bundle.DirectoryLoader {
+		return readBundle(path, opts, data, func() bundle.DirectoryLoader {
 			return bundle.NewDirectoryLoader(path).WithSizeLimitBytes(opts.sizeLimit())
 		})
 	}
@@ -157,23 +169,28 @@ func LoadBundle(path string, opts BundleOptions) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ReadBundle(path, raw, opts)
+	return readTarball(path, raw, opts, data)
 }
 
 // ReadBundle loads a bundle tarball held in memory; name is its source,
 // which errors name.
 func ReadBundle(name string, tarball []byte, opts BundleOptions) (*Bundle, error) {
+	return readTarball(name, tarball, opts, nil)
+}
+
+func readTarball(name string, tarball []byte, opts BundleOptions, data map[string]any) (*Bundle, error) {
 	if !bytes.HasPrefix(tarball, []byte{0x1f, 0x8b}) {
 		return nil, fmt.Errorf("%s: not a bundle: neither a directory nor a gzipped tarball", name)
 	}
-	return readBundle(name, opts, func() bundle.DirectoryLoader {
+	return readBundle(name, opts, data, func() bundle.DirectoryLoader {
 		return bundle.NewTarballLoaderWithBaseURL(bytes.NewReader(tarball), "").WithSizeLimitBytes(opts.sizeLimit())
 	})
 }
 
 // readBundle reads the bundle that loader reads (twice when the first
-// read fails, to tell verification errors from others).
-func readBundle(name string, opts BundleOptions, loader func() bundle.DirectoryLoader) (*Bundle, error) {
+// read fails, to tell verification errors from others); its rules see
+// extra beside its data documents.
+func readBundle(name string, opts BundleOptions, extra map[string]any, loader func() bundle.DirectoryLoader) (*Bundle, error) {
 	vc, err := opts.verificationConfig()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -228,9 +245,39 @@ func readBundle(name string, opts BundleOptions, loader func() bundle.DirectoryL
 		mods = append(mods, n)
 	}
 	sort.Strings(mods)
-	gen, err := DataModules(b.Data)
+	out := &Bundle{
+		Source:   name,
+		Revision: b.Manifest.Revision,
+		Data:     b.Data,
+		Modules:  mods,
+		Signed:   vc != nil,
+		modules:  files,
+	}
+	if b.Manifest.Roots != nil {
+		out.Roots = append([]string{}, *b.Manifest.Roots...)
+	}
+	if out.Data == nil {
+		out.Data = map[string]any{}
+	}
+	return out.WithData(extra)
+}
+
+// WithData returns b with rules that see data beside the bundle's own
+// documents (compiled again; b is not changed). A document that both
+// define is an error. nil gives rules that see the bundle's documents
+// alone.
+func (b *Bundle) WithData(data map[string]any) (*Bundle, error) {
+	all, err := mergeData(b.Data, data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: data documents: %w", name, err)
+		return nil, fmt.Errorf("%s: data documents: %w", b.Source, err)
+	}
+	gen, err := DataModules(all)
+	if err != nil {
+		return nil, fmt.Errorf("%s: data documents: %w", b.Source, err)
+	}
+	files := make(map[string][]byte, len(b.modules)+len(gen))
+	for n, src := range b.modules {
+		files[n] = src
 	}
 	for n, src := range gen {
 		files[n] = src
@@ -240,21 +287,49 @@ func readBundle(name string, opts BundleOptions, loader func() bundle.DirectoryL
 	if err != nil {
 		return nil, err
 	}
-	out := &Bundle{
-		Source:   name,
-		Revision: b.Manifest.Revision,
-		Rules:    rules,
-		Data:     b.Data,
-		Modules:  mods,
-		Signed:   vc != nil,
+	out := *b
+	out.Rules, out.extra = rules, data
+	return &out, nil
+}
+
+// Extra returns the documents b's rules see beside its own (WithData).
+func (b *Bundle) Extra() map[string]any { return b.extra }
+
+// mergeData returns the documents of own and extra together; a value
+// that both define (other than objects, which merge) is an error.
+func mergeData(own, extra map[string]any) (map[string]any, error) {
+	if len(extra) == 0 {
+		return own, nil
 	}
-	if b.Manifest.Roots != nil {
-		out.Roots = append([]string{}, *b.Manifest.Roots...)
+	var errs []error
+	var merge func(path string, a, b map[string]any) map[string]any
+	merge = func(path string, a, b map[string]any) map[string]any {
+		out := make(map[string]any, len(a)+len(b))
+		for k, v := range a {
+			out[k] = v
+		}
+		for k, v := range b {
+			prev, dup := out[k]
+			if !dup {
+				out[k] = v
+				continue
+			}
+			at := path + refString([]string{k})
+			pa, ok1 := prev.(map[string]any)
+			pb, ok2 := v.(map[string]any)
+			if !ok1 || !ok2 {
+				errs = append(errs, fmt.Errorf("%s is defined by the bundle and outside it", at))
+				continue
+			}
+			out[k] = merge(at, pa, pb)
+		}
+		return out
 	}
-	if out.Data == nil {
-		out.Data = map[string]any{}
+	all := merge("data", own, extra)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
-	return out, nil
+	return all, nil
 }
 
 // fileName names a file of bundle name: a path under the directory, or

@@ -143,6 +143,57 @@ func TestLoadBundleDir(t *testing.T) {
 	}
 }
 
+// TestBundleWithData: documents given beside a bundle's own are seen by
+// its rules (the lists of the Falco files loaded alongside); a document
+// both define is an error.
+func TestBundleWithData(t *testing.T) {
+	dir := bundleDir(t)
+	writeFiles(t, dir, map[string]string{"peregrine/pets/pets.rego": `# METADATA
+# title: Pets from bundle
+package peregrine.pets
+
+alert if {
+	input.evt.type == "execve"
+	input.proc.name in data.falco.lists.pets
+}
+`})
+	extra := map[string]any{"falco": map[string]any{"lists": map[string]any{"pets": []any{"cat"}}}}
+	b, err := LoadBundleWithData(dir, BundleOptions{}, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ruleByName(b.Rules, "Pets from bundle").Condition.String(); !strings.Contains(got, "proc.name in (cat)") {
+		t.Errorf("pets condition %s", got)
+	}
+	if _, ok := b.Data["falco"]; ok {
+		t.Errorf("the extra documents are in the bundle's own: %v", b.Data)
+	}
+	// Without them the rule never fires; WithData compiles it again.
+	plain, err := LoadBundle(dir, BundleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ruleByName(plain.Rules, "Pets from bundle").Condition.String(); strings.Contains(got, "cat") {
+		t.Errorf("pets condition without the lists %s", got)
+	}
+	again, err := plain.WithData(extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ruleByName(again.Rules, "Pets from bundle").Condition.String() != ruleByName(b.Rules, "Pets from bundle").Condition.String() ||
+		ruleByName(plain.Rules, "Pets from bundle").Condition.String() == ruleByName(again.Rules, "Pets from bundle").Condition.String() {
+		t.Error("WithData does not give LoadBundleWithData's rules, or changed its receiver")
+	}
+	if len(again.Rules) != 3 || again.Revision != "rev-1" || again.Source != dir {
+		t.Errorf("WithData: %d rules, revision %q, source %q", len(again.Rules), again.Revision, again.Source)
+	}
+	// data.lists is the bundle's.
+	_, err = plain.WithData(map[string]any{"lists": map[string]any{"shells": []any{"zsh"}, "other": 1}})
+	if err == nil || !strings.Contains(err.Error(), "data.lists.shells is defined by the bundle and outside it") {
+		t.Errorf("a clash: %v", err)
+	}
+}
+
 func TestLoadBundleErrors(t *testing.T) {
 	tests := []struct {
 		name  string
