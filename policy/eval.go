@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -578,28 +577,6 @@ func convert(s string, t FieldType) (value, bool) {
 		return value{addr: a}, err == nil
 	}
 	return value{s: s}, true
-}
-
-func toString(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case json.Number:
-		return x.String(), true
-	case bool:
-		return strconv.FormatBool(x), true
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64), true
-	}
-	return "", false
-}
-
-func toInt(v any) (int64, bool) {
-	s, ok := toString(v)
-	if !ok {
-		return 0, false
-	}
-	return parseInt(s)
 }
 
 func toBool(v any) (bool, bool) {

@@ -152,8 +152,8 @@ var (
 	fieldKeys = map[*Field]Key{}
 	// ancestorKeys holds the first keys of each ancestor field, by index.
 	ancestorKeys = map[*Field]*[precomputedAncestors]Key{}
-	// The keys this package reads itself.
-	keyEvtType, keyEvtRawtime, keyEvtNum Key
+	// keyEvtNum is the key DecodeEvent sets when the event has none.
+	keyEvtNum Key
 )
 
 func init() {
@@ -189,7 +189,7 @@ func init() {
 	for net, addr := range netFields {
 		fieldKeys[LookupField(net)] = fieldKeys[LookupField(addr)]
 	}
-	keyEvtType, keyEvtRawtime, keyEvtNum = MustKey("evt.type"), MustKey("evt.rawtime"), MustKey("evt.num")
+	keyEvtNum = MustKey("evt.num")
 	initDerivers()
 }
 

@@ -163,14 +163,12 @@ func StartLive(opts LiveOptions) (*Live, error) {
 	l.probe = probe
 	l.envKeys.Store(envKeysOf(opts.Ruleset))
 	if err := l.apply(plan); err != nil {
-		probe.Close()
-		return nil, err
+		return nil, errors.Join(err, probe.Close())
 	}
 	// Bootstrap after attaching, so a process started in between is seen
 	// by one or the other.
 	if err := l.table.Bootstrap(); err != nil {
-		probe.Close()
-		return nil, fmt.Errorf("read %s: %w", procRoot, err)
+		return nil, errors.Join(fmt.Errorf("read %s: %w", procRoot, err), probe.Close())
 	}
 	return l, nil
 }
@@ -294,14 +292,21 @@ func Uncaptured(rs *policy.Ruleset) []*policy.Rule {
 // buffer, then returns. An error from emit is reported by Run's caller
 // through onError and does not stop detection.
 func (l *Live) Run(ctx context.Context, emit func(Alert) error, onError func(error)) error {
-	go func() {
-		<-ctx.Done()
-		// Drain: records already in the ring buffer are still handled.
-		l.probe.Flush()
-	}()
 	if onError == nil {
 		onError = func(error) {}
 	}
+	go func() {
+		<-ctx.Done()
+		// Drain: records already in the ring buffer are still handled.
+		if err := l.probe.Flush(); err != nil {
+			// Without a flush the reader would wait for the next record:
+			// closing ends it, with what is left unread.
+			onError(fmt.Errorf("drain the ring buffer: %w", err))
+			if err := l.probe.Close(); err != nil {
+				onError(err)
+			}
+		}
+	}()
 	var rec bpf.Record
 	return l.pipe.Run(func(in *Input) error { return l.next(&rec, in) }, emit, onError)
 }

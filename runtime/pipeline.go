@@ -63,14 +63,15 @@ type Alert struct {
 
 // EventTime returns the event's evt.rawtime, or now when it has none.
 func EventTime(ev *policy.Event) time.Time {
-	if v, ok := ev.Raw("evt.rawtime"); ok {
-		var ns int64
-		if _, err := fmt.Sscan(fmt.Sprint(v), &ns); err == nil {
+	if v, ok := ev.Get(keyEvtRawtime); ok {
+		if ns, ok := v.Int(); ok {
 			return time.Unix(0, ns)
 		}
 	}
 	return time.Now()
 }
+
+var keyEvtRawtime = policy.MustKey("evt.rawtime")
 
 // Input is one event a source hands the pipeline.
 type Input struct {

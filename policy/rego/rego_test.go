@@ -333,9 +333,6 @@ func genEvent(rng *rand.Rand, pick func(n int) int) *policy.Event {
 		pool := diffPools[n]
 		ev.Set(n, pool[pick(len(pool))])
 	}
-	if pick(2) == 0 {
-
-	}
 	return ev
 }
 
