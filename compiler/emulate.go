@@ -133,7 +133,7 @@ func ViewOf(ev *policy.Event) View {
 	v.Syscall, _ = str(ev, "evt.type")
 	v.Comm, v.CommKnown = agree(ev, "proc.name")
 	v.CommKnown = v.CommKnown && len(v.Comm) <= CommLen
-	v.Parent, v.ParentKnown = agree(ev, "proc.pname", "proc.aname[1]")
+	v.Parent, v.ParentKnown = agree(ev, "proc.pname")
 	v.ParentKnown = v.ParentKnown && len(v.Parent) <= CommLen
 	if u, ok := str(ev, "user.uid"); ok {
 		if n, err := strconv.ParseInt(u, 10, 64); err == nil && n >= 0 && n <= UIDMax {

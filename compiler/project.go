@@ -149,11 +149,11 @@ func atomExact(c *policy.Compare, neg bool, syscall string) (bool, bool, uint) {
 	if !plain(c) {
 		return false, false, 0
 	}
-	name := c.Left.Name()
+	name := fieldName(&c.Left)
 	switch name {
 	case "proc.name":
 		return true, c.Op == policy.OpEq || c.Op == policy.OpIn || c.Op == policy.OpNe, 1 << DimComm
-	case "proc.pname", "proc.aname[1]":
+	case "proc.pname":
 		return true, c.Op == policy.OpEq || c.Op == policy.OpIn || c.Op == policy.OpNe, 1 << DimParentComm
 	case "user.uid":
 		_, ok := intAtom(c, UIDMax)
@@ -189,11 +189,11 @@ func atom(c *policy.Compare, neg bool, syscall string) *Pred {
 	if !plain(c) {
 		return Truth()
 	}
-	name := c.Left.Name()
+	name := fieldName(&c.Left)
 	switch name {
 	case "proc.name":
 		return commAtom(c, neg, func(p *Pred, s StrSet) { p.Comm = s })
-	case "proc.pname", "proc.aname[1]":
+	case "proc.pname":
 		return commAtom(c, neg, func(p *Pred, s StrSet) { p.ParentComm = s })
 	}
 	if name == "user.uid" {
@@ -499,7 +499,7 @@ func featureAtom(c *policy.Compare, name string, syscall string) (f FeatureSet, 
 			return FeatureSet{}, false, false
 		}
 		return bit(b, want), true, true
-	case "evt.arg.flags", "evt.arg[flags]":
+	case "evt.arg.flags":
 		if !flagsShown || c.Op != policy.OpContains {
 			return FeatureSet{}, false, false
 		}
@@ -653,4 +653,14 @@ func numRange(op policy.Op, n, lo, hi int64) (some, all bool) {
 		return hi >= n, lo >= n
 	}
 	return true, false
+}
+
+// fieldName is the one spelling of the value a reference reads (its key's:
+// proc.pname for proc.aname[1], evt.arg.name for evt.arg[name]), which
+// the projections below are written in.
+func fieldName(ref *policy.FieldRef) string {
+	if k, ok := policy.KeyOfRef(ref); ok {
+		return k.Name()
+	}
+	return ref.Name()
 }

@@ -393,15 +393,15 @@ func (s *Syscall) PathArg() (*Arg, bool) {
 }
 
 // PathFields returns the fields that hold, made absolute, the path the
-// kernel's path dimension checks: evt.arg.NAME (and evt.arg[NAME]), its
-// fs.path field, fd.name when it is the event's fd. Nil when the
+// kernel's path dimension checks, in their one spelling: evt.arg.NAME,
+// its fs.path field, fd.name when it is the event's fd. Nil when the
 // dimension does not apply.
 func (s *Syscall) PathFields() map[string]bool {
 	a, ok := s.PathArg()
 	if !ok || a.Kind != Path && a.Kind != String {
 		return nil
 	}
-	set := map[string]bool{"evt.arg." + a.Name: true, "evt.arg[" + a.Name + "]": true}
+	set := map[string]bool{"evt.arg." + a.Name: true}
 	if a.FSPath != "" && s.fsPaths() {
 		set["fs.path."+a.FSPath] = true
 	}
