@@ -3,6 +3,7 @@ package policy
 import (
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func ref(t *testing.T, name string, arg ...string) *FieldRef {
@@ -164,5 +165,168 @@ func TestResultNameAsFalco(t *testing.T) {
 	}
 	if _, ok := ResultNumber("ENOTSUP"); ok {
 		t.Error("ENOTSUP is not a name libsinsp gives")
+	}
+}
+
+// countingSource gives values from a map and counts the reads.
+type countingSource struct {
+	vals  map[Key]Value
+	reads map[Key]int
+}
+
+func (s *countingSource) Value(_ *Event, k Key) (Value, bool) {
+	s.reads[k]++
+	v, ok := s.vals[k]
+	return v, ok
+}
+
+func (s *countingSource) Keys(fn func(Key)) {
+	for k := range s.vals {
+		fn(k)
+	}
+}
+
+// TestEventReadsOnDemand checks that an event reads a value from its
+// source only when asked, once, derives what the source lacks from what
+// it has, and that a snapshot keeps every value in memory of its own.
+func TestEventReadsOnDemand(t *testing.T) {
+	buf := []byte("/etc/shadow")
+	src := &countingSource{reads: map[Key]int{}, vals: map[Key]Value{
+		MustKey("evt.type"):      Text("openat"),
+		MustKey("fd.name"):       Text(unsafeString(buf)),
+		MustKey("fd.type"):       Text("file"),
+		MustKey("evt.rawres"):    Int(-2),
+		MustKey("evt.arg.flags"): Text("O_RDWR"),
+		MustKey("proc.name"):     Text("cat"),
+		MustKey("proc.pname"):    Text("bash"),
+		MustKey("proc.aname[2]"): Text("sshd"),
+	}}
+	e := NewEvent()
+	e.Reset(src)
+	if len(src.reads) != 0 {
+		t.Fatalf("reads before any value was asked: %v", src.reads)
+	}
+	for i := 0; i < 3; i++ {
+		if s, ok := e.Text(MustKey("fd.directory")); !ok || s != "/etc" {
+			t.Fatalf("fd.directory = %q, %v", s, ok)
+		}
+	}
+	if n := src.reads[MustKey("fd.name")]; n != 1 {
+		t.Errorf("fd.name read %d times, want once", n)
+	}
+	for name, want := range map[string]string{"evt.failed": "true", "evt.res": "ENOENT", "evt.is_open_write": "true",
+		"fd.typechar": "f", "proc.cmdline": "cat", "evt.dir": "<"} {
+		if s, ok := e.Text(MustKey(name)); !ok || s != want {
+			t.Errorf("%s = %q (%v), want %q (derived)", name, s, ok, want)
+		}
+	}
+	if got, _ := e.Strings(&FieldRef{Field: LookupField("proc.aname"), Index: -1}); strings.Join(got, " ") != "bash sshd" {
+		t.Errorf("proc.aname = %v, want the ancestors from the parent up", got)
+	}
+	if _, ok := e.Get(MustKey("user.uid")); ok {
+		t.Error("user.uid present, the source has none")
+	}
+	snap := e.Snapshot()
+	copy(buf, "/tmp/xxxxxx") // the source's memory is reused
+	e.Reset(nil)
+	if s, ok := snap.Text(MustKey("fd.name")); !ok || s != "/etc/shadow" {
+		t.Errorf("snapshot's fd.name = %q, %v; want its own copy", s, ok)
+	}
+	if s, ok := snap.Text(MustKey("proc.aname[2]")); !ok || s != "sshd" {
+		t.Errorf("snapshot's proc.aname[2] = %q, %v", s, ok)
+	}
+	if _, ok := e.Get(MustKey("fd.name")); ok {
+		t.Error("a reset event kept a value")
+	}
+}
+
+func unsafeString(b []byte) string { return unsafe.String(&b[0], len(b)) }
+
+// TestEventSetAfterRead checks that a value set after derived ones were
+// read is what they derive from.
+func TestEventSetAfterRead(t *testing.T) {
+	e := NewEvent()
+	e.Set("fd.name", "/etc/shadow")
+	if s, _ := e.Text(MustKey("fd.filename")); s != "shadow" {
+		t.Fatalf("fd.filename = %q", s)
+	}
+	e.Set("fd.name", "/var/log/syslog")
+	if s, _ := e.Text(MustKey("fd.filename")); s != "syslog" {
+		t.Errorf("fd.filename after a new fd.name = %q, want syslog", s)
+	}
+	e.Set("fd.filename", "given")
+	e.Set("fd.name", "/x/y")
+	if s, _ := e.Text(MustKey("fd.filename")); s != "given" {
+		t.Errorf("fd.filename set = %q, want the value set", s)
+	}
+}
+
+// TestDecodeEventSpellings checks that a value given under its own name
+// wins over the element of an array naming the same key, whatever the
+// order of the object.
+func TestDecodeEventSpellings(t *testing.T) {
+	for _, line := range []string{
+		`{"proc.aname":["a","b","c"],"proc.pname":"p"}`,
+		`{"proc.pname":"p","proc.aname":["a","b","c"]}`,
+		`{"proc.aname[1]":"p","proc.aname":["a","b","c"]}`,
+	} {
+		e, err := DecodeEvent([]byte(line), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, _ := e.Text(MustKey("proc.pname")); s != "p" {
+			t.Errorf("%s: proc.pname = %q, want p", line, s)
+		}
+		if s, _ := e.Text(MustKey("proc.aname[2]")); s != "c" {
+			t.Errorf("%s: proc.aname[2] = %q, want c", line, s)
+		}
+	}
+	e, err := DecodeEvent([]byte(`{"evt.arg":{"flags":"O_RDONLY","mode":0},"evt.arg[fd]":"3"}`), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"evt.arg.flags": "O_RDONLY", "evt.arg.mode": "0", "evt.arg.fd": "3", "evt.rawarg.fd": "3"} {
+		if s, ok := e.Text(MustKey(name)); !ok || s != want {
+			t.Errorf("%s = %q (%v), want %q", name, s, ok, want)
+		}
+	}
+}
+
+// TestValueConversions checks that typed values read as the reference
+// evaluator reads their text.
+func TestValueConversions(t *testing.T) {
+	for _, c := range []struct {
+		v    Value
+		text string
+		n    int64
+		nOK  bool
+		b    bool
+		bOK  bool
+	}{
+		{Text("42"), "42", 42, true, false, false},
+		{Text(" -7"), " -7", -7, true, false, false},
+		{Text("true"), "true", 0, false, true, true},
+		{Int(-3), "-3", -3, true, false, false},
+		{Uint(1 << 63), "9223372036854775808", -1 << 63, true, false, false},
+		{Bool(true), "true", 0, false, true, true},
+		{number("007"), "007", 7, true, false, false},
+		{number("1.5"), "1.5", 0, false, false, false},
+	} {
+		if s, ok := c.v.Text(); !ok || s != c.text {
+			t.Errorf("%#v: Text = %q, %v; want %q", c.v, s, ok, c.text)
+		}
+		if n, ok := c.v.Int(); ok != c.nOK || (ok && n != c.n) {
+			t.Errorf("%#v: Int = %d, %v", c.v, n, ok)
+		}
+		if b, ok := c.v.Bool(); ok != c.bOK || b != c.b {
+			t.Errorf("%#v: Bool = %v, %v", c.v, b, ok)
+		}
+		if n, ok := c.v.Int(); ok {
+			if s, _ := c.v.Text(); s != "" {
+				if m, ok := parseInt(s); !ok || m != n {
+					t.Errorf("%#v: Int %d disagrees with its text %q", c.v, n, s)
+				}
+			}
+		}
 	}
 }

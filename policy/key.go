@@ -88,7 +88,7 @@ func intern(name string, mk func() keyInfo) (Key, error) {
 		return k, nil
 	}
 	n := registry.n.Load()
-	if n >= maxKeys {
+	if n >= keyLimit {
 		return 0, errTooManyKeys
 	}
 	c := &registry.chunks[n/keyChunk]
@@ -107,6 +107,9 @@ func intern(name string, mk func() keyInfo) (Key, error) {
 }
 
 var errTooManyKeys = fmt.Errorf("more than %d distinct fields named", maxKeys)
+
+// keyLimit is maxKeys, lowered by tests.
+var keyLimit uint32 = maxKeys
 
 // noKey marks a keyInfo whose base is itself, while it is built.
 const noKey = ^Key(0)

@@ -148,3 +148,29 @@ func TestProcessFieldsFollowTable(t *testing.T) {
 		t.Errorf("proc.aname after the parent's exit: %q (the record's comms)", got)
 	}
 }
+
+// TestUserspaceRecordAllocs checks that an open record no rule matches
+// costs userspace at most one allocation (none, once the event's tables
+// have grown), with the default rules and the upstream ones: the event
+// reads only the fields the rules test.
+func TestUserspaceRecordAllocs(t *testing.T) {
+	lives := map[string]*Live{"default": newTestLive(t)}
+	if _, err := os.Stat(upstreamRules); err == nil {
+		lives["upstream"] = newTestLiveWith(t, falcocompat.LoadPaths(upstreamRules))
+	} else if os.Getenv("CI") != "" {
+		t.Fatalf("upstream rules needed in CI: %v", err)
+	}
+	r := openRecord("/tmp/peregrine-bench")
+	for name, l := range lives {
+		var alerts []Alert
+		n := testing.AllocsPerRun(100, func() {
+			alerts = l.evaluate(r, l.handle(r), alerts[:0])
+		})
+		if len(alerts) != 0 {
+			t.Fatalf("%s: %d alerts for an open of /tmp", name, len(alerts))
+		}
+		if n > 1 {
+			t.Errorf("%s rules: %v allocations per record, want at most 1", name, n)
+		}
+	}
+}
