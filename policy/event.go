@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 )
@@ -271,7 +273,7 @@ func (e *Event) setContainer(k Key, c any, replace bool) {
 		if k.hasArg() || f.Arg == ArgIndexOptional {
 			return
 		}
-		for _, a := range sortedNames(c) {
+		for _, a := range slices.Sorted(maps.Keys(c)) {
 			ek, err := argKey(f, a)
 			put(ek, err == nil, c[a])
 		}
@@ -303,15 +305,6 @@ func (e *Event) indexKey(k Key, i int) Key {
 		return noKey
 	}
 	return ak
-}
-
-func sortedNames(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for n := range m {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Raw returns the value of a field by name as the replay format holds it:
@@ -346,34 +339,49 @@ func (e *Event) Raw(name string) (any, bool) {
 	return v.Any(), true
 }
 
-// materialize reads every value the event may have.
-func (e *Event) materialize() {
+// materialize reads every value the event may have whose name want
+// accepts (all when want is nil).
+func (e *Event) materialize(want func(string) bool) {
+	get := func(k Key) {
+		if want == nil || want(k.Name()) {
+			e.Get(k)
+		}
+	}
 	if e.src != nil {
-		e.src.Keys(func(k Key) { e.Get(k) })
+		e.src.Keys(get)
 	}
 	for _, k := range derivedKeys {
-		e.Get(k)
+		get(k)
 	}
 }
 
-// each calls fn with every value the event has, in no order: those set
-// or read from the source, and the fields Falco derives (not the lists
-// gathered from other values, such as proc.aname without index).
-func (e *Event) each(fn func(name string, v Value)) {
-	e.materialize()
+// each calls fn with every value the event has whose name want accepts
+// (all when want is nil), in no order: those set or read from the source,
+// and the fields Falco derives (not the lists gathered from other values,
+// such as proc.aname without index).
+func (e *Event) each(want func(string) bool, fn func(name string, v Value)) {
+	e.materialize(want)
 	for _, s := range e.slots {
 		if s.state == slotPresent && (!s.derived || isDerivedField[s.key]) {
-			fn(s.key.Name(), s.v)
+			if name := s.key.Name(); want == nil || want(name) {
+				fn(name, s.v)
+			}
 		}
 	}
 }
 
 // Names returns the names of the fields the event holds, sorted.
-func (e *Event) Names() []string {
+func (e *Event) Names() []string { return e.NamesWhere(nil) }
+
+// NamesWhere returns the names of the fields the event holds that want
+// accepts, sorted, reading no other field (all when want is nil).
+func (e *Event) NamesWhere(want func(name string) bool) []string {
 	var out []string
-	e.each(func(name string, _ Value) { out = append(out, name) })
+	e.each(want, func(name string, _ Value) { out = append(out, name) })
 	for n := range e.extra {
-		out = append(out, n)
+		if want == nil || want(n) {
+			out = append(out, n)
+		}
 	}
 	sort.Strings(out)
 	return out
@@ -386,14 +394,14 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 	for n, v := range e.extra {
 		m[n] = v
 	}
-	e.each(func(name string, v Value) { m[name] = v.Any() })
+	e.each(nil, func(name string, v Value) { m[name] = v.Any() })
 	return json.Marshal(m)
 }
 
 // Snapshot returns an event holding every value of e, in memory of its
 // own: what an alert keeps of an event whose source is about to be reused.
 func (e *Event) Snapshot() *Event {
-	e.materialize()
+	e.materialize(nil)
 	s := &Event{slots: make([]slot, 0, len(e.slots)), index: make([]uint32, len(e.index))}
 	// One copy of every string, in one block.
 	n := 0

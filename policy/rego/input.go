@@ -162,7 +162,19 @@ func inputOf(ev *policy.Event, need func(string) bool) ast.Value {
 			insert(root, ref.Field.Name, t)
 		}
 	}
-	names := ev.Names()
+	// The names of the fields the steps below may read: those need
+	// accepts, the indexed ancestors of one it accepts, the arguments.
+	var want func(string) bool
+	if need != nil {
+		args := need("evt.arg")
+		want = func(name string) bool {
+			if base, _, indexed := strings.Cut(name, "["); indexed && need(base) {
+				return true
+			}
+			return need(name) || (args && strings.HasPrefix(name, "evt.arg"))
+		}
+	}
+	names := ev.NamesWhere(want)
 	// 2. Ancestor arrays.
 	for _, a := range ancestorNames {
 		if need != nil && !need(a) {
