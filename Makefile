@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/peregrine
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build test lint bench fuzz clean generate check-generate
+.PHONY: build test lint bench bench-overhead fuzz clean generate check-generate
 
 # The pinned BPF toolchain, from Debian's packages (clang-19, llvm-19).
 BPF_CLANG  ?= clang-19
@@ -31,6 +31,14 @@ lint:
 # Benchmarks: replay throughput and allocations with the upstream rules.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The overhead harness, side by side with bpftrace and (with FALCO set to
+# a command line that runs it) Falco, with the upstream stable rules;
+# writes docs/overhead.json and docs/overhead.svg. Needs root.
+UPSTREAM ?= ../shared/falco/falco_rules.yaml
+BENCH_FLAGS ?=
+bench-overhead: build
+	$(BIN) bench --upstream $(UPSTREAM) --scaling --out docs/overhead.json $(if $(FALCO),--peer "falco=$(FALCO)") $(BENCH_FLAGS)
 
 # A short run of every fuzz target.
 FUZZTIME ?= 30s

@@ -386,34 +386,8 @@ func (p *Probe) Read() (*Record, error) {
 	return rec, nil
 }
 
-// Counters are the kernel-side counts, summed over CPUs.
-type Counters struct {
-	SyscallsSeen   uint64 `json:"syscalls_seen"`
-	EventsSent     uint64 `json:"events_sent"`
-	EventsLost     uint64 `json:"events_lost"`
-	EventsFiltered uint64 `json:"events_filtered"`
-	// EventsUnsaved counts syscalls the entry program could not save
-	// arguments for (no task storage: memory, or another BPF program
-	// using it on the CPU), which went unrecorded.
-	EventsUnsaved uint64 `json:"events_unsaved"`
-	// SyscallsSeenIA32 counts the 32-bit syscalls among SyscallsSeen.
-	SyscallsSeenIA32 uint64 `json:"syscalls_seen_ia32"`
-}
-
 // Counters reads the per-CPU counters.
-func (p *Probe) Counters() (Counters, error) {
-	var c Counters
-	for slot, dst := range []*uint64{&c.SyscallsSeen, &c.EventsSent, &c.EventsLost, &c.EventsFiltered, &c.EventsUnsaved, &c.SyscallsSeenIA32} {
-		var perCPU []uint64
-		if err := p.objs.Counters.Lookup(uint32(slot), &perCPU); err != nil {
-			return c, fmt.Errorf("read counter %d: %w", slot, err)
-		}
-		for _, v := range perCPU {
-			*dst += v
-		}
-	}
-	return c, nil
-}
+func (p *Probe) Counters() (Counters, error) { return ReadCounters(p.objs.Counters) }
 
 // Flush makes a blocked ReadInto return: ReadInto then returns the records
 // already in the ring buffer, and ringbuf.ErrFlushed once they are read.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -30,8 +31,12 @@ type Tree struct {
 	conds  []treePred
 	byType map[string][]int32 // event type -> rules to visit, in load order
 	any    []int32            // rules with no event-type restriction
-	slots  int                // memo slots of shared sub-expressions
-	pool   sync.Pool          // *Matcher, for Match
+	// typeBits and anyBits are byType and any as bitmaps over rule
+	// numbers: Match with candidates walks their intersection.
+	typeBits map[string][]uint64
+	anyBits  []uint64
+	slots    int       // memo slots of shared sub-expressions
+	pool     sync.Pool // *Matcher, for Match
 }
 
 // Matcher matches events against a Tree. Match allocates nothing for the
@@ -101,6 +106,18 @@ func BuildTree(rs *policy.Ruleset) (*Tree, error) {
 		}
 		t.byType[typ] = m
 	}
+	bitmap := func(l []int32) []uint64 {
+		b := make([]uint64, (len(t.rules)+63)/64)
+		for _, i := range l {
+			b[i>>6] |= 1 << (uint(i) & 63)
+		}
+		return b
+	}
+	t.typeBits = make(map[string][]uint64, len(t.byType))
+	for typ, l := range t.byType {
+		t.typeBits[typ] = bitmap(l)
+	}
+	t.anyBits = bitmap(t.any)
 	return t, nil
 }
 
@@ -130,17 +147,31 @@ func (m *Matcher) Match(ev *policy.Event, first bool, candidates []uint64, dst [
 	m.gen++
 	m.buf = m.buf[:0]
 	typ, _ := ev.Text(keyEvtType)
+	if candidates != nil {
+		// The candidates of the event's type, in load order: a walk of
+		// the set bits, however many rules there are.
+		typed, ok := t.typeBits[typ]
+		if !ok {
+			typed = t.anyBits
+		}
+		for w := 0; w < len(typed) && w < len(candidates); w++ {
+			for word := typed[w] & candidates[w]; word != 0; word &= word - 1 {
+				i := w<<6 | bits.TrailingZeros64(word)
+				if t.conds[i](m, ev) {
+					dst = append(dst, i)
+					if first {
+						return dst
+					}
+				}
+			}
+		}
+		return dst
+	}
 	list, ok := t.byType[typ]
 	if !ok {
 		list = t.any
 	}
 	for _, i := range list {
-		if candidates != nil {
-			w := int(i >> 6)
-			if w >= len(candidates) || candidates[w]&(1<<(uint(i)&63)) == 0 {
-				continue
-			}
-		}
 		if t.conds[i](m, ev) {
 			dst = append(dst, int(i))
 			if first {

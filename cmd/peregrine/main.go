@@ -44,7 +44,8 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().String("config", "", "configuration file (YAML); keys are the long flag names")
-	root.AddCommand(newRunCmd(v), newExplainCmd(v), newTestCmd(v), newValidateCmd(v), newReplayCmd(v), newFieldsCmd(), newListCmd(v), newVersionCmd())
+	root.AddCommand(newRunCmd(v), newExplainCmd(v), newTestCmd(v), newValidateCmd(v), newReplayCmd(v), newFieldsCmd(), newListCmd(v), newVersionCmd(),
+		newBenchCmd(v), newLoadgenCmd())
 	return root
 }
 
