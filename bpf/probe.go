@@ -92,6 +92,10 @@ type Probe struct {
 	reader *ringbuf.Reader
 	mode   AttachMode
 	rec    ringbuf.Record
+	// poll is the reader's current poll interval (see PollInterval),
+	// and read whether a record came since the last poll.
+	poll time.Duration
+	read bool
 	// rawSyscalls are captured through raw tracepoints in tracepoint
 	// mode, because the kernel has no tracepoint for them.
 	rawSyscalls []string
@@ -281,7 +285,8 @@ func (p *Probe) setup(names []string) error {
 		return fmt.Errorf("ring buffer reader: %w", err)
 	}
 	p.reader = rd
-	rd.SetDeadline(time.Now().Add(PollInterval))
+	p.poll = PollInterval
+	rd.SetDeadline(time.Now().Add(p.poll))
 	// Until a plan is applied, every captured syscall passes.
 	return p.passAll(names)
 }
@@ -352,11 +357,16 @@ func (p *Probe) ProgramIDs() []ebpf.ProgramID {
 	return ids
 }
 
-// PollInterval bounds how long a record can wait in the ring buffer: the
-// capture program wakes the reader only when much data is waiting (a
-// wakeup per event costs a cross-CPU interrupt), so the reader also looks
-// on this timer.
-const PollInterval = 10 * time.Millisecond
+// PollInterval bounds how long a record can wait in the ring buffer while
+// records come: the capture program wakes the reader only when much data
+// is waiting (a wakeup per event costs a cross-CPU interrupt), so the
+// reader also looks on this timer. Each poll that finds nothing doubles
+// the interval, up to MaxPollInterval, so that an idle capture costs
+// userspace next to nothing; a record brings it back.
+const (
+	PollInterval    = 10 * time.Millisecond
+	MaxPollInterval = 160 * time.Millisecond
+)
 
 // ReadInto blocks until a record arrives and decodes it into rec, reusing
 // rec's buffer. It returns ringbuf.ErrClosed after Close and
@@ -366,12 +376,19 @@ func (p *Probe) ReadInto(rec *Record) error {
 		p.rec.RawSample = rec.raw
 		err := p.reader.ReadInto(&p.rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			p.reader.SetDeadline(time.Now().Add(PollInterval))
+			if p.read {
+				p.poll = PollInterval
+			} else {
+				p.poll = min(2*p.poll, MaxPollInterval)
+			}
+			p.read = false
+			p.reader.SetDeadline(time.Now().Add(p.poll))
 			continue
 		}
 		if err != nil {
 			return err
 		}
+		p.read = true
 		rec.raw = p.rec.RawSample
 		return rec.decode(rec.raw)
 	}
