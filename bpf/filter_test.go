@@ -80,7 +80,7 @@ func (c *pathCounter) sentDuring(path string, open func()) int {
 	before := c.counts[path]
 	c.mu.Unlock()
 	open()
-	time.Sleep(3 * PollInterval)
+	time.Sleep(MaxPollInterval + 3*PollInterval)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.counts[path] - before
@@ -207,7 +207,7 @@ func TestPortDimension(t *testing.T) {
 			t.Fatalf("%v: %s", err, out)
 		}
 	}
-	time.Sleep(3 * PollInterval)
+	time.Sleep(MaxPollInterval + 3*PollInterval)
 	mu.Lock()
 	defer mu.Unlock()
 	if seen[ports[0]] < 3 || seen[ports[1]] != 0 {
