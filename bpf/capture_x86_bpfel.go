@@ -189,6 +189,7 @@ const (
 	captureMapFilterSyscalls   = "filter_syscalls"
 	captureMapFilterUsage      = "filter_usage"
 	captureMapPathKeyBuf       = "path_key_buf"
+	captureMapRawIds           = "raw_ids"
 	captureMapScratchBuf       = "scratch_buf"
 	captureMapSocketcalls      = "socketcalls"
 	captureMapSyscallDescs     = "syscall_descs"
@@ -279,6 +280,7 @@ type captureMapSpecs struct {
 	FilterSyscalls   *ebpf.MapSpec `ebpf:"filter_syscalls"`
 	FilterUsage      *ebpf.MapSpec `ebpf:"filter_usage"`
 	PathKeyBuf       *ebpf.MapSpec `ebpf:"path_key_buf"`
+	RawIds           *ebpf.MapSpec `ebpf:"raw_ids"`
 	ScratchBuf       *ebpf.MapSpec `ebpf:"scratch_buf"`
 	Socketcalls      *ebpf.MapSpec `ebpf:"socketcalls"`
 	SyscallDescs     *ebpf.MapSpec `ebpf:"syscall_descs"`
@@ -331,6 +333,7 @@ type captureMaps struct {
 	FilterSyscalls   *ebpf.Map `ebpf:"filter_syscalls"`
 	FilterUsage      *ebpf.Map `ebpf:"filter_usage"`
 	PathKeyBuf       *ebpf.Map `ebpf:"path_key_buf"`
+	RawIds           *ebpf.Map `ebpf:"raw_ids"`
 	ScratchBuf       *ebpf.Map `ebpf:"scratch_buf"`
 	Socketcalls      *ebpf.Map `ebpf:"socketcalls"`
 	SyscallDescs     *ebpf.Map `ebpf:"syscall_descs"`
@@ -355,6 +358,7 @@ func (m *captureMaps) Close() error {
 		m.FilterSyscalls,
 		m.FilterUsage,
 		m.PathKeyBuf,
+		m.RawIds,
 		m.ScratchBuf,
 		m.Socketcalls,
 		m.SyscallDescs,

@@ -56,7 +56,7 @@ func TestConstantsAgree(t *testing.T) {
 		"NUM_BLOBS":    int64(len(rec.Blobs)),
 		// Registers of the syscall table's layouts.
 		"ARG_RET": syscalls.RetFD, "ARG_CWD": syscalls.CwdBase, "FLAGS_CREAT": syscalls.CreatFlags,
-		"NR_NONE": nrNone, "NR_SOCKETCALL": nrSocketcall,
+		"NR_NONE": nrNone, "NR_SOCKETCALL": nrSocketcall, "RAW_NATIVE": rawNative, "RAW_COMPAT": rawCompat,
 		// Record kinds and flags.
 		"RECORD_SYSCALL": int64(KindSyscall), "RECORD_FORK": int64(KindFork), "RECORD_EXEC": int64(KindExec),
 		"RECORD_EXIT":       int64(KindExit),

@@ -271,6 +271,9 @@ func (p *Probe) setup(names []string) error {
 	if err := p.setupSocketcalls(names); err != nil {
 		return err
 	}
+	if err := p.setupRawIDs(); err != nil {
+		return err
+	}
 	if needRaw {
 		for _, prog := range []*ebpf.Program{p.objs.RawSysEnter, p.objs.RawSysExit} {
 			lk, err := link.AttachTracing(link.TracingOptions{Program: prog})
@@ -317,6 +320,34 @@ func (p *Probe) setupSocketcalls(names []string) error {
 	}
 	return nil
 }
+
+// setupRawIDs fills raw_ids from the syscall descriptions and the ia32
+// table: the numbers the raw programs capture in either ABI.
+func (p *Probe) setupRawIDs() error {
+	n := p.objs.RawIds.MaxEntries()
+	keys, vals := make([]uint32, n), make([]uint8, n)
+	for id := uint32(0); id < n; id++ {
+		keys[id] = id
+		var d captureSyscallDesc
+		if id < maxSyscalls && p.objs.SyscallDescs.Lookup(id, &d) == nil && d.Wanted != 0 && d.Raw != 0 {
+			vals[id] |= rawNative
+		}
+		var nr int32
+		if p.objs.CompatNrs.Lookup(id, &nr) == nil && nr != nrNone {
+			vals[id] |= rawCompat
+		}
+	}
+	if _, err := p.objs.RawIds.BatchUpdate(keys, vals, nil); err != nil {
+		return fmt.Errorf("raw syscall numbers: %w", err)
+	}
+	return nil
+}
+
+// raw_ids' bits (RAW_NATIVE, RAW_COMPAT).
+const (
+	rawNative = 1
+	rawCompat = 2
+)
 
 // compat_nrs' marks (NR_NONE, NR_SOCKETCALL).
 const (

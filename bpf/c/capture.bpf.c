@@ -249,6 +249,29 @@ struct {
 	__type(value, __s32);
 } compat_nrs SEC(".maps");
 
+/* raw_ids says, by the number a raw tracepoint sees, whether the raw
+ * programs capture a syscall of that number: RAW_NATIVE for an x86_64
+ * one, RAW_COMPAT for an ia32 one. Any other syscall leaves them at the
+ * first instruction that reads memory: most syscalls of a machine are
+ * none of the rules' business. */
+#define RAW_NATIVE 1
+#define RAW_COMPAT 2
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_COMPAT);
+	__type(key, __u32);
+	__type(value, __u8);
+} raw_ids SEC(".maps");
+
+static __always_inline __u8 raw_id(long id)
+{
+	if (id < 0 || id >= MAX_COMPAT)
+		return 0;
+	__u32 k = id;
+	__u8 *b = bpf_map_lookup_elem(&raw_ids, &k);
+	return b ? *b : 0;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_SOCKETCALL);
@@ -998,21 +1021,83 @@ static __always_inline __u32 features(struct scratch *s, struct syscall_desc *d,
 	return v;
 }
 
-static __always_inline void features_dim(struct mask *m, __u32 gen, __u32 v, bool dotdot_known)
+/* features_sat ORs into sat the classes feature vector v satisfies;
+ * with "../" unknown, either value's. */
+static __always_inline void features_sat(struct mask *sat, __u32 gen, __u32 v, bool dotdot_known)
 {
 	__u32 k = gen * NUM_FEATURES + (v & (NUM_FEATURES - 1));
 	struct mask *l = bpf_map_lookup_elem(&filter_features, &k);
-	struct mask sat = {};
 	if (l)
-		sat = *l;
+		for (int i = 0; i < MASK_WORDS; i++)
+			sat->w[i] |= l->w[i];
 	if (!dotdot_known) {
 		k = gen * NUM_FEATURES + ((v | FEAT_DOTDOT) & (NUM_FEATURES - 1));
-		struct mask *l2 = bpf_map_lookup_elem(&filter_features, &k);
-		if (l2)
+		l = bpf_map_lookup_elem(&filter_features, &k);
+		if (l)
 			for (int i = 0; i < MASK_WORDS; i++)
-				sat.w[i] |= l2->w[i];
+				sat->w[i] |= l->w[i];
+	}
+}
+
+static __always_inline void features_dim(struct mask *m, __u32 gen, __u32 v, bool dotdot_known)
+{
+	struct mask sat = {};
+	features_sat(&sat, gen, v, dotdot_known);
+	mask_and(m, &sat);
+}
+
+#define O_TMPFILE_BIT 020000000 /* __O_TMPFILE: O_TMPFILE without O_DIRECTORY */
+
+/* entry_features ANDs into m, at the entry, the classes some outcome of
+ * the syscall can satisfy in the features dimension: the open flags and
+ * "../" are known, the result is not (it may fail; an open may create the
+ * file, or open a directory). An event no class can pass whatever the
+ * outcome is dropped before the exit's work. A global function: the
+ * verifier walks its loop once. */
+__noinline int entry_features(struct mask *m, struct scratch *s, struct syscall_desc *d, __u32 gen, __u32 dotdot)
+{
+	if (!m || !s || !d)
+		return 1;
+	__u32 v = 0, maybe = FEAT_FAILED;
+	if (d->flags_arg >= 0) {
+		__u64 flags = d->flags_arg == FLAGS_CREAT ? (O_CREAT | O_WRONLY | O_TRUNC) : arg_at(s->r.args, d->flags_arg);
+		switch (flags & O_ACCMODE) {
+		case O_WRONLY:
+			v |= FEAT_WRITE;
+			break;
+		case O_RDWR:
+			v |= FEAT_READ | FEAT_WRITE;
+			break;
+		default:
+			v |= FEAT_READ;
+		}
+		if (flags & O_TRUNC)
+			v |= FEAT_TRUNC;
+		if (flags & O_CREAT)
+			v |= FEAT_CREAT;
+		if (flags & O_APPEND)
+			v |= FEAT_APPEND;
+		if (flags & O_EXCL)
+			v |= FEAT_EXCL;
+		if (flags & O_DIRECTORY)
+			v |= FEAT_DIR;
+		else
+			maybe |= FEAT_DIR;
+		if (flags & (O_CREAT | O_TMPFILE_BIT))
+			maybe |= FEAT_CREATED;
+		if (dotdot & DOTDOT_SEEN)
+			v |= FEAT_DOTDOT;
+	}
+	bool dotdot_known = (dotdot & DOTDOT_KNOWN) || d->flags_arg < 0;
+	struct mask sat = {};
+	for (__u32 i = 0; i < 8; i++) {
+		__u32 sub = (i & 1 ? FEAT_FAILED : 0) | (i & 2 ? FEAT_CREATED : 0) | (i & 4 ? FEAT_DIR : 0);
+		if (sub & ~maybe)
+			continue;
+		features_sat(&sat, gen, v | sub, dotdot_known);
 	}
 	mask_and(m, &sat);
+	return !mask_zero(m);
 }
 
 /* path_dim matches the path (blob 0) against the prefix trie (exact
@@ -1237,10 +1322,10 @@ __noinline __u32 read_inputs(struct scratch *s, struct syscall_desc *d, __u32 co
 	return off;
 }
 
-/* judge_path judges, at the entry, the path dimension (ANDed into
- * p->mask) and notes whether the path holds "../" (for the features the
- * exit judges). It returns whether some class still passes. A global
- * function, as read_inputs. */
+/* judge_path judges, at the entry, the path dimension and what the entry
+ * knows of the features (ANDed into p->mask), and notes whether the path
+ * holds "../" (for the features the exit judges). It returns whether some
+ * class still passes. A global function, as read_inputs. */
 __noinline int judge_path(struct scratch *s, struct syscall_desc *d, struct task_state *p)
 {
 	if (!s || !d || !p)
@@ -1254,12 +1339,14 @@ __noinline int judge_path(struct scratch *s, struct syscall_desc *d, struct task
 	p->dotdot = use & USE_DOTDOT ? 0 : DOTDOT_KNOWN; /* no class cares: any value will do */
 	bool path_ok = d->path_dim && s->r.len[0] > 1 && !(s->r.flags & (FLAG_BLOB0_FAILED | FLAG_BLOB0_TRUNCATED)) && s->data[0] == '/';
 	__u32 len = s->r.len[0] > 0 ? s->r.len[0] - 1 : 0;
-	if (!path_ok || len > PATH_KEY_MAX - 1 || !(use & (USE_PATH | USE_DOTDOT)))
-		return 1;
-	int scan = scan_path(s, len);
-	p->dotdot = DOTDOT_KNOWN | (scan & SCAN_DOTDOT ? DOTDOT_SEEN : 0);
-	if (!(scan & SCAN_BAD) && (use & USE_PATH))
-		path_dim(m, s, gen, use & USE_SUFFIX);
+	if (path_ok && len <= PATH_KEY_MAX - 1 && (use & (USE_PATH | USE_DOTDOT))) {
+		int scan = scan_path(s, len);
+		p->dotdot = DOTDOT_KNOWN | (scan & SCAN_DOTDOT ? DOTDOT_SEEN : 0);
+		if (!(scan & SCAN_BAD) && (use & USE_PATH))
+			path_dim(m, s, gen, use & USE_SUFFIX);
+	}
+	if (!mask_zero(m))
+		entry_features(m, s, d, gen, p->dotdot);
 	__builtin_memcpy(p->mask, mm.w, sizeof(p->mask));
 	return !mask_zero(&mm);
 }
@@ -1530,11 +1617,16 @@ static __always_inline __s32 compat_nr(long id)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
 {
+	__u8 ids = raw_id(id);
+	if (!ids)
+		return 0;
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u64 args[6];
 	__s32 nr = id;
 	__u32 rflags = 0;
 	if (in_compat(t)) {
+		if (!(ids & RAW_COMPAT))
+			return 0;
 		nr = compat_nr(id);
 		if (nr == NR_NONE)
 			return 0;
@@ -1568,6 +1660,8 @@ int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
 			rflags |= FLAG_SOCKETCALL;
 		}
 	} else {
+		if (!(ids & RAW_NATIVE))
+			return 0;
 #if defined(__TARGET_ARCH_x86)
 		/* regs is a trusted BTF pointer here: direct loads, no helper calls. */
 		args[0] = regs->di;
@@ -1597,14 +1691,19 @@ int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
 #if defined(__TARGET_ARCH_x86)
 	long id = regs->orig_ax;
 #else
 	long id = BPF_CORE_READ(regs, syscallno);
 #endif
+	__u8 ids = raw_id(id);
+	if (!ids)
+		return 0;
+	struct task_struct *t = bpf_get_current_task_btf();
 	__s32 nr = id;
 	if (in_compat(t)) {
+		if (!(ids & RAW_COMPAT))
+			return 0;
 		nr = compat_nr(id);
 		if (nr == NR_NONE)
 			return 0;
