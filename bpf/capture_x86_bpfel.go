@@ -131,6 +131,7 @@ type captureSyscallDesc struct {
 	FlagsArg    int8
 	PathDim     uint8
 	State       uint8
+	JudgeExit   uint8
 	Creds       uint8
 	AddrOut     uint8
 }
@@ -141,28 +142,31 @@ type captureTaskBlobs struct {
 }
 
 type captureTaskState struct {
-	_          structs.HostLayout
-	Name       [16]int8
-	NameKnown  uint32
-	Nr         int32
-	AbiNr      int32
-	Flags      uint32
-	Len        [4]uint16
-	Dotdot     uint32
-	_          [4]byte
-	Args       [6]uint64
-	Euid       uint32
-	Comm       [16]int8
-	Pcomm      [16]int8
-	Plan       uint32
-	Judged     uint32
-	_          [4]byte
-	Mask       [4]uint64
-	CachePlan  uint32
-	CacheValid uint32
-	CacheComm  [16]int8
-	CachePcomm [16]int8
-	CacheMask  [4]uint64
+	_           structs.HostLayout
+	Name        [16]int8
+	NameKnown   uint32
+	Nr          int32
+	AbiNr       int32
+	Flags       uint32
+	Len         [4]uint16
+	Dotdot      uint32
+	_           [4]byte
+	Args        [6]uint64
+	Euid        uint32
+	Comm        [16]int8
+	Pcomm       [16]int8
+	Plan        uint32
+	Judged      uint32
+	_           [4]byte
+	Mask        [4]uint64
+	ForkPending uint32
+	ForkParent  uint32
+	ForkStart   uint64
+	CachePlan   uint32
+	CacheValid  uint32
+	CacheComm   [16]int8
+	CachePcomm  [16]int8
+	CacheMask   [4]uint64
 }
 
 type captureUidRange struct {

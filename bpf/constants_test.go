@@ -66,6 +66,7 @@ func TestConstantsAgree(t *testing.T) {
 		"FLAG_CWD_INCOMPLETE": FlagCwdIncomplete, "FLAG_COMPAT": FlagCompat, "FLAG_DIR": FlagDir,
 		"FLAG_CGROUP_INCOMPLETE": FlagCgroupIncomplete, "FLAG_CGROUPS": FlagCgroups,
 		"FLAG_SOCKETCALL": FlagSocketcall, "FLAG_ENV_FAILED": FlagEnvFailed,
+		"FLAG_FORKED": FlagForked, "FLAG_DEFERRED": FlagDeferred,
 		"EXE_WRITABLE": ExeWritable, "EXE_UPPER_LAYER": ExeUpperLayer, "EXE_FROM_MEMFD": ExeFromMemfd,
 		"EXE_LOWER_LAYER": ExeLowerLayer, "FMODE_CREATED": FModeCreated,
 		// The filter's dimensions, features and usage flags.

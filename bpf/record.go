@@ -38,6 +38,13 @@ const (
 	FlagCgroups          = 1 << 12 // blobs 4 and 5 hold the task's cgroup paths (v2, first non-root v1)
 	FlagSocketcall       = 1 << 13 // an ia32 socketcall: the record is the call it multiplexed
 	FlagEnvFailed        = 1 << 14 // an exec record's environment (blob 6) was unreadable
+	// FlagForked marks the exec record of a process whose fork record was
+	// never sent: Args[1] is its parent, Args[2] its start (boot time).
+	FlagForked = 1 << 15
+	// FlagDeferred marks a fork record sent late, just before the new
+	// process's first record: its fork was not sent when the process did
+	// nothing userspace saw.
+	FlagDeferred = 1 << 16
 )
 
 // Exe flags of an exec record (Record.ExeFlags): what the kernel found

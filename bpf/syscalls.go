@@ -15,7 +15,7 @@ func desc(s *syscalls.Syscall, raw bool) captureSyscallDesc {
 	for _, f := range []struct {
 		set bool
 		dst *uint8
-	}{{l.AddrOut, &d.AddrOut}, {raw, &d.Raw}, {s.State, &d.State}, {s.Creds, &d.Creds}, {l.Pwd, &d.Pwd},
+	}{{l.AddrOut, &d.AddrOut}, {raw, &d.Raw}, {s.State, &d.State}, {s.JudgeExit, &d.JudgeExit}, {s.Creds, &d.Creds}, {l.Pwd, &d.Pwd},
 		{s.PathFields() != nil && l.Path0 >= 0, &d.PathDim}} {
 		if f.set {
 			*f.dst = 1

@@ -375,13 +375,25 @@ func (l *Live) handle(r *bpf.Record) *policy.Event {
 	pid := int32(r.Pid)
 	switch r.Kind {
 	case bpf.KindFork:
-		child := l.table.Fork(pid, int32(r.Ret), int32(r.Args[0]))
+		child := l.table.ForkAt(pid, int32(r.Ret), int32(r.Args[0]), r.Args[1])
+		if r.Flags&bpf.FlagDeferred != 0 {
+			// Sent when the child first did something: its working
+			// directory is what it is now, not what its parent's is.
+			if cwd, err := os.Readlink(filepath.Join(l.proc, strconv.Itoa(int(child.Pid)), "cwd")); err == nil && filepath.IsAbs(cwd) {
+				l.table.SetCwd(child.Pid, cwd)
+			}
+		}
 		if v2, v1, ok := r.Cgroups(); ok {
 			// The child was made in other cgroups than its parent's.
 			l.table.SetCgroup(child.Pid, r.Args[2], cgroupOf(v2, v1))
 		}
 		return nil
 	case bpf.KindExec:
+		if r.Flags&bpf.FlagForked != 0 {
+			// The process's fork was never sent: it did nothing before
+			// this exec that userspace saw.
+			l.table.ForkAt(int32(r.Args[1]), pid, pid, r.Args[2])
+		}
 		l.exec(r)
 		return nil
 	case bpf.KindExit:

@@ -157,8 +157,11 @@ type Syscall struct {
 	// judges the uid at its exit.
 	Creds bool
 	// State marks a syscall the process table needs every record of:
-	// never filtered (exec, chdir).
+	// never filtered (chdir).
 	State bool
+	// JudgeExit marks exec: the filter judges the names and the uid the
+	// syscall leaves, at its exit.
+	JudgeExit bool
 }
 
 // Table is every system call Peregrine captures.
@@ -168,9 +171,9 @@ var Table = []Syscall{
 	open("openat2", unix.SYS_OPENAT2, []int{437}, 0, 1, 2, 3).layout(func(l *Layout) { l.OpenHow = 2 }),
 	row("creat", unix.SYS_CREAT, []int{8}, Arg{Name: "name", Pos: 0, Kind: Path, Base: CwdArg, FDName: true}, arg("mode", 1, CreatMode)).
 		result("fd", ResultFD).fd("res").layout(func(l *Layout) { l.Path0, l.FD, l.DirFD, l.FlagsArg = 0, RetFD, CwdBase, CreatFlags }),
-	row("execve", unix.SYS_EXECVE, []int{11}, arg("filename", 0, ExecPath), arg("flags", -1, ExeFlags)).state().
+	row("execve", unix.SYS_EXECVE, []int{11}, arg("filename", 0, ExecPath), arg("flags", -1, ExeFlags)).judgeExit().
 		layout(func(l *Layout) { l.Path0, l.DirFD = 0, CwdBase }),
-	row("execveat", unix.SYS_EXECVEAT, []int{358}, arg("flags", -1, ExeFlags)).state().
+	row("execveat", unix.SYS_EXECVEAT, []int{358}, arg("flags", -1, ExeFlags)).judgeExit().
 		layout(func(l *Layout) { l.Path0, l.DirFD = 1, 0 }),
 	socket("connect", unix.SYS_CONNECT, []int{362}, Client, func(l *Layout) { l.Sockaddr, l.SockaddrLen, l.FD = 1, 2, 0 }, arg("fd", 0, FD), arg("addr", 1, Sockaddr)),
 	socket("accept", unix.SYS_ACCEPT, nil, Server, func(l *Layout) { l.Sockaddr, l.SockaddrLen, l.AddrOut, l.FD = 1, 2, true, RetFD }).result("fd", ResultFD),
@@ -270,8 +273,9 @@ func (s Syscall) result(name string, k Kind) Syscall {
 	s.Result = Arg{Name: name, Pos: -1, Kind: k}
 	return s
 }
-func (s Syscall) state() Syscall { s.State = true; return s }
-func (s Syscall) creds() Syscall { s.Creds = true; return s }
+func (s Syscall) state() Syscall     { s.State = true; return s }
+func (s Syscall) judgeExit() Syscall { s.JudgeExit = true; return s }
+func (s Syscall) creds() Syscall     { s.Creds = true; return s }
 
 func arg(name string, pos int8, k Kind) Arg { return Arg{Name: name, Pos: pos, Kind: k, Base: CwdArg} }
 

@@ -77,6 +77,7 @@ struct syscall_desc {
 	__s8 flags_arg;    /* arg holding open flags, FLAGS_CREAT for creat, or -1 */
 	__u8 path_dim;     /* path0 is the path dimension (fd.name of an open) */
 	__u8 state;        /* the process table needs every record: never filtered */
+	__u8 judge_exit;   /* exec: the names and uid are judged at the exit, as the syscall leaves them */
 	__u8 creds;        /* the syscall changes the credentials: judge the uid at the exit */
 	__u8 addr_out;     /* the socket address is an output (accept, recvfrom, recvmsg; its
 			    * length arg a socklen_t *): read it at the exit */
@@ -154,6 +155,8 @@ struct record {
 #define FLAG_CGROUPS (1 << 12)        /* blobs 4 and 5 hold the cgroup paths (v2, v1) */
 #define FLAG_SOCKETCALL (1 << 13)     /* an ia32 socketcall: args are the multiplexed call's */
 #define FLAG_ENV_FAILED (1 << 14)     /* the environment (blob 6 of an exec record) was unreadable */
+#define FLAG_FORKED (1 << 15)         /* an exec record of a process whose fork record was never sent: args[1] its parent, args[2] its start */
+#define FLAG_DEFERRED (1 << 16)       /* a fork record sent late, from the child, before its first record: args[1] its start */
 
 /* The per-CPU scratch: the record being built and its data. The data area
  * has BLOB_MAX bytes of slack past DATA_MAX so that a read of up to
@@ -218,6 +221,12 @@ struct task_state {
 	__u32 plan;
 	__u32 judged;
 	__u64 mask[MASK_WORDS];
+	/* A new process whose fork record is not sent yet: it is sent (or
+	 * folded into the exec record) before the process's first record,
+	 * and never when the process has none. */
+	__u32 fork_pending;
+	__u32 fork_parent;
+	__u64 fork_start; /* start_boottime */
 	/* comm_verdict's cache. */
 	__u32 cache_plan;
 	__u32 cache_valid;
@@ -706,12 +715,10 @@ struct {
 	__type(value, __u64);
 } unwoken_bytes SEC(".maps");
 
-static __always_inline void emit(struct scratch *s, __u32 data_len)
+/* wake_flags accounts size more bytes written and says whether to wake
+ * the reader now. */
+static __always_inline __u64 wake_flags(__u32 size)
 {
-	__u32 size = sizeof(struct record) + data_len;
-	if (size > sizeof(struct scratch))
-		size = sizeof(struct scratch);
-	s->r.size = size;
 	__u64 flags = BPF_RB_NO_WAKEUP;
 	__u32 zero = 0;
 	__u64 *unwoken = bpf_map_lookup_elem(&unwoken_bytes, &zero);
@@ -722,10 +729,49 @@ static __always_inline void emit(struct scratch *s, __u32 data_len)
 			flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
+	return flags;
+}
+
+static __always_inline void emit(struct scratch *s, __u32 data_len)
+{
+	__u32 size = sizeof(struct record) + data_len;
+	if (size > sizeof(struct scratch))
+		size = sizeof(struct scratch);
+	s->r.size = size;
+	__u64 flags = wake_flags(size);
 	if (bpf_ringbuf_output(&events, s, size, flags) == 0)
 		count(COUNTER_SENT);
 	else
 		count(COUNTER_LOST);
+}
+
+/* flush_fork sends the fork record of t (current), a new process whose
+ * fork was not sent yet (st, its state, says), before its first record:
+ * a process that does nothing userspace sees costs no record at all. */
+static __always_inline void flush_fork(struct task_struct *t, struct task_state *st)
+{
+	if (!st || !st->fork_pending)
+		return;
+	st->fork_pending = 0;
+	struct record *r = bpf_ringbuf_reserve(&events, sizeof(struct record), 0);
+	if (!r) {
+		count(COUNTER_LOST);
+		return;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->ts = bpf_ktime_get_boot_ns();
+	r->kind = RECORD_FORK;
+	r->size = sizeof(struct record);
+	r->nr = -1;
+	r->abi_nr = -1;
+	r->pid = st->fork_parent;
+	r->ret = t->tgid;
+	r->args[0] = t->pid;
+	r->args[1] = st->fork_start;
+	r->args[2] = (__u64)t->cgroups;
+	r->flags = FLAG_DEFERRED;
+	bpf_ringbuf_submit(r, wake_flags(sizeof(struct record)));
+	count(COUNTER_SENT);
 }
 
 /* The kernel filter. Userspace (bpf/filter.go) writes a compiled plan
@@ -1233,7 +1279,7 @@ static __always_inline bool pass_at_enter(struct task_struct *t, struct syscall_
 	read_names(t, p, p->comm, p->pcomm);
 	p->euid = t->cred->euid.val;
 	p->judged = 0;
-	if (d->state)
+	if (d->state || d->judge_exit)
 		return true;
 	return judge_ids(p, nr, d->creds);
 }
@@ -1440,9 +1486,9 @@ static __always_inline int on_exit(struct task_struct *t, __s32 nr, __s64 ret)
 	__builtin_memcpy(s->r.comm, p->comm, sizeof(s->r.comm));
 	__builtin_memcpy(s->r.pcomm, p->pcomm, sizeof(s->r.pcomm));
 	s->r.euid = p->euid;
-	if (d->creds || d->state)
+	if (d->creds || d->state || d->judge_exit)
 		s->r.euid = t->cred->euid.val;
-	if (d->state)
+	if (d->state || d->judge_exit)
 		read_names(t, p, s->r.comm, s->r.pcomm);
 	s->r.flags = p->flags;
 	__builtin_memcpy(s->r.len, p->len, sizeof(p->len));
@@ -1466,6 +1512,15 @@ static __always_inline int on_exit(struct task_struct *t, __s32 nr, __s64 ret)
 		 * change it) and the path under this plan. */
 		if (d->creds)
 			uid_dim(&m, gen, s->r.euid);
+	} else if (d->judge_exit) {
+		/* exec: judged by the names and the uid it leaves. */
+		__builtin_memcpy(p->comm, s->r.comm, sizeof(p->comm));
+		__builtin_memcpy(p->pcomm, s->r.pcomm, sizeof(p->pcomm));
+		p->euid = s->r.euid;
+		judge_ids(p, nr, 0);
+		__builtin_memcpy(m.w, p->mask, sizeof(m.w));
+		s->r.plan = p->plan;
+		dotdot = 0;
 	} else {
 		/* A state syscall (never dropped; exec changes the name the entry
 		 * saw) or a plan switched since the entry: every class stays a
@@ -1558,6 +1613,7 @@ static __always_inline int on_exit(struct task_struct *t, __s32 nr, __s64 ret)
 		return 0;
 	}
 	fill_rest(&s->r);
+	flush_fork(t, p);
 	emit(s, off);
 	return 0;
 }
@@ -1728,18 +1784,31 @@ int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 {
+	/* A process that forks (or starts a thread) is sent first, if it
+	 * was not yet: userspace learns parents before their children. */
+	struct task_state *pst = bpf_task_storage_get(&task_states, parent, 0, 0);
+	flush_fork(parent, pst);
 	/* The child, thread or process, takes its creator's name: a rename
 	 * of one thread (or of the process after it started threads) is not
 	 * a new name. */
 	struct task_state *cst = bpf_task_storage_get(&task_states, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (cst) {
-		struct task_state *pst = bpf_task_storage_get(&task_states, parent, 0, 0);
 		task_name(parent, pst, cst->name);
 		cst->name_known = 1;
 		cst->nr = PENDING_NONE;
+		cst->fork_pending = 0;
 	}
 	if (child->pid != child->tgid)
 		return 0; /* a new thread, not a new process */
+	struct css_set *ccs = BPF_CORE_READ(child, cgroups);
+	if (cst && ccs == BPF_CORE_READ(parent, cgroups)) {
+		/* Sent before the child's first record, folded into its exec
+		 * record, or never. */
+		cst->fork_pending = 1;
+		cst->fork_parent = parent->tgid;
+		cst->fork_start = BPF_CORE_READ(child, start_boottime);
+		return 0;
+	}
 	struct scratch *s = get_scratch();
 	if (!s)
 		return 0;
@@ -1752,10 +1821,9 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	/* The record describes the parent (current); the child's ids go in ret and args. */
 	s->r.ret = child->tgid;
 	s->r.args[0] = child->pid;
-	s->r.args[1] = BPF_CORE_READ(child, start_time);
+	s->r.args[1] = BPF_CORE_READ(child, start_boottime);
 	/* A child made in other cgroups (clone3 CLONE_INTO_CGROUP) says where. */
 	__u32 off = 0;
-	struct css_set *ccs = BPF_CORE_READ(child, cgroups);
 	s->r.args[2] = (__u64)ccs;
 	if (ccs != BPF_CORE_READ(parent, cgroups))
 		off = read_cgroups(s, 0, child);
@@ -1896,6 +1964,13 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	s->r.nr = -1;
 	s->r.abi_nr = -1;
 	s->r.args[0] = old_pid;
+	if (st && st->fork_pending) {
+		/* The fork was never sent: the exec record says it. */
+		st->fork_pending = 0;
+		s->r.flags |= FLAG_FORKED;
+		s->r.args[1] = st->fork_parent;
+		s->r.args[2] = st->fork_start;
+	}
 	if (in_compat(p))
 		s->r.flags |= FLAG_COMPAT; /* the new image is 32-bit */
 	/* blob0: the file name given to exec; blob1: argv from the new mm;
@@ -1962,6 +2037,9 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 {
 	if (p->pid != p->tgid)
 		return 0; /* a thread, not the process */
+	struct task_state *st = bpf_task_storage_get(&task_states, p, 0, 0);
+	if (st && st->fork_pending)
+		return 0; /* nothing of the process was sent */
 	struct scratch *s = get_scratch();
 	if (!s)
 		return 0;

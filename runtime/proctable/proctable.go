@@ -222,6 +222,15 @@ func (t *Table) Refresh(pid int32) (*Process, error) {
 // table the child is read from the proc root; if that fails too, a minimal
 // entry carrying only the ids is stored.
 func (t *Table) Fork(parentPid, childPid int32, childTid int32) *Process {
+	return t.ForkAt(parentPid, childPid, childTid, 0)
+}
+
+// ForkAt is Fork for a child that started at start (CLOCK_BOOTTIME ns; 0:
+// now): a fork learnt after the fact.
+func (t *Table) ForkAt(parentPid, childPid int32, childTid int32, start uint64) *Process {
+	if start == 0 {
+		start = t.now()
+	}
 	t.mu.RLock()
 	parent, ok := t.procs[parentPid]
 	t.mu.RUnlock()
@@ -233,7 +242,7 @@ func (t *Table) Fork(parentPid, childPid int32, childTid int32) *Process {
 	case ok:
 		child = parent.clone()
 		child.Pid, child.Tid, child.Ppid = childPid, childTid, parentPid
-		child.StartTime = t.now()
+		child.StartTime = start
 		if parent.VPid == parent.Pid {
 			child.VPid = childPid
 		} else {
@@ -244,7 +253,7 @@ func (t *Table) Fork(parentPid, childPid int32, childTid int32) *Process {
 			child = p
 		} else {
 			child = minimal(childPid, childTid, parentPid)
-			child.StartTime = t.now()
+			child.StartTime = start
 		}
 	}
 	t.mu.Lock()
