@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/peregrine-sec/peregrine/internal/machinelock"
 )
 
 // requireRoot skips a test that loads eBPF programs when unprivileged,
@@ -34,6 +36,7 @@ func TestQuickRun(t *testing.T) {
 		}
 		t.Skipf("upstream rules absent: %v", err)
 	}
+	machinelock.Hold(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "peregrine")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/peregrine").CombinedOutput(); err != nil {

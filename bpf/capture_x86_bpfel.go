@@ -27,6 +27,18 @@ type captureDimMasks struct {
 	Negative captureMask
 }
 
+type captureExitBatch struct {
+	_   structs.HostLayout
+	N   uint32
+	Pad uint32
+	E   [32]struct {
+		_     structs.HostLayout
+		Pid   uint32
+		Pad   uint32
+		Start uint64
+	}
+}
+
 type captureFilterCtl struct {
 	_   structs.HostLayout
 	Gen uint32
@@ -182,6 +194,7 @@ const (
 	captureMapCompatNrs        = "compat_nrs"
 	captureMapCounters         = "counters"
 	captureMapEvents           = "events"
+	captureMapExitBatches      = "exit_batches"
 	captureMapFilterComms      = "filter_comms"
 	captureMapFilterCtl        = "filter_ctl"
 	captureMapFilterDims       = "filter_dims"
@@ -273,6 +286,7 @@ type captureMapSpecs struct {
 	CompatNrs        *ebpf.MapSpec `ebpf:"compat_nrs"`
 	Counters         *ebpf.MapSpec `ebpf:"counters"`
 	Events           *ebpf.MapSpec `ebpf:"events"`
+	ExitBatches      *ebpf.MapSpec `ebpf:"exit_batches"`
 	FilterComms      *ebpf.MapSpec `ebpf:"filter_comms"`
 	FilterCtl        *ebpf.MapSpec `ebpf:"filter_ctl"`
 	FilterDims       *ebpf.MapSpec `ebpf:"filter_dims"`
@@ -326,6 +340,7 @@ type captureMaps struct {
 	CompatNrs        *ebpf.Map `ebpf:"compat_nrs"`
 	Counters         *ebpf.Map `ebpf:"counters"`
 	Events           *ebpf.Map `ebpf:"events"`
+	ExitBatches      *ebpf.Map `ebpf:"exit_batches"`
 	FilterComms      *ebpf.Map `ebpf:"filter_comms"`
 	FilterCtl        *ebpf.Map `ebpf:"filter_ctl"`
 	FilterDims       *ebpf.Map `ebpf:"filter_dims"`
@@ -351,6 +366,7 @@ func (m *captureMaps) Close() error {
 		m.CompatNrs,
 		m.Counters,
 		m.Events,
+		m.ExitBatches,
 		m.FilterComms,
 		m.FilterCtl,
 		m.FilterDims,

@@ -93,9 +93,9 @@ type Probe struct {
 	mode   AttachMode
 	rec    ringbuf.Record
 	// poll is the reader's current poll interval (see PollInterval),
-	// and read whether a record came since the last poll.
+	// and read the records read since the last poll.
 	poll time.Duration
-	read bool
+	read int
 	// rawSyscalls are captured through raw tracepoints in tracepoint
 	// mode, because the kernel has no tracepoint for them.
 	rawSyscalls []string
@@ -389,14 +389,18 @@ func (p *Probe) ProgramIDs() []ebpf.ProgramID {
 }
 
 // PollInterval bounds how long a record can wait in the ring buffer while
-// records come: the capture program wakes the reader only when much data
-// is waiting (a wakeup per event costs a cross-CPU interrupt), so the
-// reader also looks on this timer. Each poll that finds nothing doubles
-// the interval, up to MaxPollInterval, so that an idle capture costs
-// userspace next to nothing; a record brings it back.
+// records come fast: the capture program wakes the reader only when much
+// data is waiting (a wakeup per event costs a cross-CPU interrupt), so the
+// reader also looks on this timer. Each poll that finds fewer than
+// pollBatch records doubles the interval, up to MaxPollInterval: a wakeup
+// costs about 170 µs of CPU (it also sets the Go runtime's monitor thread
+// polling every 20 µs for a while), which a capture that is idle or sees
+// a few thousand records a second should not pay a hundred times a
+// second. A poll that finds a batch brings the interval back.
 const (
 	PollInterval    = 10 * time.Millisecond
 	MaxPollInterval = 160 * time.Millisecond
+	pollBatch       = 4096
 )
 
 // ReadInto blocks until a record arrives and decodes it into rec, reusing
@@ -407,19 +411,19 @@ func (p *Probe) ReadInto(rec *Record) error {
 		p.rec.RawSample = rec.raw
 		err := p.reader.ReadInto(&p.rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			if p.read {
+			if p.read >= pollBatch {
 				p.poll = PollInterval
 			} else {
 				p.poll = min(2*p.poll, MaxPollInterval)
 			}
-			p.read = false
+			p.read = 0
 			p.reader.SetDeadline(time.Now().Add(p.poll))
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		p.read = true
+		p.read++
 		rec.raw = p.rec.RawSample
 		return rec.decode(rec.raw)
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -89,5 +90,64 @@ func TestCaptureOpenat(t *testing.T) {
 				t.Errorf("counters %+v", c)
 			}
 		})
+	}
+}
+
+// TestExitBatches: exits come in batches that name each process with the
+// start time its exec record gave, so a late exit can be told from a later
+// process with the same pid; at most a batch less one lingers per CPU.
+func TestExitBatches(t *testing.T) {
+	requireRoot(t)
+	p, err := Load(Options{Syscalls: []string{"openat"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const n = 200
+	starts := map[int32]uint64{} // our children, from their exec records
+	exited := map[int32]uint64{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var rec Record
+		for {
+			if err := p.ReadInto(&rec); err != nil {
+				return
+			}
+			switch rec.Kind {
+			case KindExec:
+				if rec.Flags&FlagForked != 0 && rec.CommString() == "true" {
+					starts[int32(rec.Pid)] = rec.Args[2]
+				}
+			case KindExit:
+				for _, e := range rec.ExitsInto(nil) {
+					exited[e.Pid] = e.Start
+				}
+			}
+		}
+	}()
+	for range n {
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(MaxPollInterval + 3*PollInterval)
+	p.Flush()
+	<-done
+	if len(starts) != n {
+		t.Fatalf("%d exec records with FlagForked for %d execs of /bin/true", len(starts), n)
+	}
+	seen := 0
+	for pid, start := range starts {
+		if s, ok := exited[pid]; ok {
+			seen++
+			if s != start {
+				t.Errorf("pid %d: exit names start %d, its exec record %d", pid, s, start)
+			}
+		}
+	}
+	most := int(cConstants(t)["EXIT_BATCH"]-1) * runtime.NumCPU()
+	if lingering := n - seen; lingering > most {
+		t.Errorf("%d of %d exits not sent (at most %d may wait in per-CPU batches)", lingering, n, most)
 	}
 }

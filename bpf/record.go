@@ -2,6 +2,7 @@ package bpf
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -17,7 +18,7 @@ const (
 	KindSyscall Kind = 1 // a system call, at its exit
 	KindFork    Kind = 2 // a new process (sched_process_fork)
 	KindExec    Kind = 3 // a successful exec (sched_process_exec)
-	KindExit    Kind = 4 // a process exited (sched_process_exit)
+	KindExit    Kind = 4 // processes that exited (sched_process_exit), in a batch: see Exits
 )
 
 // Flags of a record (FLAG_* in the C source).
@@ -92,6 +93,22 @@ func (r *Record) Cgroups() (v2, v1 string, ok bool) {
 		v1 = walkedPath(r.Blobs[5])
 	}
 	return v2, v1, true
+}
+
+// Exit names a process that exited: its pid and its start (ns since boot).
+type Exit struct {
+	Pid   int32
+	Start uint64
+}
+
+// ExitsInto appends the processes an exit record names to dst, and returns
+// dst. The capture sends exits in batches, the last the record's own task.
+func (r *Record) ExitsInto(dst []Exit) []Exit {
+	b := r.Blobs[0]
+	for ; len(b) >= 16; b = b[16:] {
+		dst = append(dst, Exit{Pid: int32(binary.LittleEndian.Uint32(b)), Start: binary.LittleEndian.Uint64(b[8:])})
+	}
+	return dst
 }
 
 // walkedPath joins path components that the kernel wrote leaf first, each

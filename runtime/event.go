@@ -172,10 +172,14 @@ func init() {
 			return policy.Uint(now - s.l.bootEpoch), true
 		},
 	}
-	for _, name := range processFieldNames {
+	for name, get := range processGetters {
 		if _, ok := fields[name]; !ok {
-			k := policy.MustKey(name)
-			fields[name] = func(s *liveEvent, _ *policy.Event, _ policy.Key) (policy.Value, bool) { return s.processField(k) }
+			fields[name] = func(s *liveEvent, _ *policy.Event, _ policy.Key) (policy.Value, bool) {
+				if c := s.process(); c != nil {
+					return get(c)
+				}
+				return policy.Value{}, false
+			}
 		}
 	}
 	for _, f := range policy.Fields() {
@@ -204,10 +208,12 @@ func init() {
 		return s.chainValue(i, func(p *proctable.Process) policy.Value { return policy.Text(p.ExePath) })
 	})
 	ancestor("proc.acmdline", func(s *liveEvent, i int) (policy.Value, bool) {
-		if s.p == nil || i >= len(s.process().cmdlines) {
+		c := s.process()
+		if c == nil {
 			return policy.Value{}, false
 		}
-		return policy.Text(s.process().cmdlines[i]), true
+		v, ok := c.ancestorCmdline(i)
+		return policy.Text(v), ok
 	})
 	byKey := map[policy.Key]liveField{}
 	for base, own := range ancestorBases {
@@ -351,15 +357,6 @@ func (s *liveEvent) process() *processCache {
 	return s.pc
 }
 
-func (s *liveEvent) processField(k policy.Key) (policy.Value, bool) {
-	c := s.process()
-	if c == nil {
-		return policy.Value{}, false
-	}
-	v, ok := c.fields[k]
-	return v, ok
-}
-
 // chainValue reads ancestor i (0 the process) in the process table.
 func (s *liveEvent) chainValue(i int, get func(*proctable.Process) policy.Value) (policy.Value, bool) {
 	c := s.process()
@@ -369,90 +366,129 @@ func (s *liveEvent) chainValue(i int, get func(*proctable.Process) policy.Value)
 	return get(c.chain[i]), true
 }
 
-// processCache holds the fields of a process that come from the process
-// table alone, with the table entries they were built from. Entries are
-// snapshots (a process that changes gets a new one), so the fields hold
-// while the chain of ancestors and the session and group leaders are the
-// same pointers.
+// processCache holds what the fields of a process that come from the
+// process table alone are made of: the table entries, and the strings
+// built from them once asked for. Entries are snapshots (a process that
+// changes gets a new one), so the cache holds while the chain of ancestors
+// and the session and group leaders are the same pointers.
 type processCache struct {
-	chain     []*proctable.Process
+	p         *proctable.Process
+	chain     []*proctable.Process // the process and its ancestors
 	sess, grp *proctable.Process
-	fields    map[policy.Key]policy.Value
-	cmdlines  []string // the ancestors' command lines, [0] the process's
-	args      string   // proc.args
+	args      *string  // proc.args, once built
+	cmdlines  []string // the ancestors' command lines, once built
 	// comm and cmdLine are the last proc.cmdline given, for the comm
 	// the record had.
 	comm, cmdLine string
+}
+
+// argString is proc.args.
+func (c *processCache) argString() string {
+	if c.args == nil {
+		s := strings.Join(c.p.Args, " ")
+		c.args = &s
+	}
+	return *c.args
 }
 
 // cmdline is proc.cmdline for a record whose comm is comm.
 func (c *processCache) cmdline(comm string) string {
 	if c.cmdLine == "" || c.comm != comm {
 		c.comm = strings.Clone(comm)
-		c.cmdLine = strings.TrimSpace(c.comm + " " + c.args)
+		c.cmdLine = strings.TrimSpace(c.comm + " " + c.argString())
 	}
 	return c.cmdLine
 }
 
-// processFieldNames are the fields processFields gives.
-var processFieldNames = []string{
-	"proc.args", "proc.env", "proc.cwd", "proc.tty", "proc.sid", "proc.vpgid",
-	"proc.is_exe_from_memfd", "proc.is_exe_writable", "proc.is_exe_upper_layer", "proc.is_exe_lower_layer",
-	"proc.is_vpgid_leader", "proc.is_sid_leader", "proc.sname", "proc.vpgid.name", "proc.vpgid.exe", "proc.vpgid.exepath",
-	"container.id", "container.full_id", "container.name", "container.type", "container.image", "container.image.id",
-	"container.image.repository", "container.image.tag", "container.image.digest", "container.privileged",
-	"container.mounts", "container.ip", "container.cni.json", "container.host_pid", "container.host_network",
-	"container.host_ipc", "container.labels",
+// ancestorCmdline is proc.acmdline[i].
+func (c *processCache) ancestorCmdline(i int) (string, bool) {
+	if c.cmdlines == nil {
+		c.cmdlines = make([]string, len(c.chain))
+		for j, a := range c.chain {
+			c.cmdlines[j] = cmdline(a)
+		}
+	}
+	if i >= len(c.cmdlines) {
+		return "", false
+	}
+	return c.cmdlines[i], true
 }
 
-// processFields returns the table's fields of p, building them when p, an
-// ancestor or a leader has changed since they were built.
+// processGetter reads one field of a process from its cache.
+type processGetter func(c *processCache) (policy.Value, bool)
+
+// processGetters are the fields of a process that come from the table.
+var processGetters = func() map[string]processGetter {
+	p := func(c *processCache) *proctable.Process { return c.p }
+	text := func(get func(*proctable.Process) string) processGetter {
+		return func(c *processCache) (policy.Value, bool) { return policy.Text(get(p(c))), true }
+	}
+	flag := func(get func(*proctable.Process) bool) processGetter {
+		return func(c *processCache) (policy.Value, bool) { return policy.Bool(get(p(c))), true }
+	}
+	exeFlag := func(get func(*proctable.Process) bool) processGetter {
+		return func(c *processCache) (policy.Value, bool) { return policy.Bool(get(p(c))), p(c).ExeFlagsKnown }
+	}
+	leader := func(of func(*processCache) *proctable.Process, get func(*proctable.Process) string) processGetter {
+		return func(c *processCache) (policy.Value, bool) {
+			if l := of(c); l != nil {
+				return policy.Text(get(l)), true
+			}
+			return policy.Value{}, false
+		}
+	}
+	sess := func(c *processCache) *proctable.Process { return c.sess }
+	grp := func(c *processCache) *proctable.Process { return c.grp }
+	g := map[string]processGetter{
+		"proc.args": func(c *processCache) (policy.Value, bool) { return policy.Text(c.argString()), true },
+		"proc.env":  text(func(p *proctable.Process) string { return strings.Join(p.Env, " ") }),
+		"proc.cwd": func(c *processCache) (policy.Value, bool) {
+			return policy.Text(p(c).Cwd), p(c).Cwd != ""
+		},
+		"proc.tty":                func(c *processCache) (policy.Value, bool) { return policy.Uint(uint64(p(c).Tty)), true },
+		"proc.sid":                func(c *processCache) (policy.Value, bool) { return policy.Int(int64(p(c).Sid)), true },
+		"proc.vpgid":              func(c *processCache) (policy.Value, bool) { return policy.Int(int64(p(c).VPgid)), true },
+		"proc.is_exe_from_memfd":  flag(func(p *proctable.Process) bool { return p.ExeFromMemfd }),
+		"proc.is_exe_writable":    exeFlag(func(p *proctable.Process) bool { return p.ExeWritable }),
+		"proc.is_exe_upper_layer": exeFlag(func(p *proctable.Process) bool { return p.ExeUpperLayer }),
+		"proc.is_exe_lower_layer": exeFlag(func(p *proctable.Process) bool { return p.ExeLowerLayer }),
+		"proc.is_vpgid_leader":    flag(func(p *proctable.Process) bool { return p.VPid == p.VPgid }),
+		"proc.is_sid_leader":      flag(func(p *proctable.Process) bool { return p.Pid == p.Sid }),
+		"proc.sname":              leader(sess, func(p *proctable.Process) string { return p.Comm }),
+		"proc.vpgid.name":         leader(grp, func(p *proctable.Process) string { return p.Comm }),
+		"proc.vpgid.exe":          leader(grp, func(p *proctable.Process) string { return p.Exe }),
+		"proc.vpgid.exepath":      leader(grp, func(p *proctable.Process) string { return p.ExePath }),
+	}
+	// Outside containers, the host entry's values; in a container, what
+	// the table knows: the id and the runtime.
+	for _, f := range hostContainerFields {
+		own := func(*proctable.Process) (policy.Value, bool) { return policy.Value{}, false }
+		switch f.name {
+		case "container.id":
+			own = func(p *proctable.Process) (policy.Value, bool) { return policy.Text(p.ContainerID), true }
+		case "container.type":
+			own = func(p *proctable.Process) (policy.Value, bool) { return policy.Text(p.ContainerRuntime), true }
+		}
+		g[f.name] = func(c *processCache) (policy.Value, bool) {
+			if isHost(p(c).ContainerID) {
+				return f.v, true
+			}
+			return own(p(c))
+		}
+	}
+	return g
+}()
+
+// processFields returns the cache of p, made anew when p, an ancestor or
+// a leader has changed since it was made.
 func (l *Live) processFields(p *proctable.Process) *processCache {
 	l.chain = l.table.AncestorsInto(p.Pid, maxAncestors, l.chain[:0])
 	sess, _ := l.table.Get(p.Sid)
 	grp, _ := l.table.Get(p.Pgid)
-	if c, ok := l.procFields[p.Pid]; ok && c.sess == sess && c.grp == grp && slices.Equal(c.chain, l.chain) &&
-		len(l.chain) > 0 && l.chain[0] == p {
+	if c, ok := l.procFields[p.Pid]; ok && c.p == p && c.sess == sess && c.grp == grp && slices.Equal(c.chain, l.chain) {
 		return c
 	}
-	c := &processCache{chain: slices.Clone(l.chain), sess: sess, grp: grp, args: strings.Join(p.Args, " "),
-		fields: make(map[policy.Key]policy.Value, 40)}
-	set := func(name string, v policy.Value) { c.fields[policy.MustKey(name)] = v }
-	set("proc.args", policy.Text(c.args))
-	set("proc.env", policy.Text(strings.Join(p.Env, " ")))
-	if p.Cwd != "" {
-		set("proc.cwd", policy.Text(p.Cwd))
-	}
-	set("proc.tty", policy.Uint(uint64(p.Tty)))
-	set("proc.sid", policy.Int(int64(p.Sid)))
-	set("proc.vpgid", policy.Int(int64(p.VPgid)))
-	set("proc.is_exe_from_memfd", policy.Bool(p.ExeFromMemfd))
-	if p.ExeFlagsKnown {
-		set("proc.is_exe_writable", policy.Bool(p.ExeWritable))
-		set("proc.is_exe_upper_layer", policy.Bool(p.ExeUpperLayer))
-		set("proc.is_exe_lower_layer", policy.Bool(p.ExeLowerLayer))
-	}
-	set("proc.is_vpgid_leader", policy.Bool(p.VPid == p.VPgid))
-	set("proc.is_sid_leader", policy.Bool(p.Pid == p.Sid))
-	if sess != nil {
-		set("proc.sname", policy.Text(sess.Comm))
-	}
-	if grp != nil {
-		set("proc.vpgid.name", policy.Text(grp.Comm))
-		set("proc.vpgid.exe", policy.Text(grp.Exe))
-		set("proc.vpgid.exepath", policy.Text(grp.ExePath))
-	}
-	if isHost(p.ContainerID) {
-		for _, f := range hostContainerFields {
-			set(f.name, f.v)
-		}
-	} else {
-		set("container.id", policy.Text(p.ContainerID))
-		set("container.type", policy.Text(p.ContainerRuntime))
-	}
-	for _, a := range c.chain {
-		c.cmdlines = append(c.cmdlines, cmdline(a))
-	}
+	c := &processCache{p: p, chain: slices.Clone(l.chain), sess: sess, grp: grp}
 	if l.procFields == nil || len(l.procFields) >= 4096 {
 		l.procFields = map[int32]*processCache{}
 	}

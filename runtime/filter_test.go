@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/internal/machinelock"
 	"github.com/peregrine-sec/peregrine/runtime"
 )
 
@@ -35,6 +36,7 @@ func TestKernelFilterEffect(t *testing.T) {
 		t.Skipf("upstream rule files not found: %v", err)
 	}
 	requireRoot(t)
+	machinelock.Hold(t)
 	res := falcocompat.LoadPaths(filepath.Join(dir, "falco_rules.yaml"))
 	if err := res.Err(); err != nil {
 		t.Fatal(err)

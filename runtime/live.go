@@ -69,6 +69,7 @@ type Live struct {
 	// execFilename holds, per process, the file name of its last exec
 	// until the execve record that follows uses it.
 	execFilename map[int32]string
+	exits        []bpf.Exit              // handle's buffer
 	caps         map[uint64]string       // see capNames
 	rendered     map[renderKey]string    // see render
 	procFields   map[int32]*processCache // see processFields
@@ -397,8 +398,12 @@ func (l *Live) handle(r *bpf.Record) *policy.Event {
 		l.exec(r)
 		return nil
 	case bpf.KindExit:
-		l.table.Exit(pid)
-		delete(l.execFilename, pid)
+		l.exits = r.ExitsInto(l.exits[:0])
+		for _, e := range l.exits {
+			if l.table.ExitAt(e.Pid, e.Start) {
+				delete(l.execFilename, e.Pid)
+			}
+		}
 		return nil
 	case bpf.KindSyscall:
 		ev := l.event(r)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/peregrine-sec/peregrine/compiler"
+	"github.com/peregrine-sec/peregrine/internal/machinelock"
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/policy/rego"
 	"github.com/peregrine-sec/peregrine/runtime"
@@ -70,6 +71,7 @@ func planShape(t *testing.T, p *compiler.Plan) []string {
 // through about as few events.
 func TestRegoTwinFilteredLikeFalco(t *testing.T) {
 	requireRoot(t)
+	machinelock.Hold(t)
 	yamlRS := loadRules(t, "twin.yaml", []byte(twinYAML))
 	regoRules, err := rego.Load(map[string][]byte{"twin.rego": []byte(twinRego)})
 	if err != nil {

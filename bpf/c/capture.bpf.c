@@ -2032,6 +2032,32 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	return 0;
 }
 
+/* Exits are sent in batches: a dead process's table entry only has to go
+ * before the table grows, and a pid the kernel gives again comes with its
+ * fork record first, so a late exit (which names the start time too)
+ * cannot remove the new process. A batch waits on its CPU until full:
+ * at most EXIT_BATCH - 1 dead entries per CPU linger. */
+#define EXIT_BATCH 32
+
+struct exit_entry {
+	__u32 pid;
+	__u32 pad;
+	__u64 start;
+};
+
+struct exit_batch {
+	__u32 n;
+	__u32 pad;
+	struct exit_entry e[EXIT_BATCH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exit_batch);
+} exit_batches SEC(".maps");
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sched_exit, struct task_struct *p)
 {
@@ -2040,6 +2066,19 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	struct task_state *st = bpf_task_storage_get(&task_states, p, 0, 0);
 	if (st && st->fork_pending)
 		return 0; /* nothing of the process was sent */
+	__u32 zero = 0;
+	struct exit_batch *b = bpf_map_lookup_elem(&exit_batches, &zero);
+	if (!b)
+		return 0;
+	__u32 i = b->n;
+	if (i >= EXIT_BATCH)
+		i = 0;
+	b->e[i].pid = p->tgid;
+	b->e[i].start = BPF_CORE_READ(p, start_boottime);
+	b->n = i + 1;
+	if (b->n < EXIT_BATCH)
+		return 0;
+	b->n = 0;
 	struct scratch *s = get_scratch();
 	if (!s)
 		return 0;
@@ -2050,7 +2089,10 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	s->r.nr = -1;
 	s->r.abi_nr = -1;
 	s->r.ret = p->exit_code;
-	emit(s, 0);
+	/* blob0: the batch's (pid, pad, start) entries, the last this one. */
+	__builtin_memcpy(s->data, b->e, sizeof(b->e));
+	s->r.len[0] = sizeof(b->e);
+	emit(s, sizeof(b->e));
 	return 0;
 }
 

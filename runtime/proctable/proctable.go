@@ -307,6 +307,23 @@ func (t *Table) Exit(pid int32) {
 	t.mu.Unlock()
 }
 
+// ExitAt is Exit for the process pid that started at start (ns since boot,
+// CLOCK_BOOTTIME): an exit that comes late leaves a later process with the
+// same pid in place. Entries read from /proc know their start to the clock
+// tick, so a start in the same tick matches. It returns whether it removed
+// an entry.
+func (t *Table) ExitAt(pid int32, start uint64) bool {
+	const tick = 1e9 / clockTicks
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, ok := t.procs[pid]
+	if !ok || (p.StartTime != start && p.StartTime/tick != start/tick) {
+		return false
+	}
+	delete(t.procs, pid)
+	return true
+}
+
 // Ancestors returns the chain starting at pid: [0] is the process itself,
 // [1] its parent, and so on. It holds at most max entries (no limit when max
 // <= 0) and stops after a process whose Ppid is 0 (pid 1 and kernel threads),

@@ -1003,3 +1003,34 @@ func TestBootTimeEpoch(t *testing.T) {
 		t.Error("no btime: want an error")
 	}
 }
+
+// TestExitAt: an exit removes the process that started when it says, and
+// leaves a later process with the same pid; a start known to the clock
+// tick (read from /proc) matches any start in that tick.
+func TestExitAt(t *testing.T) {
+	tab := New(t.TempDir())
+	tab.ForkAt(1, 50, 50, 7_000_000_123)
+	cases := []struct {
+		pid     int32
+		start   uint64
+		removed bool
+	}{
+		{51, 7_000_000_123, false}, // no such pid
+		{50, 6_000_000_000, false}, // an earlier process with pid 50
+		{50, 7_020_000_000, false}, // a later one (two ticks on)
+		{50, 7_000_000_123, true},  // this one
+		{50, 7_000_000_123, false}, // already gone
+	}
+	for i, c := range cases {
+		if got := tab.ExitAt(c.pid, c.start); got != c.removed {
+			t.Errorf("case %d: ExitAt(%d, %d) = %v, want %v", i, c.pid, c.start, got, c.removed)
+		}
+	}
+	tab.ForkAt(1, 60, 60, 9_000_000_000) // as read from /proc: a whole tick
+	if !tab.ExitAt(60, 9_004_321_000) {
+		t.Error("a start in the entry's clock tick did not match")
+	}
+	if _, ok := tab.Get(60); ok {
+		t.Error("ExitAt left pid 60")
+	}
+}
