@@ -994,7 +994,7 @@ static __always_inline __u64 is_zero(__u64 x)
 	return x >> 63;
 }
 
-__noinline int scan_path(struct scratch *s, __u32 len)
+__noinline int scan_path_exact(struct scratch *s, __u32 len)
 {
 	if (!s)
 		return SCAN_BAD;
@@ -1015,6 +1015,45 @@ __noinline int scan_path(struct scratch *s, __u32 len)
 			(w & 0xffffff) == ('/' << 16 | '.' << 8 | '.')))
 		b = 1;
 	return (b ? SCAN_BAD : 0) | (dd ? SCAN_DOTDOT : 0);
+}
+
+/* Byte masks of a word (8 path bytes, the first in the low byte): bit 7
+ * of each byte set where the byte is c. A byte above a match may be set
+ * too (the borrow), never a match missed: scan_path then scans exactly. */
+static __always_inline __u64 bytes_equal(__u64 w, __u64 c)
+{
+	__u64 x = w ^ (c * 0x0101010101010101ULL);
+	return (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+}
+
+/* scan_path is scan_path_exact for most paths at an eighth of the work:
+ * every pattern it looks for has a "/" or "." followed by "/" or ".", or
+ * a ".." in it, so a path with none of these pairs, eight bytes at a time,
+ * is normalised but for a trailing "/"; any other goes to the exact scan. */
+__noinline int scan_path(struct scratch *s, __u32 len)
+{
+	if (!s)
+		return SCAN_BAD;
+	__u64 pairs = 0, last = 0;
+	for (__u32 i = 0; i < PATH_KEY_MAX / 8; i++) {
+		__u32 off = i * 8;
+		if (off >= len)
+			break;
+		__u32 rem = len - off;
+		__u64 w;
+		__builtin_memcpy(&w, &s->data[off & 0xff], 8);
+		if (rem < 8)
+			w &= ~0ULL >> (64 - 8 * rem);
+		__u64 sl = bytes_equal(w, '/'), dt = bytes_equal(w, '.');
+		__u64 any = sl | dt;
+		/* A byte's successor is the next byte up; the pair across the
+		 * words' boundary is last's top byte and this word's first. */
+		pairs |= (sl & (any >> 8)) | (dt & (dt >> 8)) | (last & (any << 56));
+		last = any;
+	}
+	if (pairs)
+		return scan_path_exact(s, len);
+	return len > 1 && s->data[(len - 1) & 0xff] == '/' ? SCAN_BAD : 0;
 }
 
 /* reverse_path writes the path (blob 0, len bytes, no NUL) reversed into
