@@ -167,10 +167,7 @@ func Load(opts Options) (*Probe, error) {
 	}
 	mode := opts.Mode
 	if mode == "" {
-		mode = AttachTracepoints
-		if IA32Enabled() || ensureTracefs() != nil {
-			mode = AttachRawTracepoints
-		}
+		mode, _ = DefaultMode()
 	}
 	execve, _ := lookup("execve")
 	execveat, _ := lookup("execveat")
@@ -189,6 +186,37 @@ func Load(opts Options) (*Probe, error) {
 		return nil, errors.Join(err, p.Close())
 	}
 	return p, nil
+}
+
+// DefaultMode returns the attach mode Load takes when Options.Mode is
+// empty, and why, with what it costs the syscalls no rule needs.
+func DefaultMode() (AttachMode, string) {
+	if IA32Enabled() {
+		return AttachRawTracepoints, "the kernel runs 32-bit (ia32) code, whose syscalls only the raw tracepoints see: " +
+			"every syscall, captured or not, pays the raw entry and exit programs"
+	}
+	if err := ensureTracefs(); err != nil {
+		return AttachRawTracepoints, "no tracefs (" + err.Error() + "): every syscall pays the raw entry and exit programs"
+	}
+	return AttachTracepoints, "per-syscall tracepoints: only the captured syscalls pay the programs"
+}
+
+// Untraced returns those of names that have no syscall tracepoint on this
+// kernel (it does not implement them: init_module without module
+// support). The tracepoint mode captures them through the raw
+// tracepoints, which every syscall then pays. It returns an error when
+// tracefs is absent and cannot be mounted.
+func Untraced(names []string) ([]string, error) {
+	if err := ensureTracefs(); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		if s, ok := lookup(n); ok && !hasTracepoint(s.Name) {
+			out = append(out, s.Name)
+		}
+	}
+	return out, nil
 }
 
 // hasTracepoint reports whether the kernel has syscalls:sys_enter_NAME. A

@@ -38,6 +38,16 @@ It needs root.`,
 			if err != nil {
 				return err
 			}
+			// Minutes of measurement must not end in an unwritable file.
+			out := v.GetString("out")
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE, 0o644)
+			if err != nil {
+				return err
+			}
+			f.Close()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			res, err := bench.Run(ctx, opts)
@@ -49,7 +59,6 @@ It needs root.`,
 					return err
 				}
 			}
-			out := v.GetString("out")
 			if err := res.WriteFile(out); err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/peregrine-sec/peregrine/bpf"
 	"github.com/peregrine-sec/peregrine/compiler"
 	"github.com/peregrine-sec/peregrine/runtime"
 	"github.com/spf13/cobra"
@@ -47,6 +48,34 @@ type explainSummary struct {
 	MapEntries map[string]int        `json:"map_entries"`
 	Passes     []compiler.PassTiming `json:"passes"`
 	Warnings   []string              `json:"warnings"`
+	Watch      *explainWatch         `json:"watch,omitempty"`
+}
+
+// explainWatch is how run would attach on this machine: the mode, why,
+// and the captured syscalls the kernel has no tracepoint for.
+type explainWatch struct {
+	Mode          string   `json:"mode"`
+	Why           string   `json:"why"`
+	Untraced      []string `json:"untraced,omitempty"`
+	UntracedError string   `json:"untraced_error,omitempty"`
+}
+
+// watchOf says how run would watch syscalls on this machine.
+func watchOf(syscalls []string) *explainWatch {
+	mode, why := bpf.DefaultMode()
+	w := &explainWatch{Mode: string(mode), Why: why}
+	if mode == bpf.AttachTracepoints {
+		untraced, err := bpf.Untraced(syscalls)
+		if err != nil {
+			w.UntracedError = err.Error()
+		}
+		w.Untraced = untraced
+		if len(untraced) > 0 {
+			w.Why += "; the kernel has no tracepoint for " + strings.Join(untraced, ", ") +
+				", captured through the raw tracepoints, which every syscall then pays"
+		}
+	}
+	return w
 }
 
 func newExplainCmd(v *viper.Viper) *cobra.Command {
@@ -65,6 +94,7 @@ func newExplainCmd(v *viper.Viper) *cobra.Command {
 				return err
 			}
 			out := buildExplain(plan, syscalls, v.GetString("rule"))
+			out.Summary.Watch = watchOf(syscalls)
 			if v.GetString("rule") != "" && len(out.Rules) == 0 {
 				return fmt.Errorf("no enabled rule named %q", v.GetString("rule"))
 			}
@@ -143,6 +173,9 @@ func printExplain(w io.Writer, out explainOutput) {
 		}
 	}
 	fmt.Fprintf(w, "\n%d rules, %d classes, %d syscalls captured\n", s.Rules, s.Classes, len(s.Syscalls))
+	if s.Watch != nil {
+		fmt.Fprintf(w, "watched through %s: %s\n", s.Watch.Mode, s.Watch.Why)
+	}
 	dims := make([]string, 0, len(s.Dimensions))
 	for d, n := range s.Dimensions {
 		dims = append(dims, fmt.Sprintf("%s:%d", d, n))

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/peregrine-sec/peregrine/bpf"
 )
 
 // run executes the CLI in-process and returns stdout, stderr and the exit
@@ -291,5 +293,30 @@ func TestUncapturedEventTypes(t *testing.T) {
 	}
 	if strings.Contains(out, "sometimes:") {
 		t.Errorf("a rule with a captured syscall was reported:\n%s", out)
+	}
+}
+
+// TestExplainWatch: explain says how run would watch the syscalls, and on
+// a kernel that runs 32-bit code that is the raw tracepoints, the only
+// hook that sees ia32 syscalls.
+func TestExplainWatch(t *testing.T) {
+	out, stderr, code := run(t, "", "explain", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc struct {
+		Summary struct {
+			Watch *struct{ Mode, Why string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	w := doc.Summary.Watch
+	if w == nil || w.Why == "" || (w.Mode != string(bpf.AttachTracepoints) && w.Mode != string(bpf.AttachRawTracepoints)) {
+		t.Fatalf("watch %+v", w)
+	}
+	if bpf.IA32Enabled() && w.Mode != string(bpf.AttachRawTracepoints) {
+		t.Errorf("ia32 runs here, yet explain says %s: %s", w.Mode, w.Why)
 	}
 }
