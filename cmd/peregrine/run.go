@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +18,7 @@ import (
 	"github.com/peregrine-sec/peregrine/bpf"
 	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/loader"
+	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/policy/rego"
 	"github.com/peregrine-sec/peregrine/runtime"
 	"github.com/spf13/cobra"
@@ -78,9 +81,26 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			if url := v.GetString("bundle-url"); url != "" {
 				go pollBundle(ctx, v, url, running, stderr)
 			}
-			emit := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
+			print := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
+			var tally alertTally
+			emit := func(a runtime.Alert) error {
+				tally.add(a.Rule)
+				return print(a)
+			}
+			ran := make(chan struct{})
+			go func() {
+				select {
+				case <-ctx.Done():
+					fmt.Fprintln(stderr, "peregrine: stopping")
+				case <-ran:
+				}
+			}()
 			runErr := live.Run(ctx, emit, func(err error) { fmt.Fprintln(stderr, "peregrine:", err) })
+			close(ran)
 			metrics, merr := live.Metrics()
+			if merr == nil {
+				printRunSummary(stderr, metrics, &tally)
+			}
 			if err := live.Close(); err != nil {
 				fmt.Fprintln(stderr, "peregrine: closing the capture:", err)
 			}
@@ -229,6 +249,54 @@ func alertPrinter(out io.Writer, asJSON bool) func(runtime.Alert) error {
 		}
 		_, err = fmt.Fprintf(out, "%s\n", line)
 		return err
+	}
+}
+
+// alertTally counts a run's alerts by rule and by priority, for the
+// summary printed on exit. Only the goroutine that emits alerts adds.
+type alertTally struct {
+	byRule     map[string]uint64
+	byPriority map[policy.Priority]uint64
+	total      uint64
+}
+
+func (t *alertTally) add(r *policy.Rule) {
+	if t.byRule == nil {
+		t.byRule, t.byPriority = map[string]uint64{}, map[policy.Priority]uint64{}
+	}
+	t.byRule[r.Name]++
+	t.byPriority[r.Priority]++
+	t.total++
+}
+
+// printRunSummary writes what a run saw and raised, as Falco prints its
+// statistics on exit: the kernel's counts, the events evaluated, the
+// alerts by priority (most severe first) and by rule (most first).
+func printRunSummary(w io.Writer, m runtime.Metrics, t *alertTally) {
+	k := m.Kernel
+	fmt.Fprintf(w, "peregrine: syscalls seen %d (32-bit %d), filtered in the kernel %d, sent to userspace %d, lost %d, unrecorded %d; events evaluated %d\n",
+		k.SyscallsSeen, k.SyscallsSeenIA32, k.EventsFiltered, k.EventsSent, k.EventsLost, k.EventsUnsaved, m.Userspace.EventsEvaluated)
+	fmt.Fprintf(w, "peregrine: alerts %d\n", t.total)
+	prios := make([]policy.Priority, 0, len(t.byPriority))
+	for p := range t.byPriority {
+		prios = append(prios, p)
+	}
+	slices.Sort(prios)
+	for _, p := range prios {
+		fmt.Fprintf(w, "  %s: %d\n", p, t.byPriority[p])
+	}
+	rules := make([]string, 0, len(t.byRule))
+	for r := range t.byRule {
+		rules = append(rules, r)
+	}
+	slices.SortFunc(rules, func(a, b string) int {
+		if c := cmp.Compare(t.byRule[b], t.byRule[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	for _, r := range rules {
+		fmt.Fprintf(w, "  %s: %d\n", r, t.byRule[r])
 	}
 }
 
