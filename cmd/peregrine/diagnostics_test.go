@@ -1,0 +1,112 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeFiles writes files (slash-separated names relative to dir).
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, src := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestValidateRegoDiagnostics: what validate prints for Rego mistakes
+// that OPA compiles without a word, and for parse errors: each at
+// file:line:col, with the source line and a caret under the column.
+func TestValidateRegoDiagnostics(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string // r.rego is the file validated, with lists.yaml when given
+		code  int
+		want  string // D is the directory
+	}{
+		{"parse error", map[string]string{"r.rego": "package p\n\nalert if {\n\tinput.proc.name ==\n}\n"}, 1,
+			"error: D/r.rego:5:1: rego_parse_error: unexpected } token (LOAD_ERR_REGO)\n\t}\n\t^\n" +
+				"invalid: 0 rules, 0 macros, 0 lists, 0 warnings, 1 errors\n"},
+		{"parse error in a line", map[string]string{"r.rego": "package p\n\nalert if input.proc.name == == \"a\"\n"}, 1,
+			"error: D/r.rego:3:29: rego_parse_error: unexpected equal token (LOAD_ERR_REGO)\n" +
+				"\talert if input.proc.name == == \"a\"\n\t                            ^\n" +
+				"invalid: 0 rules, 0 macros, 0 lists, 0 warnings, 1 errors\n"},
+		{"unknown input path", map[string]string{"r.rego": "package p\n\nalert if {\n\tinput.evt.type == \"execve\"\n\tinput.proc.nmae == \"cat\"\n}\n"}, 1,
+			"error: D/r.rego:5:2: unknown input path input.proc.nmae: Peregrine's input has no such field; did you mean input.proc.name? (LOAD_ERR_REGO)\n" +
+				"\t\tinput.proc.nmae == \"cat\"\n\t\t^\n" +
+				"invalid: 0 rules, 0 macros, 0 lists, 0 warnings, 1 errors\n"},
+		{"no alert", map[string]string{"r.rego": "package authz\n\ndefault allow := false\n\nallow if input.proc.name == \"cat\"\n"}, 0,
+			"warning: D/r.rego:3:1: authz: the package defines allow but no alert: Peregrine reads only alert (alert if { ... }), so it raises nothing (LOAD_REGO_NO_ALERT)\n" +
+				"\tdefault allow := false\n\t^\n" +
+				"ok: 0 rules, 0 macros, 0 lists, 1 warnings, 0 errors\n"},
+		{"undefined list", map[string]string{"r.rego": "package p\n\nalert if {\n\tinput.evt.type == \"execve\"\n\tinput.proc.pname in data.falco.lists.web_servers\n}\n"}, 0,
+			"warning: D/r.rego:5:22: web_servers: undefined list data.falco.lists.web_servers: no file loaded defines it, so what reads it is undefined for every event (LOAD_REGO_UNDEFINED_LIST)\n" +
+				"\t\tinput.proc.pname in data.falco.lists.web_servers\n\t\t                    ^\n" +
+				"ok: 1 rules, 0 macros, 0 lists, 1 warnings, 0 errors\n"},
+		{"list of a Falco file", map[string]string{"r.rego": "package p\n\nalert if {\n\tinput.evt.type == \"execve\"\n\tinput.proc.pname in data.falco.lists.web_servers\n}\n",
+			"lists.yaml": "- list: web_servers\n  items: [nginx]\n"}, 0,
+			"ok: 1 rules, 0 macros, 1 lists, 0 warnings, 0 errors\n"},
+		{"warnings and an error", map[string]string{"r.rego": "package p\n\nallow if input.proc.name in data.falco.lists.x\n\nhelper if input.prc.name\n"}, 1,
+			"warning: D/r.rego:3:1: p: the package defines allow but no alert: Peregrine reads only alert (alert if { ... }), so it raises nothing (LOAD_REGO_NO_ALERT)\n" +
+				"\tallow if input.proc.name in data.falco.lists.x\n\t^\n" +
+				"warning: D/r.rego:3:29: x: undefined list data.falco.lists.x: no file loaded defines it, so what reads it is undefined for every event (LOAD_REGO_UNDEFINED_LIST)\n" +
+				"\tallow if input.proc.name in data.falco.lists.x\n\t                            ^\n" +
+				"error: D/r.rego:5:11: unknown input path input.prc.name: Peregrine's input has no such field; did you mean input.proc.name? (LOAD_ERR_REGO)\n" +
+				"\thelper if input.prc.name\n\t          ^\n" +
+				"invalid: 0 rules, 0 macros, 0 lists, 2 warnings, 1 errors\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, tc.files)
+			args := []string{"validate"}
+			if _, ok := tc.files["lists.yaml"]; ok {
+				args = append(args, "-r", filepath.Join(dir, "lists.yaml"))
+			}
+			out, stderr, code := run(t, "", append(args, "-r", filepath.Join(dir, "r.rego"))...)
+			want := strings.ReplaceAll(tc.want, "D/", dir+"/")
+			if code != tc.code || out != want {
+				t.Errorf("exit %d, output\n%s\nwant exit %d, output\n%s\n(stderr %q)", code, out, tc.code, want, stderr)
+			}
+		})
+	}
+}
+
+// TestValidateBundleDiagnostics: a bundle's Rego warnings and errors are
+// each at its position, with its source line; a bundle with errors is
+// refused, and only its errors are shown.
+func TestValidateBundleDiagnostics(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"b/.manifest": `{"roots":["p", "q"]}`,
+		"b/p/r.rego":  "package p\n\nalert if {\n\tinput.proc.name in data.falco.lists.shells\n}\n",
+		"b/q/r.rego":  "package q\n\ndeny contains 1 if true\n",
+		"c/.manifest": `{"roots":["c"]}`,
+		"c/c/r.rego":  "package c\n\nalert if {\n\tinput.user.uuid == 0\n}\n",
+	})
+	b := filepath.Join(dir, "b")
+	out, _, code := run(t, "", "validate", "-r", b)
+	want := "warning: " + b + "/p/r.rego:4:21: shells: undefined list data.falco.lists.shells: no file loaded defines it, so what reads it is undefined for every event (LOAD_REGO_UNDEFINED_LIST)\n" +
+		"\t\tinput.proc.name in data.falco.lists.shells\n\t\t                   ^\n" +
+		"warning: " + b + "/q/r.rego:3:1: q: the package defines deny but no alert: Peregrine reads only alert (alert if { ... }), so it raises nothing (LOAD_REGO_NO_ALERT)\n" +
+		"\tdeny contains 1 if true\n\t^\n" +
+		"ok: 1 rules, 0 macros, 0 lists, 2 warnings, 0 errors\n"
+	if code != 0 || out != want {
+		t.Errorf("exit %d, output\n%s\nwant\n%s", code, out, want)
+	}
+	c := filepath.Join(dir, "c")
+	out, _, code = run(t, "", "validate", "-r", c)
+	want = "error: " + c + "/c/r.rego:4:2: unknown input path input.user.uuid: Peregrine's input has no such field; did you mean input.user.uid? (LOAD_ERR_BUNDLE)\n" +
+		"\t\tinput.user.uuid == 0\n\t\t^\n" +
+		"invalid: 0 rules, 0 macros, 0 lists, 0 warnings, 1 errors\n"
+	if code != 1 || out != want {
+		t.Errorf("exit %d, output\n%s\nwant\n%s", code, out, want)
+	}
+}
