@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,5 +109,60 @@ func TestValidateBundleDiagnostics(t *testing.T) {
 		"invalid: 0 rules, 0 macros, 0 lists, 0 warnings, 1 errors\n"
 	if code != 1 || out != want {
 		t.Errorf("exit %d, output\n%s\nwant\n%s", code, out, want)
+	}
+}
+
+// TestValidateStrict: --strict makes every warning an error, reported as
+// one, and the exit status 1.
+func TestValidateStrict(t *testing.T) {
+	const noAlert = "D/r.rego:3:1: p: the package defines allow but no alert: Peregrine reads only alert (alert if { ... }), so it raises nothing (LOAD_REGO_NO_ALERT)\n\tallow if true\n\t^\n"
+	const uncaptured = "D/r.yaml:1:7: never: the rule can match only sendmmsg, which Peregrine does not capture: it never fires (LOAD_UNCAPTURED_EVENT_TYPE)\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		args  []string
+		code  int
+		want  string
+	}{
+		{"warning", map[string]string{"r.rego": "package p\n\nallow if true\n"}, nil, 0,
+			"warning: " + noAlert + "ok: 0 rules, 0 macros, 0 lists, 1 warnings, 0 errors\n"},
+		{"strict warning", map[string]string{"r.rego": "package p\n\nallow if true\n"}, []string{"--strict"}, 1,
+			"error: " + noAlert + "invalid: 0 rules, 0 macros, 0 lists, 0 warnings, 1 errors\n"},
+		{"strict YAML warning", map[string]string{"r.yaml": "- rule: never\n  desc: d\n  condition: evt.type = sendmmsg\n  output: o\n  priority: info\n"},
+			[]string{"--strict"}, 1, "error: " + uncaptured + "invalid: 1 rules, 0 macros, 0 lists, 0 warnings, 1 errors\n"},
+		{"strict clean", map[string]string{"r.rego": "package p\n\nalert if input.proc.name == \"nc\"\n"}, []string{"--strict"}, 0,
+			"ok: 1 rules, 0 macros, 0 lists, 0 warnings, 0 errors\n"},
+		{"strict with an error", map[string]string{"r.rego": "package p\n\nallow if true\n", "s.rego": "package s\n\nalert if input.x\n"}, []string{"--strict"}, 1,
+			"error: " + noAlert + "error: D/s.rego:3:10: unknown input path input.x: Peregrine's input has no such field (peregrine fields --rego lists them) (LOAD_ERR_REGO)\n" +
+				"\talert if input.x\n\t         ^\n" +
+				"invalid: 0 rules, 0 macros, 0 lists, 0 warnings, 2 errors\n"},
+		{"strict from the environment", map[string]string{"r.rego": "package p\n\nallow if true\n"}, []string{"--strict=false"}, 0,
+			"warning: " + noAlert + "ok: 0 rules, 0 macros, 0 lists, 1 warnings, 0 errors\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, tc.files)
+			args := []string{"validate", "-r", dir}
+			out, stderr, code := run(t, "", append(args, tc.args...)...)
+			want := strings.ReplaceAll(tc.want, "D/", dir+"/")
+			if code != tc.code || out != want {
+				t.Errorf("exit %d, output\n%s\nwant exit %d, output\n%s\n(stderr %q)", code, out, tc.code, want, stderr)
+			}
+		})
+	}
+	// JSON: the warning is among the errors, with its source line.
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"r.rego": "package p\n\nallow if true\n"})
+	out, _, code := run(t, "", "validate", "-r", dir, "--strict", "--json")
+	var rep struct {
+		Warnings []any
+		Errors   []struct{ Code, Source string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if code != 1 || len(rep.Warnings) != 0 || len(rep.Errors) != 1 || rep.Errors[0].Code != "LOAD_REGO_NO_ALERT" || rep.Errors[0].Source != "allow if true" {
+		t.Errorf("--strict --json: exit %d, %s", code, out)
 	}
 }
