@@ -267,7 +267,7 @@ func TestLiveRecordReplay(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tf.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		results := ruletest.RunFile(path)
+		results, _ := ruletest.RunFile(path)
 		failed := 0
 		for _, r := range results {
 			if !r.Pass() {

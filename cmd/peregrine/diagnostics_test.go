@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -164,5 +165,75 @@ func TestValidateStrict(t *testing.T) {
 	}
 	if code != 1 || len(rep.Warnings) != 0 || len(rep.Errors) != 1 || rep.Errors[0].Code != "LOAD_REGO_NO_ALERT" || rep.Errors[0].Source != "allow if true" {
 		t.Errorf("--strict --json: exit %d, %s", code, out)
+	}
+}
+
+// TestTestCommandExitCodes: peregrine test exits as opa test does: 0 when
+// every test passes, 2 when one fails, errs or is skipped (0 for skipped
+// ones with -z), 1 when a file does not load or compile; every test that
+// does not pass is printed after its file:line.
+func TestTestCommandExitCodes(t *testing.T) {
+	const rule = "package p\n\nalert if input.proc.name == \"nc\"\n"
+	const pass = "package p_test\n\nimport data.p\n\ntest_nc if p.alert with input as {\"proc\": {\"name\": \"nc\"}}\n"
+	const cases = "rules: [../p.rego]\ncases:\n  - name: nc\n    event: {evt.type: openat, proc.name: nc}\n    alerts: [p]\n" +
+		"  - name: cat\n    event: {evt.type: openat, proc.name: cat}\n    alerts: %s\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		args  []string
+		code  int
+		want  []string // lines of the output, in order (D is the directory)
+	}{
+		{"pass", map[string]string{"p.rego": rule, "p_test.rego": pass, "t/p_test.yaml": strings.Replace(cases, "%s", "[]", 1)}, nil, 0,
+			[]string{"PASS: 3/3"}},
+		{"OPA test fails", map[string]string{"p.rego": rule, "p_test.rego": pass + "\ntest_cat if p.alert with input as {\"proc\": {\"name\": \"cat\"}}\n"}, nil, 2,
+			[]string{"D/p_test.rego:7:", "data.p_test.test_cat: FAIL (T)", "  the test rule is undefined or false",
+				"--------------------------------------------------------------------------------", "PASS: 1/2", "FAIL: 1/2"}},
+		{"case fails", map[string]string{"p.rego": rule, "t/p_test.yaml": strings.Replace(cases, "%s", "[p]", 1)}, nil, 2,
+			[]string{"D/t/p_test.yaml:6:", "cat: FAIL (T)", `  expected alerts ["p"], got (none)`}},
+		{"two failures in two files", map[string]string{"p.rego": rule, "p_test.rego": "package p_test\n\ntest_a if false\n\ntest_b if false\n",
+			"t/p_test.yaml": strings.Replace(cases, "%s", "[p]", 1)}, nil, 2,
+			[]string{"D/p_test.rego:3:", "data.p_test.test_a: FAIL (T)", "  the test rule is undefined or false",
+				"D/p_test.rego:5:", "data.p_test.test_b: FAIL (T)", "  the test rule is undefined or false", "",
+				"D/t/p_test.yaml:6:", "cat: FAIL (T)"}},
+		{"OPA test errs", map[string]string{"p_test.rego": "package p_test\n\nx := 1 if true\n\nx := 2 if true\n\ntest_x if x == 1\n"}, nil, 2,
+			[]string{"D/p_test.rego:7:", "data.p_test.test_x: ERROR (T)", "PASS: 0/1", "ERROR: 1/1"}},
+		{"skipped", map[string]string{"p.rego": rule, "p_test.rego": pass + "\ntodo_test_later if false\n"}, nil, 2,
+			[]string{"D/p_test.rego:7:", "data.p_test.todo_test_later: SKIPPED", "PASS: 1/2", "SKIPPED: 1/2"}},
+		{"skipped with -z", map[string]string{"p.rego": rule, "p_test.rego": pass + "\ntodo_test_later if false\n"}, []string{"-z"}, 0,
+			[]string{"D/p_test.rego:7:", "data.p_test.todo_test_later: SKIPPED", "PASS: 1/2", "SKIPPED: 1/2"}},
+		{"Rego file does not parse", map[string]string{"p.rego": "package p\n\nalert if {\n", "p_test.rego": pass}, nil, 1,
+			[]string{"D/p.rego,D/p_test.rego:", "(load): ERROR (T)", "ERROR: 1/1"}},
+		{"test file's rules do not load", map[string]string{"p.rego": "package p\n\nalert if input.proc.nmae == \"nc\"\n",
+			"t/p_test.yaml": strings.Replace(cases, "%s", "[]", 1)}, nil, 1,
+			[]string{"D/t/p_test.yaml:", "(load): ERROR (T)",
+				"  loading the rules: D/p.rego:3:10: unknown input path input.proc.nmae: Peregrine's input has no such field; did you mean input.proc.name?",
+				"  \talert if input.proc.nmae == \"nc\"", "  \t         ^", "--------------------------------------------------------------------------------", "PASS: 0/1", "ERROR: 1/1"}},
+		{"a load error and a failure", map[string]string{"p.rego": rule, "p_test.rego": "package p_test\n\ntest_a if false\n",
+			"t/x_test.yaml": "rules: [missing.yaml]\ncases:\n  - name: c\n    event: {evt.type: open}\n    alerts: []\n"}, nil, 1,
+			[]string{"data.p_test.test_a: FAIL (T)", "(load): ERROR (T)", "FAIL: 1/2", "ERROR: 1/2"}},
+	}
+	durations := regexp.MustCompile(`\((\d+(\.\d+)?(ns|µs|ms|s))+\)`)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, tc.files)
+			out, stderr, code := run(t, "", append(append([]string{"test"}, tc.args...), dir)...)
+			out = durations.ReplaceAllString(strings.ReplaceAll(out, dir+"/", "D/"), "(T)")
+			lines := strings.Split(out, "\n")
+			at := 0
+			for _, want := range tc.want {
+				for at < len(lines) && lines[at] != want {
+					at++
+				}
+				if at == len(lines) {
+					t.Errorf("output lacks the line %q (after the ones before it):\n%s", want, out)
+					break
+				}
+			}
+			if code != tc.code {
+				t.Errorf("exit %d, want %d:\n%s%s", code, tc.code, out, stderr)
+			}
+		})
 	}
 }
