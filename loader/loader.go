@@ -22,7 +22,10 @@
 //
 // Loading also warns of what the rules cannot do under Peregrine's
 // capture: a rule that can match only syscalls it does not capture never
-// fires (LOAD_UNCAPTURED_EVENT_TYPE, at the rule's position).
+// fires (LOAD_UNCAPTURED_EVENT_TYPE, at the rule's position). The
+// warnings of the front ends come along (Falco's; the Rego front end's
+// LOAD_REGO_*), but for Falco's unused-list warning about a list that a
+// Rego rule reads.
 //
 // Package loader imports the front ends; policy, compiler and runtime
 // import none, and cmd/peregrine only wires it.
@@ -92,8 +95,8 @@ func Warnings(rs *policy.Ruleset) []*falcocompat.LoadError {
 	return out
 }
 
-// Err returns the errors of a result as one error (errors.Join), nil
-// when it has none.
+// Err returns the errors of a result as one error (errors.Join), each
+// followed by its source excerpt when it has one; nil when it has none.
 func Err(res *Result) error {
 	if len(res.Errors) == 0 {
 		return nil
@@ -101,6 +104,9 @@ func Err(res *Result) error {
 	errs := make([]error, len(res.Errors))
 	for i, e := range res.Errors {
 		errs[i] = e
+		if x := e.Excerpt(); x != "" {
+			errs[i] = fmt.Errorf("%w\n%s", e, x)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -160,13 +166,18 @@ func load(paths []string, bopts rego.BundleOptions) *Result {
 	}
 	data := FalcoData(res)
 	var bundleRules []*policy.Rule
+	read := map[string]bool{} // the Falco lists the Rego rules read
 	for _, p := range bundles {
 		b, err := rego.LoadBundleWithData(p, bopts, data)
 		if err != nil {
-			readErrs = append(readErrs, &falcocompat.LoadError{Pos: falcocompat.Pos{File: p}, Code: "LOAD_ERR_BUNDLE", Msg: err.Error()})
+			readErrs = append(readErrs, regoErrors(err, p, "LOAD_ERR_BUNDLE")...)
 			continue
 		}
 		bundleRules = append(bundleRules, b.Rules...)
+		res.Warnings = append(res.Warnings, b.Warnings...)
+		for _, n := range b.Lists {
+			read[n] = true
+		}
 	}
 	res.Errors = append(res.Errors, readErrs...)
 	if len(res.Errors) > 0 {
@@ -176,26 +187,33 @@ func load(paths []string, bopts rego.BundleOptions) *Result {
 		res.Ruleset.Rules = append(res.Ruleset.Rules, bundleRules...)
 		res.Rules += len(bundleRules)
 	}
-	if len(regoFiles) == 0 {
-		return res
-	}
-	regoRules, err := rego.LoadWithData(regoFiles, data)
-	if err != nil {
-		for _, e := range unjoin(err) {
-			le := &falcocompat.LoadError{Code: "LOAD_ERR_REGO", Msg: e.Error()}
-			var re *rego.Error
-			if errors.As(e, &re) {
-				le.Pos, le.Msg = re.Pos, re.Msg
-			}
-			res.Errors = append(res.Errors, le)
+	if len(regoFiles) > 0 {
+		l, err := rego.LoadWithData(regoFiles, data)
+		res.Warnings = append(res.Warnings, l.Warnings...)
+		for _, n := range l.Lists {
+			read[n] = true
 		}
-		res.Ruleset = nil
-		return res
+		if err != nil {
+			res.Errors = append(res.Errors, regoErrors(err, "", "LOAD_ERR_REGO")...)
+			res.Ruleset = nil
+		} else {
+			res.Rules += len(l.Rules)
+			if res.Ruleset != nil {
+				res.Ruleset.Rules = append(res.Ruleset.Rules, l.Rules...)
+			}
+		}
 	}
-	res.Rules += len(regoRules)
-	if res.Ruleset != nil {
-		res.Ruleset.Rules = append(res.Ruleset.Rules, regoRules...)
+	// The Falco front end warns of lists no Falco rule or macro uses; a
+	// list a Rego rule reads is used.
+	kept := res.Warnings[:0]
+	for _, w := range res.Warnings {
+		name, isList := strings.CutPrefix(w.Item, "list '")
+		if w.Code == "LOAD_UNUSED_LIST" && isList && read[strings.TrimSuffix(name, "'")] {
+			continue
+		}
+		kept = append(kept, w)
 	}
+	res.Warnings = kept
 	return res
 }
 
@@ -206,6 +224,24 @@ func readRego(path string, files map[string][]byte, errs *[]*falcocompat.LoadErr
 		return
 	}
 	files[path] = src
+}
+
+// regoErrors converts the errors of the Rego front end: each *rego.Error
+// keeps its position and source line; the others are at file.
+func regoErrors(err error, file, code string) []*falcocompat.LoadError {
+	var out []*falcocompat.LoadError
+	for _, e := range unjoin(err) {
+		le := &falcocompat.LoadError{Pos: falcocompat.Pos{File: file}, Code: code, Msg: e.Error()}
+		var re *rego.Error
+		if errors.As(e, &re) {
+			le.Msg, le.Source = re.Msg, re.Source
+			if re.Pos.File != "" {
+				le.Pos = re.Pos
+			}
+		}
+		out = append(out, le)
+	}
+	return out
 }
 
 // unjoin splits an errors.Join error into its parts.

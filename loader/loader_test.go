@@ -222,6 +222,52 @@ func TestLoadWarnsUncaptured(t *testing.T) {
 	}
 }
 
+// TestLoadRegoWarnings: the Rego front end's warnings reach the load
+// result, from Rego files and bundles, beside errors too; a Falco list
+// that only Rego rules read is not reported unused.
+func TestLoadRegoWarnings(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{
+		"pets.yaml":        petsYAML,
+		"other.yaml":       "- list: birds\n  items: [emu]\n",
+		"reads.rego":       regoRule("p.reads", "Reads", "data.falco.lists.pets"),
+		"undefined.rego":   regoRule("p.undefined", "Undefined", "data.falco.lists.fish"),
+		"authz.rego":       "package authz\n\nallow if true\n",
+		"bad.rego":         "package p.bad\n\nalert if input.proc.nmae == \"x\"\n",
+		"bundle/.manifest": `{"roots":["bd"]}`,
+		"bundle/bd/r.rego": regoRule("bd.r", "Bundle", "data.falco.lists.pets"),
+	})
+	p := func(name string) string { return filepath.Join(dir, name) }
+	tests := []struct {
+		name  string
+		paths []string
+		want  []string // code@file:line:col, in order
+		errs  int
+	}{
+		{"list read by a Rego file", []string{p("pets.yaml"), p("reads.rego")}, nil, 0},
+		{"list read by a bundle", []string{p("pets.yaml"), p("bundle")}, nil, 0},
+		{"list read by nobody", []string{p("pets.yaml"), p("other.yaml"), p("reads.rego")},
+			[]string{"LOAD_UNUSED_LIST@other.yaml:1:7"}, 0},
+		{"undefined list", []string{p("pets.yaml"), p("undefined.rego")},
+			[]string{"LOAD_UNUSED_LIST@pets.yaml:1:7", "LOAD_REGO_UNDEFINED_LIST@undefined.rego:7:21"}, 0},
+		{"bundle alone", []string{p("bundle")}, []string{"LOAD_REGO_UNDEFINED_LIST@r.rego:7:21"}, 0},
+		{"no alert", []string{p("authz.rego")}, []string{"LOAD_REGO_NO_ALERT@authz.rego:3:1"}, 0},
+		{"beside an error", []string{p("authz.rego"), p("bad.rego")}, []string{"LOAD_REGO_NO_ALERT@authz.rego:3:1"}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := loader.Load(tc.paths, loader.Options{})
+			var got []string
+			for _, w := range res.Warnings {
+				got = append(got, w.Code+"@"+filepath.Base(w.Pos.File)+strings.TrimPrefix(w.Pos.String(), w.Pos.File))
+			}
+			if !slices.Equal(got, tc.want) || len(res.Errors) != tc.errs {
+				t.Errorf("warnings %q, want %q; errors %v", got, tc.want, res.Errors)
+			}
+		})
+	}
+}
+
 // TestRunning composes base rules with a polled bundle whose rule reads a
 // Falco list of the base: the bundle sees the base's lists, and again
 // after the base changes them.
@@ -254,6 +300,11 @@ func TestRunning(t *testing.T) {
 	}
 	if polled.Rules[0] == r.Bundle().Rules[0] {
 		t.Error("the polled bundle was not compiled with the base's lists")
+	}
+	// Alone, the polled bundle reads a list nothing defines; with the
+	// base's lists, it does not.
+	if len(polled.Warnings) != 1 || polled.Warnings[0].Code != rego.WarnUndefinedList || len(r.Bundle().Warnings) != 0 {
+		t.Errorf("warnings: polled alone %v, with the base %v", polled.Warnings, r.Bundle().Warnings)
 	}
 	// The same lists: the bundle is not compiled again.
 	same, err := r.WithBase(loader.Load([]string{filepath.Join(dir, "a")}, loader.Options{}))

@@ -21,7 +21,7 @@ func RunOPA(ctx context.Context, opts Options, files ...string) []*Result {
 	start := time.Now()
 	fail := func(err error) []*Result {
 		return []*Result{{Kind: KindOPA, File: strings.Join(files, ","), Name: "(load)", Status: StatusError,
-			Duration: time.Since(start), Message: err.Error()}}
+			Load: true, Duration: time.Since(start), Message: err.Error()}}
 	}
 	modules, store, err := tester.LoadWithParserOptions(files, nil,
 		ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
@@ -58,7 +58,7 @@ func RunOPA(ctx context.Context, opts Options, files ...string) []*Result {
 func opaResult(r *tester.Result) *Result {
 	res := &Result{Kind: KindOPA, Name: r.Package + "." + r.Name, Duration: r.Duration}
 	if r.Location != nil {
-		res.File = r.Location.File
+		res.File, res.Line = r.Location.File, r.Location.Row
 	}
 	var msg bytes.Buffer
 	switch {

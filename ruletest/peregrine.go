@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	yamlast "github.com/goccy/go-yaml/ast"
+	yamlparser "github.com/goccy/go-yaml/parser"
 
 	"github.com/peregrine-sec/peregrine/compiler"
 	"github.com/peregrine-sec/peregrine/loader"
@@ -33,6 +35,8 @@ type Case struct {
 	// Outputs, when given, are the alerts' outputs (each rule's output
 	// template rendered with the event), in the order of Alerts.
 	Outputs []string `yaml:"outputs" json:"outputs,omitempty"`
+	// Line is the line of the file where the case starts (ParseFile).
+	Line int `yaml:"-" json:"-"`
 }
 
 // ParseFile reads a Peregrine test file; unknown keys are errors.
@@ -50,6 +54,11 @@ func ParseFile(name string, src []byte) (*TestFile, error) {
 	if _, err := runtime.ParseMatching(f.RuleMatching); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	for i, line := range caseLines(src) {
+		if i < len(f.Cases) {
+			f.Cases[i].Line = line
+		}
+	}
 	for i, c := range f.Cases {
 		if c.Name == "" {
 			return nil, fmt.Errorf("%s: case %d has no name", name, i+1)
@@ -59,6 +68,34 @@ func ParseFile(name string, src []byte) (*TestFile, error) {
 		}
 	}
 	return &f, nil
+}
+
+// caseLines returns the line where each item of the cases key starts,
+// nil when the file holds no such sequence.
+func caseLines(src []byte) []int {
+	f, err := yamlparser.ParseBytes(src, 0)
+	if err != nil {
+		return nil
+	}
+	p, err := yaml.PathString("$.cases")
+	if err != nil {
+		return nil
+	}
+	n, err := p.FilterFile(f)
+	if err != nil {
+		return nil
+	}
+	seq, ok := n.(*yamlast.SequenceNode)
+	if !ok {
+		return nil
+	}
+	lines := make([]int, len(seq.Values))
+	for i, v := range seq.Values {
+		if tk := v.GetToken(); tk != nil && tk.Position != nil {
+			lines[i] = tk.Position.Line
+		}
+	}
+	return lines
 }
 
 // Suite is a compiled ruleset ready to check cases against: the pipeline
@@ -214,12 +251,14 @@ func nonNil(s []string) []string {
 }
 
 // RunFile runs a Peregrine test file: one result per case, or one ERROR
-// result when the file or its rules do not load.
-func RunFile(path string) []*Result {
+// result when the file or its rules do not load; and the warnings of
+// loading its rules.
+func RunFile(path string) ([]*Result, []*policy.Diagnostic) {
 	start := time.Now()
-	fail := func(err error) []*Result {
+	var warns []*policy.Diagnostic
+	fail := func(err error) ([]*Result, []*policy.Diagnostic) {
 		return []*Result{{Kind: KindPeregrine, File: path, Name: "(load)", Status: StatusError,
-			Duration: time.Since(start), Message: err.Error()}}
+			Load: true, Duration: time.Since(start), Message: err.Error()}}, warns
 	}
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -238,12 +277,13 @@ func RunFile(path string) []*Result {
 			paths[i] = filepath.Join(dir, r)
 		}
 	}
-	rs, err := LoadRules(paths...)
-	if err != nil {
+	res := loader.Load(paths, loader.Options{})
+	warns = res.Warnings
+	if err := loader.Err(res); err != nil {
 		return fail(fmt.Errorf("loading the rules: %w", err))
 	}
 	m, _ := runtime.ParseMatching(f.RuleMatching)
-	suite, err := NewSuite(rs, m)
+	suite, err := NewSuite(res.Ruleset, m)
 	if err != nil {
 		return fail(fmt.Errorf("compiling the rules: %w", err))
 	}
@@ -254,7 +294,7 @@ func RunFile(path string) []*Result {
 	out := make([]*Result, 0, len(f.Cases))
 	for i, c := range f.Cases {
 		res := suite.Check(c, uint64(i+1))
-		res.File = path
+		res.File, res.Line = path, c.Line
 		for _, a := range c.Alerts {
 			if !known[a] {
 				res.Status = StatusFail
@@ -263,5 +303,5 @@ func RunFile(path string) []*Result {
 		}
 		out = append(out, res)
 	}
-	return out
+	return out, warns
 }

@@ -40,6 +40,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/peregrine-sec/peregrine/policy"
 )
 
 // Kinds of tests.
@@ -60,8 +62,13 @@ const (
 // Peregrine test file.
 type Result struct {
 	Kind string `json:"kind"`
-	// File is the file that holds the test.
+	// File is the file that holds the test, Line the line where it
+	// starts (0 when unknown: a file that does not load).
 	File string `json:"file"`
+	Line int    `json:"line,omitempty"`
+	// Load is set on the one ERROR result of a file (or of the OPA
+	// tests' files) that does not load or compile: none of its tests ran.
+	Load bool `json:"load,omitempty"`
 	// Name is data.<package>.<rule> for OPA tests, the case's name for
 	// Peregrine cases.
 	Name     string        `json:"name"`
@@ -97,13 +104,40 @@ type Summary struct {
 // Report holds the results of a run, OPA tests first, then Peregrine
 // cases, each in file order.
 type Report struct {
-	Results  []*Result     `json:"results"`
-	Summary  Summary       `json:"summary"`
-	Duration time.Duration `json:"duration_ns"`
+	Results []*Result `json:"results"`
+	// Warnings are those of loading the test files' rules, each once.
+	Warnings []*policy.Diagnostic `json:"warnings,omitempty"`
+	Summary  Summary              `json:"summary"`
+	Duration time.Duration        `json:"duration_ns"`
 }
 
 // OK reports whether every test passed or was skipped.
 func (r *Report) OK() bool { return r.Summary.Fail == 0 && r.Summary.Error == 0 }
+
+// Exit statuses of a run, as opa test's: a file that does not load or
+// compile is 1 (opa test then runs nothing); a test that fails, errs or
+// is skipped is 2 (skipped ones only without exitZeroOnSkipped, as
+// opa test -z).
+const (
+	ExitOK       = 0
+	ExitLoad     = 1
+	ExitFailures = 2
+)
+
+// ExitCode returns the run's exit status (see ExitLoad, ExitFailures).
+func (r *Report) ExitCode(exitZeroOnSkipped bool) int {
+	code := ExitOK
+	for _, x := range r.Results {
+		switch {
+		case x.Load:
+			return ExitLoad
+		case x.Pass(), x.Status == StatusSkip && exitZeroOnSkipped:
+		default:
+			code = ExitFailures
+		}
+	}
+	return code
+}
 
 func (r *Report) add(res ...*Result) {
 	for _, x := range res {
@@ -215,8 +249,16 @@ func RunFiles(ctx context.Context, opts Options, files Files) *Report {
 	if len(files.Rego) > 0 {
 		rep.add(RunOPA(ctx, opts, files.Rego...)...)
 	}
+	seen := map[string]bool{}
 	for _, t := range files.Tests {
-		rep.add(RunFile(t)...)
+		res, warns := RunFile(t)
+		rep.add(res...)
+		for _, w := range warns {
+			if !seen[w.Error()] {
+				seen[w.Error()] = true
+				rep.Warnings = append(rep.Warnings, w)
+			}
+		}
 	}
 	rep.Duration = time.Since(start)
 	return rep
@@ -242,23 +284,29 @@ func (r *Report) Counts() string {
 
 const rule = "--------------------------------------------------------------------------------"
 
-// WriteText prints the report as opa test does: the failing tests with
-// their details (every test with verbose, grouped by file), a rule, and
+// WriteText prints the report as opa test does: the load warnings, the
+// tests that did not pass with their details (every test with verbose),
+// each after its file:line, a blank line between files, then a rule and
 // the counts.
 func (r *Report) WriteText(w io.Writer, verbose bool) {
+	for _, d := range r.Warnings {
+		fmt.Fprintln(w, d.Text("warning"))
+	}
 	file := ""
 	shown := 0
 	for _, x := range r.Results {
-		if !verbose && (x.Pass() || x.Status == StatusSkip) {
+		if !verbose && x.Pass() {
 			continue
 		}
-		if x.File != file {
-			if shown > 0 {
-				fmt.Fprintln(w)
-			}
-			file = x.File
-			fmt.Fprintf(w, "%s:\n", file)
+		if x.File != file && shown > 0 {
+			fmt.Fprintln(w)
 		}
+		if x.Line > 0 {
+			fmt.Fprintf(w, "%s:%d:\n", x.File, x.Line)
+		} else if x.File != file {
+			fmt.Fprintf(w, "%s:\n", x.File)
+		}
+		file = x.File
 		shown++
 		if x.Status == StatusSkip {
 			fmt.Fprintf(w, "%s: %s\n", x.Name, x.Status)

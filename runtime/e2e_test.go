@@ -267,7 +267,7 @@ func TestLiveRecordReplay(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tf.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		results := ruletest.RunFile(path)
+		results, _ := ruletest.RunFile(path)
 		failed := 0
 		for _, r := range results {
 			if !r.Pass() {
@@ -371,7 +371,7 @@ func TestLiveDetach(t *testing.T) {
 // TestLiveRegoRule checks a Rego rule end to end: loaded through
 // policy/rego, pushed into the kernel filter, alerting live.
 func TestLiveRegoRule(t *testing.T) {
-	rules, err := rego.Load(map[string][]byte{"shadow.rego": []byte(`# METADATA
+	loaded, err := rego.Load(map[string][]byte{"shadow.rego": []byte(`# METADATA
 # title: Shadow read (Rego)
 # custom:
 #   priority: Critical
@@ -387,6 +387,7 @@ alert if {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rules := loaded.Rules
 	le := startLive(t, &policy.Ruleset{Rules: rules}, runtime.LiveOptions{})
 	run(t, exec.Command("/bin/sh", "-c", "cat /etc/shadow > /dev/null; true"))
 	a := le.wait(t, "the Rego rule", func(a runtime.Alert) bool { return a.Rule.Name == "Shadow read (Rego)" })

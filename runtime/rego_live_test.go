@@ -73,10 +73,11 @@ func TestRegoTwinFilteredLikeFalco(t *testing.T) {
 	requireRoot(t)
 	machinelock.Hold(t)
 	yamlRS := loadRules(t, "twin.yaml", []byte(twinYAML))
-	regoRules, err := rego.Load(map[string][]byte{"twin.rego": []byte(twinRego)})
+	loaded, err := rego.Load(map[string][]byte{"twin.rego": []byte(twinRego)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	regoRules := loaded.Rules
 	regoRS := &policy.Ruleset{Rules: regoRules}
 
 	const opens, execs = 20000, 5
@@ -210,10 +211,11 @@ func TestRegoComplexLive(t *testing.T) {
 	dir := t.TempDir()
 	src := strings.ReplaceAll(complexRego, "DIR", strings.ReplaceAll(regexp.QuoteMeta(dir), `\`, `\\`))
 	data := map[string]any{"peregrine": map[string]any{"lists": map[string]any{"shells": []any{"bash", "sh", "dash"}}}}
-	rules, err := rego.LoadWithData(map[string][]byte{"secret.rego": []byte(src)}, data)
+	loaded, err := rego.LoadWithData(map[string][]byte{"secret.rego": []byte(src)}, data)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rules := loaded.Rules
 	if len(rules) != 1 {
 		t.Fatalf("%d rules loaded, want 1", len(rules))
 	}

@@ -26,13 +26,15 @@ func loadRules(v *viper.Viper, stderr io.Writer, withDefault bool) (*loader.Resu
 	return res, nil
 }
 
-// printLoad prints a load result's warnings and errors, one a line.
+// printLoad prints a load result's warnings and errors, one a line, each
+// followed by its source line and a caret under its column when the
+// front end gave the line.
 func printLoad(w io.Writer, res *loader.Result) {
 	for _, e := range res.Warnings {
-		fmt.Fprintf(w, "warning: %s (%s)\n", e, e.Code)
+		fmt.Fprintln(w, e.Text("warning"))
 	}
 	for _, e := range res.Errors {
-		fmt.Fprintf(w, "error: %s (%s)\n", e, e.Code)
+		fmt.Fprintln(w, e.Text("error"))
 	}
 }
 

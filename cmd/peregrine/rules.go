@@ -28,8 +28,8 @@ func addRulesFlag(cmd *cobra.Command) {
 
 func newValidateCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "validate -r PATH...",
-		Short: "Load rule files, report errors and warnings, exit 1 on errors",
+		Use:   "validate -r PATH... [--strict] [--json]",
+		Short: "Load rule files, report errors and warnings, exit 1 on errors (and on warnings with --strict)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			paths := v.GetStringSlice("rules")
@@ -37,6 +37,11 @@ func newValidateCmd(v *viper.Viper) *cobra.Command {
 				return fmt.Errorf("no rules: give -r PATH")
 			}
 			res := loader.Load(paths, loader.Options{Bundle: bundleOptions(v)})
+			if v.GetBool("strict") {
+				// Warnings are reported as the errors they become.
+				res.Errors = append(res.Warnings, res.Errors...)
+				res.Warnings = nil
+			}
 			out := cmd.OutOrStdout()
 			if v.GetBool("json") {
 				report := struct {
@@ -68,6 +73,7 @@ func newValidateCmd(v *viper.Viper) *cobra.Command {
 	}
 	addRulesFlag(cmd)
 	cmd.Flags().Bool("json", false, "print the report as JSON")
+	cmd.Flags().Bool("strict", false, "treat warnings as errors: report them as errors and exit 1")
 	return cmd
 }
 

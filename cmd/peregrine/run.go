@@ -157,6 +157,18 @@ func (r *runningRules) setBase(base *loader.Result) ([]string, error) {
 	return r.apply(next)
 }
 
+// bundleWarnings renders the load warnings of a composition's bundle,
+// which it compiled with the base's Falco lists.
+func bundleWarnings(rules loader.Running) []string {
+	var out []string
+	if b := rules.Bundle(); b != nil {
+		for _, w := range b.Warnings {
+			out = append(out, w.Text("warning"))
+		}
+	}
+	return out
+}
+
 // setBundle runs the bundle's rules in place of the previous bundle's. On
 // error the running rules stay.
 func (r *runningRules) setBundle(b *rego.Bundle) ([]string, error) {
@@ -174,7 +186,7 @@ func (r *runningRules) apply(next loader.Running) ([]string, error) {
 	if err == nil {
 		r.rules = next
 	}
-	return warnings, err
+	return append(bundleWarnings(next), warnings...), err
 }
 
 // reloadOnHangup reloads the rules on SIGHUP; a ruleset that does not load

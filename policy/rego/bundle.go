@@ -124,6 +124,10 @@ type Bundle struct {
 	Roots []string
 	// Rules are the rules of the bundle's Rego modules, which see Data.
 	Rules []*policy.Rule
+	// Warnings are Load's warnings about the modules, and Lists the Falco
+	// lists they read (see Loaded).
+	Warnings []*policy.Diagnostic
+	Lists    []string
 	// Data is the bundle's data documents (data.json, data.yaml and
 	// data.yml files, each at its directory's path).
 	Data map[string]any
@@ -211,7 +215,7 @@ func readBundle(name string, opts BundleOptions, extra map[string]any, loader fu
 	if err != nil {
 		var astErrs ast.Errors
 		if errors.As(err, &astErrs) {
-			return nil, bundleASTErrors(name, astErrs)
+			return nil, bundleASTErrors(name, astErrs, loader(), opts.sizeLimit())
 		}
 		// A bundle that reads without verification, or fails otherwise,
 		// failed verification.
@@ -283,12 +287,12 @@ func (b *Bundle) WithData(data map[string]any) (*Bundle, error) {
 		files[n] = src
 	}
 	// Load's errors name the files.
-	rules, err := Load(files)
+	l, err := Load(files)
 	if err != nil {
 		return nil, err
 	}
 	out := *b
-	out.Rules, out.extra = rules, data
+	out.Rules, out.Warnings, out.Lists, out.extra = l.Rules, l.Warnings, l.Lists, data
 	return &out, nil
 }
 
@@ -339,15 +343,35 @@ func fileName(name, p string) string {
 	return strings.TrimSuffix(name, "/") + "/" + p
 }
 
-// bundleASTErrors names the files of OPA's parse errors after the bundle.
-func bundleASTErrors(name string, list ast.Errors) error {
+// bundleASTErrors names the files of OPA's parse errors after the bundle,
+// and gives them their source lines, read again from files.
+func bundleASTErrors(name string, list ast.Errors, files bundle.DirectoryLoader, limit int64) error {
 	out := make([]error, 0, len(list))
+	at := map[string][]*Error{} // by the file's path in the bundle
 	for _, e := range list {
 		err := &Error{Msg: e.Code + ": " + e.Message}
 		if e.Location != nil {
 			err.Pos = policy.Pos{File: fileName(name, e.Location.File), Line: e.Location.Row, Column: e.Location.Col}
+			at[e.Location.File] = append(at[e.Location.File], err)
 		}
 		out = append(out, err)
+	}
+	for len(at) > 0 {
+		d, err := files.NextFile()
+		if err != nil {
+			break // io.EOF, or the read error the reader reported
+		}
+		if errs := at[d.Path()]; errs != nil {
+			var src bytes.Buffer
+			// Read copies up to limit bytes: io.EOF ends a whole file.
+			if _, err := d.Read(&src, limit); err == nil || errors.Is(err, io.EOF) {
+				for _, e := range errs {
+					e.Source = sourceLine(src.Bytes(), e.Pos.Line)
+				}
+			}
+			delete(at, d.Path())
+		}
+		_ = d.Close() // a read-only file: nothing to lose
 	}
 	return errors.Join(out...)
 }

@@ -286,10 +286,11 @@ alert if {
 	count(data.lists.empty) == 0
 }
 `
-	rules, err := LoadWithData(map[string][]byte{"p.rego": []byte(src)}, data)
+	l, err := LoadWithData(map[string][]byte{"p.rego": []byte(src)}, data)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rules := l.Rules
 	if len(rules) != 1 {
 		t.Fatalf("%d rules", len(rules))
 	}

@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-
-	"github.com/peregrine-sec/peregrine/policy"
 )
 
 // DataFilePrefix starts the names of the modules that LoadWithData
@@ -31,10 +29,10 @@ const DataFilePrefix = "<data>/"
 // a package, or a package starting with the reserved prefix, is refused.
 // A data path that a Rego rule defines too is a conflict, reported by
 // the compiler.
-func LoadWithData(files map[string][]byte, data map[string]any) ([]*policy.Rule, error) {
+func LoadWithData(files map[string][]byte, data map[string]any) (*Loaded, error) {
 	gen, err := DataModules(data)
 	if err != nil {
-		return nil, err
+		return &Loaded{}, err
 	}
 	if len(gen) == 0 {
 		return Load(files)
@@ -45,7 +43,7 @@ func LoadWithData(files map[string][]byte, data map[string]any) ([]*policy.Rule,
 	}
 	for n, src := range gen {
 		if _, dup := all[n]; dup {
-			return nil, fmt.Errorf("%s: a module has the name of a generated data module", n)
+			return &Loaded{}, fmt.Errorf("%s: a module has the name of a generated data module", n)
 		}
 		all[n] = src
 	}

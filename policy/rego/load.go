@@ -69,6 +69,9 @@ const residualPackage = partialPrefix + "residual"
 type Error struct {
 	Pos policy.Pos
 	Msg string
+	// Source is the line of the file at Pos, to show under the message
+	// (see policy.Diagnostic.Excerpt); "" when unknown.
+	Source string
 }
 
 func (e *Error) Error() string {
@@ -124,10 +127,46 @@ func capabilities() (*ast.Capabilities, map[string]bool) {
 	return caps, refused
 }
 
+// Loaded is what Load gives besides its errors.
+type Loaded struct {
+	// Rules are one per package that defines alert, sorted by package
+	// path; none when there are errors.
+	Rules []*policy.Rule
+	// Warnings have the codes WarnNoAlert and WarnUndefinedList, and are
+	// sorted by position; there may be some beside errors.
+	Warnings []*policy.Diagnostic
+	// Lists are the Falco lists the modules read (data.falco.lists.NAME),
+	// sorted: the Falco front end does not know they are used.
+	Lists []string
+}
+
 // Load reads Rego modules (file name -> source; only .rego files) and
-// returns one rule per package that defines alert, sorted by package path.
-// Errors name file:line:col.
-func Load(files map[string][]byte) ([]*policy.Rule, error) {
+// returns one rule per package that defines alert, the warnings and the
+// Falco lists read (see Loaded; never nil). Errors are *Error values
+// (joined) naming file:line:col, with the source line; so are the
+// warnings.
+func Load(files map[string][]byte) (*Loaded, error) {
+	out, err := load(files)
+	for _, w := range out.Warnings {
+		w.Source = sourceLine(files[w.Pos.File], w.Pos.Line)
+	}
+	sort.SliceStable(out.Warnings, func(i, j int) bool { return posLess(out.Warnings[i].Pos, out.Warnings[j].Pos) })
+	if err == nil {
+		return out, nil
+	}
+	// One flat list, so that callers can split it with one Unwrap.
+	errs := unjoin(err)
+	for _, e := range errs {
+		if re, ok := e.(*Error); ok && re.Source == "" {
+			re.Source = sourceLine(files[re.Pos.File], re.Pos.Line)
+		}
+	}
+	out.Rules = nil
+	return out, errors.Join(errs...)
+}
+
+func load(files map[string][]byte) (*Loaded, error) {
+	out := &Loaded{}
 	caps, refused := capabilities()
 	names := make([]string, 0, len(files))
 	for n := range files {
@@ -155,12 +194,18 @@ func Load(files map[string][]byte) ([]*policy.Rule, error) {
 		modules[n] = m
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return out, errors.Join(errs...)
 	}
 	c := ast.NewCompiler().WithCapabilities(caps)
 	if c.Compile(modules); c.Failed() {
-		return nil, astErrors(c.Errors)
+		return out, astErrors(c.Errors)
 	}
+	compiled := make([]*ast.Module, len(names))
+	for i, n := range names {
+		compiled[i] = c.Modules[n]
+	}
+	errs = append(errs, unknownInputs(compiled)...)
+	out.Lists, out.Warnings = falcoListRefs(c, compiled)
 	// Packages that define alert, with their modules and alert rules.
 	type pkg struct {
 		path    ast.Ref
@@ -187,6 +232,20 @@ func Load(files map[string][]byte) ([]*policy.Rule, error) {
 	for k, p := range pkgs {
 		if len(p.alerts) > 0 {
 			keys = append(keys, k)
+			continue
+		}
+		// Modules made from data documents hold no rules of the user's.
+		var own, others []*ast.Module
+		for _, m := range compiled {
+			switch {
+			case !m.Package.Path.Equal(p.path):
+				others = append(others, m)
+			case !strings.HasPrefix(m.Package.Location.File, DataFilePrefix):
+				own = append(own, m)
+			}
+		}
+		if w := noAlert(p.path, own, others); w != nil {
+			out.Warnings = append(out.Warnings, w)
 		}
 	}
 	sort.Strings(keys)
@@ -243,12 +302,51 @@ func Load(files map[string][]byte) ([]*policy.Rule, error) {
 		rules = append(rules, r)
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return out, errors.Join(errs...)
 	}
 	if err := prepare(modules, support, caps, queries); err != nil {
-		return nil, err
+		return out, err
 	}
-	return rules, nil
+	out.Rules = rules
+	return out, nil
+}
+
+// sourceLine returns line n (from 1) of src, without its end of line.
+func sourceLine(src []byte, n int) string {
+	if n < 1 {
+		return ""
+	}
+	lines := strings.SplitN(string(src), "\n", n+1)
+	if len(lines) < n {
+		return ""
+	}
+	return strings.TrimRight(lines[n-1], "\r")
+}
+
+func posLess(a, b policy.Pos) bool {
+	if a.File != b.File {
+		return a.File < b.File
+	}
+	if a.Line != b.Line {
+		return a.Line < b.Line
+	}
+	return a.Column < b.Column
+}
+
+// unjoin splits errors.Join errors, nested too, into their parts.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
 }
 
 // prepare compiles the user modules with the support modules and prepares
