@@ -159,21 +159,28 @@ func (l *Loader) fail(p Pos, code, item, msg string) {
 func LoadPaths(paths ...string) *Result {
 	l := NewLoader()
 	for _, p := range paths {
-		files, err := ExpandPaths(p)
-		if err != nil {
-			l.fail(Pos{File: p}, errFileRead, "", err.Error())
-			continue
-		}
-		for _, f := range files {
-			src, err := os.ReadFile(f)
-			if err != nil {
-				l.fail(Pos{File: f}, errFileRead, "", err.Error())
-				continue
-			}
-			l.AddFile(f, src)
-		}
+		l.AddPath(p)
 	}
 	return l.Compile()
+}
+
+// AddPath adds the rule files of path p (a file, or a directory's *.yaml
+// and *.yml files but for *_test.yaml) in order; a path or file that
+// cannot be read is an error of the result (LOAD_ERR_FILE_READ).
+func (l *Loader) AddPath(p string) {
+	files, err := ExpandPaths(p)
+	if err != nil {
+		l.fail(Pos{File: p}, errFileRead, "", err.Error())
+		return
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			l.fail(Pos{File: f}, errFileRead, "", err.Error())
+			continue
+		}
+		l.AddFile(f, src)
+	}
 }
 
 // ExpandPaths returns p itself when it is a file, or the rule files of the

@@ -17,8 +17,10 @@
 // The Rego rules, of files and of bundles, see the lists of the Falco
 // files loaded alongside as data.falco.lists.NAME. The Falco rules come
 // first, in load order, then the rules of the bundles in the order given,
-// then those of the Rego files, sorted by package path. With no path and
-// Options.Default, the embedded default ruleset (package rules) is loaded.
+// then those of the Rego files, sorted by package path. The path
+// DefaultPath ("@default") names the embedded default ruleset (package
+// rules), so that a user's files can extend it: -r @default -r local.yaml.
+// With no path and Options.Default, it alone is loaded.
 //
 // Loading also warns of what the rules cannot do under Peregrine's
 // capture: a rule that can match only syscalls it does not capture never
@@ -64,19 +66,17 @@ type Result = falcocompat.Result
 // positions and errors.
 const EmbeddedPrefix = "embedded:"
 
+// DefaultPath is the rules path that names the embedded default ruleset.
+const DefaultPath = "@default"
+
 // Load loads the paths (see the package comment). It never fails as a
 // whole: problems are the result's errors, and the ruleset is nil when
 // there is one.
 func Load(paths []string, opts Options) *Result {
-	var res *Result
 	if len(paths) == 0 && opts.Default {
-		l := falcocompat.NewLoader()
-		name, src := rules.Default()
-		l.AddFile(EmbeddedPrefix+name, src)
-		res = l.Compile()
-	} else {
-		res = load(paths, opts.Bundle)
+		paths = []string{DefaultPath}
 	}
+	res := load(paths, opts.Bundle)
 	if res.Ruleset != nil {
 		res.Warnings = append(res.Warnings, Warnings(res.Ruleset)...)
 	}
@@ -139,6 +139,8 @@ func load(paths []string, bopts rego.BundleOptions) *Result {
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		switch {
+		case p == DefaultPath:
+			yamlPaths = append(yamlPaths, p)
 		case err != nil:
 			yamlPaths = append(yamlPaths, p) // falcocompat reports it
 		case IsBundle(p):
@@ -162,7 +164,16 @@ func load(paths []string, bopts rego.BundleOptions) *Result {
 	}
 	res := &Result{Ruleset: &policy.Ruleset{}}
 	if len(yamlPaths) > 0 {
-		res = falcocompat.LoadPaths(yamlPaths...)
+		l := falcocompat.NewLoader()
+		for _, p := range yamlPaths {
+			if p == DefaultPath {
+				name, src := rules.Default()
+				l.AddFile(EmbeddedPrefix+name, src)
+				continue
+			}
+			l.AddPath(p)
+		}
+		res = l.Compile()
 	}
 	data := FalcoData(res)
 	var bundleRules []*policy.Rule

@@ -43,7 +43,12 @@ func newRootCmd() *cobra.Command {
 			return loadConfig(v, cmd)
 		},
 	}
-	root.PersistentFlags().String("config", "", "configuration file (YAML); keys are the long flag names")
+	root.PersistentFlags().StringP("config", "c", "", "configuration file (YAML); keys are the long flag names")
+	root.PersistentFlags().StringArrayP("option", "o", nil, "set a configuration key, as key=value (repeatable; over the configuration file); keys are the long flag names, and Falco's json_output")
+	root.Flags().BoolP("version", "V", false, "print the version and exit")
+	root.Version = version
+	root.SetVersionTemplate(versionLine() + "\n")
+	useCleanFlagUsages(root)
 	root.AddCommand(newRunCmd(v), newExplainCmd(v), newTestCmd(v), newValidateCmd(v), newReplayCmd(v), newFieldsCmd(), newListCmd(v), newVersionCmd(),
 		newBenchCmd(v), newLoadgenCmd())
 	return root
@@ -65,6 +70,38 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 			return fmt.Errorf("config %s: %w", path, err)
 		}
 	}
+	overrides, _ := cmd.Flags().GetStringArray("option")
+	for _, o := range overrides {
+		if err := applyOption(cmd, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// falcoKeys are Falco's names for configuration keys that -o takes, where
+// they differ from Peregrine's.
+var falcoKeys = map[string]string{"json_output": "json"}
+
+// applyOption applies one -o key=value as if the flag named key had been
+// given (Falco's key, or the flag's name with "_" for "-"), so that it
+// wins over the configuration file and is parsed as the flag parses.
+func applyOption(cmd *cobra.Command, o string) error {
+	key, value, ok := strings.Cut(o, "=")
+	if !ok || key == "" {
+		return fmt.Errorf("-o %s: want key=value", o)
+	}
+	name := falcoKeys[key]
+	if name == "" {
+		name = strings.ReplaceAll(key, "_", "-")
+	}
+	f := cmd.Flags().Lookup(name)
+	if f == nil || name == "option" || name == "help" {
+		return fmt.Errorf("-o %s: %s has no key %q (its keys are its long flag names: peregrine %s --help)", o, cmd.CommandPath(), key, cmd.Name())
+	}
+	if err := cmd.Flags().Set(name, value); err != nil {
+		return fmt.Errorf("-o %s: %w", o, err)
+	}
 	return nil
 }
 
@@ -74,7 +111,12 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print Peregrine's version and the Falco engine version it implements",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "peregrine %s (Falco rules engine %s)\n", version, engineVersion())
+			fmt.Fprintln(cmd.OutOrStdout(), versionLine())
 		},
 	}
+}
+
+// versionLine is what version and --version print.
+func versionLine() string {
+	return fmt.Sprintf("peregrine %s (Falco rules engine %s)", version, engineVersion())
 }

@@ -19,7 +19,7 @@ import (
 func engineVersion() string { return falcocompat.EngineVersion }
 
 func addRulesFlag(cmd *cobra.Command) {
-	cmd.Flags().StringArrayP("rules", "r", nil, "Falco YAML or Rego file, directory, OPA bundle directory or tarball (repeatable, loaded in order)")
+	cmd.Flags().StringArrayP("rules", "r", nil, "Falco YAML or Rego file, directory, OPA bundle directory or tarball, or @default for the embedded default rules (repeatable, loaded in order; none: @default)")
 	cmd.Flags().String("verification-key", "", "PEM public key or HMAC secret (or a file holding it) that OPA bundles' signatures must verify with")
 	cmd.Flags().String("verification-key-id", "", "the bundle signing key's id (default: default)")
 	cmd.Flags().String("signing-alg", "", "the bundle signing algorithm (default RS256)")
@@ -28,15 +28,11 @@ func addRulesFlag(cmd *cobra.Command) {
 
 func newValidateCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "validate -r PATH... [--strict] [--json]",
+		Use:   "validate [-r PATH...] [--strict] [--json]",
 		Short: "Load rule files, report errors and warnings, exit 1 on errors (and on warnings with --strict)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			paths := v.GetStringSlice("rules")
-			if len(paths) == 0 {
-				return fmt.Errorf("no rules: give -r PATH")
-			}
-			res := loader.Load(paths, loader.Options{Bundle: bundleOptions(v)})
+			res := loader.Load(v.GetStringSlice("rules"), loader.Options{Bundle: bundleOptions(v), Default: true})
 			if v.GetBool("strict") {
 				// Warnings are reported as the errors they become.
 				res.Errors = append(res.Warnings, res.Errors...)
@@ -133,11 +129,11 @@ tree. It prints the alerts a live run raises for the same events.`,
 
 func newListCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "list -r PATH...",
+		Use:   "list [-r PATH...]",
 		Short: "List the loaded rules with priority, tags and source",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := loadRules(v, cmd.ErrOrStderr(), false)
+			res, err := loadRules(v, cmd.ErrOrStderr(), true)
 			if err != nil {
 				return err
 			}

@@ -13,9 +13,11 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/peregrine-sec/peregrine/bpf"
+	"github.com/peregrine-sec/peregrine/compiler"
 	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/loader"
 	"github.com/peregrine-sec/peregrine/policy"
@@ -37,6 +39,9 @@ the running rules stay. It needs root (CAP_BPF, CAP_PERFMON and
 CAP_SYS_ADMIN) and a kernel with BTF.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if v.GetBool("list") || v.GetBool("dry-run") {
+				return runWithoutCapture(v, cmd)
+			}
 			if err := checkPrivileges(); err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "peregrine run:", err)
 				return exitError{1}
@@ -132,7 +137,40 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 	cmd.Flags().Bool("no-kernel-filter", false, "filter in the kernel by syscall only, as Falco does (for comparison)")
 	cmd.Flags().String("bundle-url", "", "poll this URL for an OPA bundle of Rego rules, run alongside the -r rules; a bundle that fails to download, verify or compile leaves the last good one")
 	cmd.Flags().Duration("bundle-poll-interval", time.Minute, "time between bundle polls")
+	cmd.Flags().BoolP("list", "L", false, "list the rules run would load, with their descriptions, and exit")
+	cmd.Flags().Bool("dry-run", false, "load and compile the rules, say what would be captured, attach nothing, and exit")
+	cmd.Flags().BoolP("unbuffered", "U", false, "write each alert as it is raised (always: Peregrine does not buffer alerts; accepted as Falco takes it)")
 	return cmd
+}
+
+// runWithoutCapture is run -L (the rules with their descriptions) and run
+// --dry-run (the rules loaded and compiled as run would, and what it
+// would capture, with nothing attached): neither needs root.
+func runWithoutCapture(v *viper.Viper, cmd *cobra.Command) error {
+	res, err := loadRules(v, cmd.ErrOrStderr(), true)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if v.GetBool("list") {
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RULE\tDESCRIPTION")
+		for _, r := range res.Ruleset.Enabled() {
+			fmt.Fprintf(tw, "%s\t%s\n", r.Name, strings.Join(strings.Fields(r.Desc), " "))
+		}
+		return tw.Flush()
+	}
+	syscalls := runtime.SyscallsFor(res.Ruleset)
+	if _, err := compiler.Compile(res.Ruleset, compiler.Options{Syscalls: syscalls, NoKernelFilter: v.GetBool("no-kernel-filter")}); err != nil {
+		return err
+	}
+	mode, why := bpf.AttachMode(v.GetString("attach-mode")), "as --attach-mode says"
+	if mode == "" {
+		mode, why = bpf.DefaultMode()
+	}
+	fmt.Fprintf(out, "dry run: %d rules compiled; run would capture %d syscalls (%s) through %s: %s; nothing attached\n",
+		len(res.Ruleset.Enabled()), len(syscalls), strings.Join(syscalls, ","), mode, why)
+	return nil
 }
 
 // runningRules are the rules a running engine runs: the composition of
