@@ -3,9 +3,13 @@ package falcocompat
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/peregrine-sec/peregrine/policy"
 )
@@ -23,9 +27,40 @@ type AlertJSON struct {
 }
 
 // TextLine renders an alert as Falco's text output does:
-// "HH:MM:SS.nnnnnnnnn: Priority output", in local time.
+// "HH:MM:SS.nnnnnnnnn: Priority output", in local time. Control
+// characters in the output (a command line an attacker wrote with
+// newlines in it) are escaped, so that an alert is one line and cannot
+// forge others.
 func TextLine(t time.Time, p policy.Priority, output string) string {
-	return t.Local().Format("15:04:05.000000000") + ": " + p.String() + " " + output
+	return t.Local().Format("15:04:05.000000000") + ": " + p.String() + " " + escapeControl(output)
+}
+
+// escapeControl writes C0 control characters, DEL and C1 controls as Go
+// escapes (\n, \t, \x1b, \u0085); invalid UTF-8 bytes as \xNN.
+func escapeControl(s string) string {
+	clean := true
+	for _, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case unicode.IsControl(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // NewAlertJSON builds Falco's JSON alert for a rule matching an event.

@@ -58,3 +58,24 @@ func TestAlertOutputFields(t *testing.T) {
 		}
 	}
 }
+
+// TestTextLineEscapesControls: a text alert is one line whatever the
+// fields hold.
+func TestTextLineEscapesControls(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.Local)
+	for _, c := range []struct{ output, want string }{
+		{"plain cmdline=cat /etc/shadow", "plain cmdline=cat /etc/shadow"},
+		{"cmdline=sh -c 'a\nb'\r\n", `cmdline=sh -c 'a\nb'\r\n`},
+		{"tab\there", `tab\there`},
+		{"esc \x1b[31mred", `esc \x1b[31mred`},
+		{"del \x7f", `del \x7f`},
+		{"c1 \u0085", `c1 \u0085`},
+		{"bad utf8 \xff\xfe", `bad utf8 \xff\xfe`},
+		{"real replacement \uFFFD and é", "real replacement \uFFFD and é"},
+	} {
+		got := falcocompat.TextLine(at, policy.PriorityWarning, c.output)
+		if want := "03:04:05.000000006: Warning " + c.want; got != want {
+			t.Errorf("TextLine(%q) = %q, want %q", c.output, got, want)
+		}
+	}
+}

@@ -65,6 +65,11 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 				defer f.Close()
 				opts.Record = f
 			}
+			// SIGHUP reloads from now on: its default action would end
+			// the engine.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
 			live, err := runtime.StartLive(opts)
 			if err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "peregrine run:", err)
@@ -82,7 +87,7 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			running := &runningRules{live: live, rules: loader.NewRunning(res)}
-			go reloadOnHangup(ctx, v, running, stderr)
+			go reloadOnHangup(ctx, hup, v, running, stderr)
 			if url := v.GetString("bundle-url"); url != "" {
 				go pollBundle(ctx, v, url, running, stderr)
 			}
@@ -227,12 +232,9 @@ func (r *runningRules) apply(next loader.Running) ([]string, error) {
 	return append(bundleWarnings(next), warnings...), err
 }
 
-// reloadOnHangup reloads the rules on SIGHUP; a ruleset that does not load
+// reloadOnHangup reloads the rules on each SIGHUP hup delivers; a ruleset that does not load
 // or compile is reported and the running one kept.
-func reloadOnHangup(ctx context.Context, v *viper.Viper, running *runningRules, stderr io.Writer) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, v *viper.Viper, running *runningRules, stderr io.Writer) {
 	for {
 		select {
 		case <-ctx.Done():

@@ -89,3 +89,62 @@ func TestRunStops(t *testing.T) {
 		})
 	}
 }
+
+// TestRunNeverAlertsOnItself: a rule matching every file Peregrine's own
+// process opens stays silent while run works (reading /proc for the
+// processes it learns of), and a marker rule shows the capture ran.
+func TestRunNeverAlertsOnItself(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("this test loads eBPF programs and must run as root in CI")
+		}
+		t.Skip("loading eBPF programs needs root")
+	}
+	dir := t.TempDir()
+	// A copy of the binary, so that the rule names run's process and not
+	// this test's.
+	bin := filepath.Join(dir, "peregrine-self")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(dir, "marker")
+	os.WriteFile(marker, nil, 0o644)
+	rules := filepath.Join(dir, "self.yaml")
+	os.WriteFile(rules, []byte(`- rule: Self open
+  desc: any open by Peregrine's own process
+  condition: evt.type in (open, openat, openat2) and proc.exepath = `+bin+`
+  output: self open %fd.name pid=%proc.pid
+  priority: warning
+- rule: Marker
+  desc: the capture runs
+  condition: evt.type in (open, openat) and fd.name = `+marker+` and proc.name = cat
+  output: marker read
+  priority: warning
+`), 0o644)
+	cmd := exec.Command(bin, "run", "-r", rules)
+	cmd.Env = append(os.Environ(), "PEREGRINE_RUN_MAIN=1")
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	alerts, logs := collect(stdout), collect(stderr)
+	logs.waitFor(t, "the capture", nil, "capturing")
+	// New processes make run read /proc; a reload makes it read the rules.
+	for range 5 {
+		_ = exec.Command("sh", "-c", "true").Run()
+	}
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	logs.waitFor(t, "the reload", nil, "reloaded")
+	alerts.waitFor(t, "the marker", func() { _ = exec.Command("cat", marker).Run() }, "marker read")
+	if n := alerts.count("self open"); n != 0 {
+		t.Errorf("%d alerts on Peregrine's own opens:\n%s", n, alerts.text())
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	_ = cmd.Wait()
+}

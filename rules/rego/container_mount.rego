@@ -12,7 +12,7 @@
 #     File system mounted inside a container | source=%fs.path.source
 #     target=%fs.path.target flags=%evt.arg.flags process=%proc.name
 #     cmdline=%proc.cmdline parent=%proc.pname user=%user.name uid=%user.uid
-#     caps=%thread.cap_effective container=%container.id
+#     caps=%thread.cap_effective pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.container_mount
 
 # A missing container.id is neither the host nor a container: "!=" is

@@ -11,7 +11,7 @@
 #   output: >-
 #     Credential file opened for reading by an untrusted program | file=%fd.name
 #     process=%proc.name exepath=%proc.exepath cmdline=%proc.cmdline parent=%proc.pname
-#     user=%user.name uid=%user.uid loginuid=%user.loginuid container=%container.id
+#     user=%user.name uid=%user.uid loginuid=%user.loginuid pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.credential_read
 
 # Files holding password hashes or the sudo policy.

@@ -13,7 +13,7 @@
 #     Kernel module loaded | syscall=%evt.type fd=%evt.arg.fd module_file=%fd.name
 #     result=%evt.res process=%proc.name exepath=%proc.exepath cmdline=%proc.cmdline
 #     parent=%proc.pname user=%user.name uid=%user.uid loginuid=%user.loginuid
-#     container=%container.id
+#     pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.kernel_module
 
 module_autoloaders := {"systemd-udevd", "systemd-modules-load", "udevd"}

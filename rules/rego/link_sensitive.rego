@@ -12,7 +12,7 @@
 #     Link created to a sensitive file | syscall=%evt.type symlink_target=%evt.arg.target
 #     symlink_path=%evt.arg.linkpath hardlink_source=%evt.arg.oldpath hardlink_path=%evt.arg.newpath
 #     result=%evt.res process=%proc.name cmdline=%proc.cmdline parent=%proc.pname
-#     user=%user.name uid=%user.uid container=%container.id
+#     user=%user.name uid=%user.uid pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.link_sensitive
 
 protected_link_targets := {

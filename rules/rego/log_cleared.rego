@@ -10,7 +10,7 @@
 #   output: >-
 #     Log file truncated or deleted | syscall=%evt.type file=%fd.name path=%fs.path.name
 #     flags=%evt.arg.flags result=%evt.res process=%proc.name cmdline=%proc.cmdline
-#     parent=%proc.pname user=%user.name uid=%user.uid container=%container.id
+#     parent=%proc.pname user=%user.name uid=%user.uid pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.log_cleared
 
 log_managers := {"logrotate", "savelog", "rsyslogd", "syslog-ng", "systemd-journald", "journalctl"}

@@ -10,7 +10,7 @@
 #   output: >-
 #     Program executed from a memfd | process=%proc.name exepath=%proc.exepath
 #     cmdline=%proc.cmdline parent=%proc.pname parent_cmdline=%proc.pcmdline
-#     user=%user.name uid=%user.uid container=%container.id
+#     user=%user.name uid=%user.uid pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.memfd_exec
 
 # A successful execve or execveat, seen at its exit.

@@ -12,7 +12,7 @@
 #     Packet socket opened | domain=%evt.arg.domain type=%evt.arg.type
 #     protocol=%evt.arg.proto result=%evt.res process=%proc.name
 #     exepath=%proc.exepath cmdline=%proc.cmdline parent=%proc.pname user=%user.name
-#     uid=%user.uid container=%container.id
+#     uid=%user.uid pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.packet_socket
 
 packet_socket_users := {

@@ -11,7 +11,7 @@
 #   output: >-
 #     Process attached to another with ptrace | request=%evt.arg.request
 #     target_pid=%evt.arg.pid result=%evt.res process=%proc.name cmdline=%proc.cmdline
-#     parent=%proc.pname user=%user.name uid=%user.uid container=%container.id
+#     parent=%proc.pname user=%user.name uid=%user.uid pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.ptrace_attach
 
 write_requests := {

@@ -10,7 +10,7 @@
 #   output: >-
 #     Process made itself untraceable with PTRACE_TRACEME | result=%evt.res
 #     process=%proc.name exepath=%proc.exepath cmdline=%proc.cmdline parent=%proc.pname
-#     user=%user.name uid=%user.uid container=%container.id
+#     user=%user.name uid=%user.uid pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.ptrace_traceme
 
 debugger_names := {"gdb", "gdbserver", "lldb", "lldb-server", "strace", "ltrace", "valgrind", "rr"}

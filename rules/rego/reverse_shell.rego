@@ -11,7 +11,7 @@
 #   output: >-
 #     netcat or socat started with a program attached to the connection |
 #     process=%proc.name cmdline=%proc.cmdline parent=%proc.pname
-#     parent_cmdline=%proc.pcmdline user=%user.name uid=%user.uid container=%container.id
+#     parent_cmdline=%proc.pcmdline user=%user.name uid=%user.uid pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.reverse_shell
 
 netcat_names := {"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd"}

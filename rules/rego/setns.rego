@@ -11,7 +11,7 @@
 #   output: >-
 #     Process joined a namespace with setns | nstype=%evt.arg.nstype fd=%evt.arg.fd
 #     result=%evt.res process=%proc.name exepath=%proc.exepath cmdline=%proc.cmdline
-#     parent=%proc.pname user=%user.name uid=%user.uid container=%container.id
+#     parent=%proc.pname user=%user.name uid=%user.uid pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.setns
 
 container_runtime_names := {

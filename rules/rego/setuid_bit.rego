@@ -10,7 +10,7 @@
 #   output: >-
 #     Setuid or setgid bit set | syscall=%evt.type path=%evt.arg.filename fd_name=%fd.name
 #     mode=%evt.arg.mode result=%evt.res process=%proc.name cmdline=%proc.cmdline
-#     parent=%proc.pname user=%user.name uid=%user.uid container=%container.id
+#     parent=%proc.pname user=%user.name uid=%user.uid pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.setuid_bit
 
 package_tools := {

@@ -13,7 +13,7 @@
 #     Process switched its user id to root | requested_uid=%evt.arg.uid result=%evt.res
 #     process=%proc.name exepath=%proc.exepath cmdline=%proc.cmdline parent=%proc.pname
 #     user=%user.name uid=%user.uid loginuid=%user.loginuid caps=%thread.cap_effective
-#     container=%container.id
+#     pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.setuid_root
 
 uid_switchers := {

@@ -11,7 +11,7 @@
 #   output: >-
 #     Shell connected out to the network | connection=%fd.name proto=%fd.l4proto
 #     server=%fd.sip server_port=%fd.sport shell=%proc.name cmdline=%proc.cmdline
-#     parent=%proc.pname user=%user.name uid=%user.uid container=%container.id
+#     parent=%proc.pname user=%user.name uid=%user.uid pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.shell_connect
 
 shells := {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "pdksh", "csh", "tcsh", "fish", "rbash"}

@@ -12,7 +12,7 @@
 #     Shell spawned by a network server | shell=%proc.name cmdline=%proc.cmdline
 #     parent=%proc.pname parent_exepath=%proc.pexepath parent_cmdline=%proc.pcmdline
 #     grandparent=%proc.aname[2] cwd=%proc.cwd user=%user.name uid=%user.uid
-#     container=%container.id
+#     pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.shell_from_server
 
 shells := {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "pdksh", "csh", "tcsh", "fish", "rbash"}

@@ -11,7 +11,7 @@
 #   output: >-
 #     Network socket duplicated onto a standard stream | new_fd=%evt.rawres
 #     connection=%fd.name process=%proc.name cmdline=%proc.cmdline parent=%proc.pname
-#     user=%user.name uid=%user.uid container=%container.id
+#     user=%user.name uid=%user.uid pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.stdio_socket
 
 socket_stdio_servers := {"inetd", "xinetd", "systemd", "tcpserver", "tcpsvd"}

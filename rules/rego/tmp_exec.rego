@@ -11,7 +11,7 @@
 #   output: >-
 #     Program run from a temporary directory | exepath=%proc.exepath cmdline=%proc.cmdline
 #     parent=%proc.pname parent_cmdline=%proc.pcmdline cwd=%proc.cwd user=%user.name
-#     uid=%user.uid tty=%proc.tty container=%container.id
+#     uid=%user.uid tty=%proc.tty pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.tmp_exec
 
 # A successful execve or execveat, seen at its exit.

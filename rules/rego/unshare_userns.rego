@@ -11,7 +11,7 @@
 #   output: >-
 #     User namespace created with unshare | flags=%evt.arg.flags result=%evt.res
 #     process=%proc.name exepath=%proc.exepath cmdline=%proc.cmdline parent=%proc.pname
-#     user=%user.name uid=%user.uid container=%container.id
+#     user=%user.name uid=%user.uid pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.unshare_userns
 
 container_runtime_names := {

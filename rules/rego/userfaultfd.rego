@@ -10,7 +10,7 @@
 #   output: >-
 #     Userfaultfd created by a non-root user | process=%proc.name exepath=%proc.exepath
 #     cmdline=%proc.cmdline parent=%proc.pname user=%user.name uid=%user.uid
-#     container=%container.id
+#     pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.userfaultfd
 
 alert if {

@@ -13,7 +13,7 @@
 #     File in a binary directory opened for writing | file=%fd.name flags=%evt.arg.flags
 #     process=%proc.name exepath=%proc.exepath cmdline=%proc.cmdline parent=%proc.pname
 #     ancestors=%proc.aname[2],%proc.aname[3] user=%user.name uid=%user.uid
-#     container=%container.id
+#     pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.write_bin
 
 binary_directories := {"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}

@@ -12,7 +12,7 @@
 #     File below /etc opened for writing | file=%fd.name flags=%evt.arg.flags
 #     process=%proc.name exepath=%proc.exepath cmdline=%proc.cmdline parent=%proc.pname
 #     ancestors=%proc.aname[2],%proc.aname[3] user=%user.name uid=%user.uid
-#     container=%container.id
+#     pid=%proc.pid ppid=%proc.ppid container_id=%container.id container_name=%container.name
 package peregrine.rules.write_etc
 
 etc_maintainers := {
