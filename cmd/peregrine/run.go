@@ -97,16 +97,22 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 				tally.add(a.Rule)
 				return print(a)
 			}
+			// "stopping" as the signal comes, or once Run returns for it.
+			var stopping sync.Once
+			sayStopping := func() { stopping.Do(func() { fmt.Fprintln(stderr, "peregrine: stopping") }) }
 			ran := make(chan struct{})
 			go func() {
 				select {
 				case <-ctx.Done():
-					fmt.Fprintln(stderr, "peregrine: stopping")
+					sayStopping()
 				case <-ran:
 				}
 			}()
 			runErr := live.Run(ctx, emit, func(err error) { fmt.Fprintln(stderr, "peregrine:", err) })
 			close(ran)
+			if ctx.Err() != nil {
+				sayStopping()
+			}
 			metrics, merr := live.Metrics()
 			if merr == nil {
 				printRunSummary(stderr, metrics, &tally)
