@@ -87,3 +87,30 @@ func TestBooleanFlagHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeLinks: every relative link of the README names a file of the
+// repository.
+func TestReadmeLinks(t *testing.T) {
+	root := filepath.Join("..", "..")
+	src, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := regexp.MustCompile(`\]\(([^)#\s]+)(?:#[^)]*)?\)`).FindAllStringSubmatch(string(src), -1)
+	if len(links) == 0 {
+		t.Fatal("no links found: the pattern is wrong")
+	}
+	for _, m := range links {
+		target := m[1]
+		if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+			continue
+		}
+		if strings.HasPrefix(target, "..") {
+			t.Errorf("README links outside the repository: %s", target)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(root, target)); err != nil {
+			t.Errorf("README link %s: %v", target, err)
+		}
+	}
+}
