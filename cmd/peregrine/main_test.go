@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,6 +77,15 @@ func TestBadInputNamesPosition(t *testing.T) {
 		{"unknown field", rule + "evt.type = open and proc.nome = x\n", `bad\.yaml:5:34`, "nonexistent field proc.nome"},
 		{"undefined macro", rule + "evt.type = open and not_a_macro\n", `bad\.yaml:5:34`, "Undefined macro 'not_a_macro'"},
 		{"duplicate rule", rule + "evt.type = open\n" + rule + "evt.type = close\n", `bad\.yaml:6:9`, "defined twice"},
+		// Each macro names the one before twice: written out, the 40th
+		// would be 16 TB long.
+		{"doubling macros", func() string {
+			s := "- macro: m_0\n  condition: evt.type = open\n"
+			for i := 1; i <= 40; i++ {
+				s += fmt.Sprintf("- macro: m_%d\n  condition: m_%d and m_%d\n", i, i-1, i-1)
+			}
+			return s + rule + "m_40\n"
+		}(), `bad\.yaml:33:8`, "macro 'm_16': the condition is 1310715 bytes long with its lists and macros written out: over the condition size limit of 1048576 bytes (LOAD_ERR_LIMIT)"},
 	}
 	dir := t.TempDir()
 	for _, c := range cases {
@@ -84,7 +94,7 @@ func TestBadInputNamesPosition(t *testing.T) {
 			if err := os.WriteFile(path, []byte(c.src), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			for _, sub := range []string{"validate", "list"} {
+			for _, sub := range []string{"validate", "list", "explain"} {
 				out, stderr, code := run(t, "", sub, "-r", path)
 				if code != 1 {
 					t.Errorf("%s: exit %d, want 1", sub, code)
