@@ -11,7 +11,9 @@ package compiler
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/peregrine-sec/peregrine/policy"
@@ -161,11 +163,32 @@ func (c *compilation) inferEventTypes() error {
 func (c *compilation) splitKernel() error {
 	c.plan.Preds = make([][]SyscallPred, len(c.plan.Rules))
 	for i := range c.plan.Rules {
+		// A rule is compiled for every syscall it may match, up to all
+		// of them; but most syscalls project a condition alike, and a
+		// long condition would be walked once for each. Projections are
+		// shared between the syscalls that the condition's evt.type
+		// comparisons do not name and that have the same projectionKey
+		// for the fields it compares.
+		named, fields := readsOf(c.conds[i])
+		type projection struct {
+			pred  *Pred
+			exact bool
+		}
+		memo := map[string]projection{}
 		for _, s := range c.types[i] {
 			p, exact := Truth(), false
 			if !c.opts.NoKernelFilter {
-				x := SpecializeEventType(c.conds[i], s)
-				p, exact = Project(x, s), Exact(x, s)
+				k := projectionKey(s, fields)
+				if named[s] {
+					k = s + "\x00" + k
+				}
+				pr, ok := memo[k]
+				if !ok {
+					x := SpecializeEventType(c.conds[i], s)
+					pr = projection{Project(x, s), Exact(x, s)}
+					memo[k] = pr
+				}
+				p, exact = pr.pred, pr.exact
 			}
 			if p.False {
 				continue // the rule cannot match this syscall
@@ -174,6 +197,73 @@ func (c *compilation) splitKernel() error {
 		}
 	}
 	return nil
+}
+
+// readsOf returns the values of the comparisons on evt.type in x, which
+// SpecializeEventType decides alike for every syscall not among them, and
+// the fields of syscallFields x compares, sorted.
+func readsOf(x policy.Expr) (named map[string]bool, fields []string) {
+	named = map[string]bool{}
+	seen := map[string]bool{}
+	policy.Walk(x, func(x policy.Expr) {
+		c, ok := x.(*policy.Compare)
+		if !ok {
+			return
+		}
+		if c.Left.Field.Name == "evt.type" {
+			for _, v := range c.Values {
+				named[v] = true
+			}
+		}
+		if f := fieldName(&c.Left); syscallFields[f] && !seen[f] {
+			seen[f] = true
+			fields = append(fields, f)
+		}
+	})
+	sort.Strings(fields)
+	return named, fields
+}
+
+// syscallFields are the fields whose comparisons project differently from
+// one syscall to another (atom, atomExact): the path and port fields of
+// the syscall table, the fields derived from the path, and those that
+// featureAtom reads for opens only. TestSyscallFields checks that every
+// other field projects alike for every syscall.
+var syscallFields = func() map[string]bool {
+	m := map[string]bool{"fd.directory": true, "fd.filename": true,
+		"evt.is_open_read": true, "evt.is_open_write": true, "evt.arg.flags": true,
+		"fd.nameraw": true, "fd.typechar": true, "fd.num": true}
+	for _, f := range PathFields {
+		for n := range f {
+			m[n] = true
+		}
+	}
+	for _, roles := range PortFields {
+		for _, r := range roles {
+			for _, n := range r {
+				m[n] = true
+			}
+		}
+	}
+	return m
+}()
+
+// projectionKey names everything Project and Exact read of syscall s for
+// comparisons on fields (atom, atomExact, featureAtom): the syscalls with
+// equal keys project a condition on those fields, specialised alike, to
+// the same predicate. A new fact those functions read must be added here.
+func projectionKey(s string, fields []string) string {
+	var b strings.Builder
+	for _, f := range fields {
+		role := -1
+		for i, r := range PortFields[s] {
+			if slices.Contains(r, f) {
+				role = i
+			}
+		}
+		fmt.Fprint(&b, role, PathFields[s][f], PathFields[s]["fd.name"], OpenSyscalls[s], OpenFlagSyscalls[s], ";")
+	}
+	return b.String()
 }
 
 func (c *compilation) buildTree() error {

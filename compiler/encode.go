@@ -22,11 +22,16 @@ func (p *Pred) key() string {
 
 func (c *compilation) groupClasses() error {
 	index := map[string]int{}
+	keys := map[*Pred]string{} // a predicate shared by syscalls is keyed once
 	var classes []*Class
 	for i := range c.plan.Preds {
 		for j := range c.plan.Preds[i] {
 			sp := &c.plan.Preds[i][j]
-			k := sp.Pred.key()
+			k, ok := keys[sp.Pred]
+			if !ok {
+				k = sp.Pred.key()
+				keys[sp.Pred] = k
+			}
 			ci, ok := index[k]
 			if !ok {
 				ci = len(classes)
@@ -287,18 +292,28 @@ func lookupRange(table []UIDRange, v uint64) Mask {
 
 // propagate gives each LPM key the classes of every shorter key that is a
 // prefix of it (exact keys, ending in NUL, are prefixes of nothing else),
-// so that the longest match answers alone.
+// so that the longest match answers alone. In sorted order every key
+// between a key and a longer one it is a prefix of starts with it too, so
+// the prefixes of the key at hand are a stack: one pass, where comparing
+// every pair of keys took minutes for 50,000.
 func propagate(keys map[string]Mask) []PathEntry {
-	var out []PathEntry
+	out := make([]PathEntry, 0, len(keys))
 	for k, m := range keys {
-		for q, qm := range keys {
-			if q != k && strings.HasPrefix(k, q) && !strings.HasSuffix(q, "\x00") {
-				m = m.Or(qm)
-			}
-		}
 		out = append(out, PathEntry{Key: k, Mask: m})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	var stack []PathEntry // each a prefix of the next, with its classes propagated
+	for i := range out {
+		for len(stack) > 0 && !strings.HasPrefix(out[i].Key, stack[len(stack)-1].Key) {
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) > 0 {
+			out[i].Mask = out[i].Mask.Or(stack[len(stack)-1].Mask)
+		}
+		if !strings.HasSuffix(out[i].Key, "\x00") {
+			stack = append(stack, out[i])
+		}
+	}
 	return out
 }
 

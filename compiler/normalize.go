@@ -45,23 +45,27 @@ func nnf(x policy.Expr, neg bool) policy.Expr {
 // evt.type = typ is true, evt.type in (...) is decided, and so on. x must
 // be normalised; the result is normalised.
 func SpecializeEventType(x policy.Expr, typ string) policy.Expr {
-	return policy.Fold(specialize(x, typ))
+	y := specialize(x, typ)
+	if y == x {
+		return x // nothing decided: still normalised
+	}
+	return policy.Fold(y)
 }
 
+// specialize returns x itself when it decides nothing in it, so that a
+// condition without comparisons on evt.type is not copied per syscall.
 func specialize(x policy.Expr, typ string) policy.Expr {
 	switch x := x.(type) {
 	case *policy.And:
-		out := make([]policy.Expr, len(x.Exprs))
-		for i, s := range x.Exprs {
-			out[i] = specialize(s, typ)
+		if out, changed := specializeAll(x.Exprs, typ); changed {
+			return &policy.And{Exprs: out}
 		}
-		return &policy.And{Exprs: out}
+		return x
 	case *policy.Or:
-		out := make([]policy.Expr, len(x.Exprs))
-		for i, s := range x.Exprs {
-			out[i] = specialize(s, typ)
+		if out, changed := specializeAll(x.Exprs, typ); changed {
+			return &policy.Or{Exprs: out}
 		}
-		return &policy.Or{Exprs: out}
+		return x
 	case *policy.Not:
 		if v, ok := eventTypeValue(x.X, typ); ok {
 			return &policy.Const{Value: !v}
@@ -73,6 +77,20 @@ func specialize(x policy.Expr, typ string) policy.Expr {
 		}
 	}
 	return x
+}
+
+func specializeAll(xs []policy.Expr, typ string) ([]policy.Expr, bool) {
+	var out []policy.Expr // made at the first operand that changes
+	for i, s := range xs {
+		y := specialize(s, typ)
+		if y != s && out == nil {
+			out = append(make([]policy.Expr, 0, len(xs)), xs[:i]...)
+		}
+		if out != nil {
+			out = append(out, y)
+		}
+	}
+	return out, out != nil
 }
 
 // eventTypeValue decides a comparison on evt.type for events of type typ.

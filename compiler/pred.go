@@ -105,78 +105,6 @@ func strSet(neg bool, items ...string) StrSet {
 	return s
 }
 
-func (s StrSet) intersect(o StrSet) StrSet {
-	switch {
-	case s.All:
-		return o
-	case o.All:
-		return s
-	case !s.Neg && !o.Neg:
-		out := strSet(false)
-		for k := range s.Items {
-			if o.Items[k] {
-				out.Items[k] = true
-			}
-		}
-		return out
-	case s.Neg && o.Neg:
-		out := strSet(true)
-		for k := range s.Items {
-			out.Items[k] = true
-		}
-		for k := range o.Items {
-			out.Items[k] = true
-		}
-		return out
-	}
-	pos, neg := s, o
-	if s.Neg {
-		pos, neg = o, s
-	}
-	out := strSet(false)
-	for k := range pos.Items {
-		if !neg.Items[k] {
-			out.Items[k] = true
-		}
-	}
-	return out
-}
-
-func (s StrSet) union(o StrSet) StrSet {
-	switch {
-	case s.All || o.All:
-		return allStrings()
-	case !s.Neg && !o.Neg:
-		out := strSet(false)
-		for k := range s.Items {
-			out.Items[k] = true
-		}
-		for k := range o.Items {
-			out.Items[k] = true
-		}
-		return out
-	case s.Neg && o.Neg:
-		out := strSet(true)
-		for k := range s.Items {
-			if o.Items[k] {
-				out.Items[k] = true
-			}
-		}
-		return out
-	}
-	pos, neg := s, o
-	if s.Neg {
-		pos, neg = o, s
-	}
-	out := strSet(true)
-	for k := range neg.Items {
-		if !pos.Items[k] {
-			out.Items[k] = true
-		}
-	}
-	return out
-}
-
 func (s StrSet) String() string {
 	if s.All {
 		return "*"
@@ -282,25 +210,6 @@ func (s PathSet) intersect(o PathSet) PathSet {
 	for q := range o.Prefix {
 		if len(s.Suffix) > 0 {
 			out.Prefix[q] = true
-		}
-	}
-	return out
-}
-
-func (s PathSet) union(o PathSet) PathSet {
-	if s.All || o.All {
-		return allPaths()
-	}
-	out := pathSet()
-	for _, src := range []PathSet{s, o} {
-		for e := range src.Exact {
-			out.Exact[e] = true
-		}
-		for p := range src.Prefix {
-			out.Prefix[p] = true
-		}
-		for p := range src.Suffix {
-			out.Suffix[p] = true
 		}
 	}
 	return out
@@ -436,41 +345,190 @@ func Truth() *Pred {
 
 func falsePred() *Pred { return &Pred{False: true} }
 
-func (p *Pred) and(o *Pred) *Pred {
-	if p.False || o.False {
-		return falsePred()
+func (p *Pred) or(o *Pred) *Pred { return orAll([]*Pred{p, o}) }
+
+// andAll intersects predicates, dimension by dimension. It works on all
+// of them at once, in time linear in their sizes: intersecting them one
+// by one would copy the growing result at each step, quadratic in the
+// operands of a long conjunction.
+func andAll(ps []*Pred) *Pred {
+	for _, p := range ps {
+		if p.False {
+			return falsePred()
+		}
 	}
 	// An empty dimension is kept, not folded to false: it admits no
 	// value the kernel knows, but an event the kernel could not read
 	// still passes, as an event lacking the field can still match (a
 	// negated comparison on a missing field is true).
-	return &Pred{
-		Comm:       p.Comm.intersect(o.Comm),
-		ParentComm: p.ParentComm.intersect(o.ParentComm),
-		Path:       p.Path.intersect(o.Path),
-		Features:   p.Features.intersect(o.Features),
-		UID:        p.UID.intersect(o.UID),
-		LocalPort:  p.LocalPort.intersect(o.LocalPort),
-		RemotePort: p.RemotePort.intersect(o.RemotePort),
+	out := &Pred{Features: allFeatures()}
+	out.Comm = intersectStrs(ps, func(p *Pred) StrSet { return p.Comm })
+	out.ParentComm = intersectStrs(ps, func(p *Pred) StrSet { return p.ParentComm })
+	out.Path = allPaths()
+	for _, p := range ps {
+		out.Path = out.Path.intersect(p.Path)
+		out.Features = out.Features.intersect(p.Features)
 	}
+	out.UID = intersectInts(ps, func(p *Pred) IntSet { return p.UID })
+	out.LocalPort = intersectInts(ps, func(p *Pred) IntSet { return p.LocalPort })
+	out.RemotePort = intersectInts(ps, func(p *Pred) IntSet { return p.RemotePort })
+	return out
 }
 
-func (p *Pred) or(o *Pred) *Pred {
+// orAll unites predicates, dimension by dimension, in time linear in
+// their sizes (see andAll). With none, or only false ones, it is false.
+func orAll(ps []*Pred) *Pred {
+	live := make([]*Pred, 0, len(ps))
+	for _, p := range ps {
+		if !p.False {
+			live = append(live, p)
+		}
+	}
+	switch len(live) {
+	case 0:
+		return falsePred()
+	case 1:
+		return live[0]
+	}
+	out := &Pred{}
+	out.Comm = unionStrs(live, func(p *Pred) StrSet { return p.Comm })
+	out.ParentComm = unionStrs(live, func(p *Pred) StrSet { return p.ParentComm })
+	out.Path = unionPaths(live)
+	for _, p := range live {
+		out.Features = out.Features.union(p.Features)
+	}
+	out.UID = unionInts(live, func(p *Pred) IntSet { return p.UID })
+	out.LocalPort = unionInts(live, func(p *Pred) IntSet { return p.LocalPort })
+	out.RemotePort = unionInts(live, func(p *Pred) IntSet { return p.RemotePort })
+	return out
+}
+
+// unionStrs unites one dimension of several predicates: the listed values
+// of every positive set, or, when some set is negative, all but the values
+// every negative set excludes and no positive set lists.
+func unionStrs(ps []*Pred, dim func(*Pred) StrSet) StrSet {
+	pos := map[string]bool{}
+	var neg map[string]bool // nil: no negative set yet
+	for _, p := range ps {
+		s := dim(p)
+		switch {
+		case s.All:
+			return allStrings()
+		case !s.Neg:
+			for k := range s.Items {
+				pos[k] = true
+			}
+		case neg == nil:
+			neg = make(map[string]bool, len(s.Items))
+			for k := range s.Items {
+				neg[k] = true
+			}
+		default:
+			for k := range neg {
+				if !s.Items[k] {
+					delete(neg, k)
+				}
+			}
+		}
+	}
+	if neg == nil {
+		return StrSet{Items: pos}
+	}
+	for k := range pos {
+		delete(neg, k)
+	}
+	return StrSet{Neg: true, Items: neg}
+}
+
+// intersectStrs intersects one dimension of several predicates: the
+// values every positive set lists and no negative set excludes, or, with
+// no positive set, all but the values some negative set excludes.
+func intersectStrs(ps []*Pred, dim func(*Pred) StrSet) StrSet {
+	var pos map[string]bool // nil: no positive set yet
+	neg := map[string]bool{}
+	all := true
+	for _, p := range ps {
+		s := dim(p)
+		switch {
+		case s.All:
+			continue
+		case s.Neg:
+			for k := range s.Items {
+				neg[k] = true
+			}
+		case pos == nil:
+			pos = make(map[string]bool, len(s.Items))
+			for k := range s.Items {
+				pos[k] = true
+			}
+		default:
+			for k := range pos {
+				if !s.Items[k] {
+					delete(pos, k)
+				}
+			}
+		}
+		all = false
+	}
 	switch {
-	case p.False:
-		return o
-	case o.False:
-		return p
+	case all:
+		return allStrings()
+	case pos == nil:
+		return StrSet{Neg: true, Items: neg}
 	}
-	return &Pred{
-		Comm:       p.Comm.union(o.Comm),
-		ParentComm: p.ParentComm.union(o.ParentComm),
-		Path:       p.Path.union(o.Path),
-		Features:   p.Features.union(o.Features),
-		UID:        p.UID.union(o.UID),
-		LocalPort:  p.LocalPort.union(o.LocalPort),
-		RemotePort: p.RemotePort.union(o.RemotePort),
+	for k := range neg {
+		delete(pos, k)
 	}
+	return StrSet{Items: pos}
+}
+
+func unionPaths(ps []*Pred) PathSet {
+	out := pathSet()
+	for _, p := range ps {
+		if p.Path.All {
+			return allPaths()
+		}
+		for e := range p.Path.Exact {
+			out.Exact[e] = true
+		}
+		for e := range p.Path.Prefix {
+			out.Prefix[e] = true
+		}
+		for e := range p.Path.Suffix {
+			out.Suffix[e] = true
+		}
+	}
+	return out
+}
+
+// unionInts unites interval sets by sorting all their intervals once.
+func unionInts(ps []*Pred, dim func(*Pred) IntSet) IntSet {
+	var ivs []Interval
+	for _, p := range ps {
+		s := dim(p)
+		if s.All {
+			return allInts()
+		}
+		ivs = append(ivs, s.Ivs...)
+	}
+	return normalizeInts(ivs)
+}
+
+// intersectInts intersects interval sets as the complement of the union
+// of their complements.
+func intersectInts(ps []*Pred, dim func(*Pred) IntSet) IntSet {
+	var ivs []Interval
+	all := true
+	for _, p := range ps {
+		if s := dim(p); !s.All {
+			ivs = append(ivs, s.complement().list()...)
+			all = false
+		}
+	}
+	if all {
+		return allInts()
+	}
+	return normalizeInts(ivs).complement()
 }
 
 // Wildcard reports whether the predicate leaves dimension d unchecked.

@@ -66,6 +66,13 @@ func rowSet(keep func(*syscalls.Syscall) bool) map[string]bool {
 // can check become true; a conjunction intersects its operands'
 // predicates and a disjunction unites them, dimension by dimension.
 func Project(x policy.Expr, syscall string) *Pred {
+	return project(x, syscall, map[string]*Pred{})
+}
+
+// project is Project with the projections of the comparisons met so far,
+// by text: a macro written out many times repeats its comparisons, and
+// each would otherwise make a predicate of its own.
+func project(x policy.Expr, syscall string, atoms map[string]*Pred) *Pred {
 	switch x := x.(type) {
 	case *policy.Const:
 		if x.Value {
@@ -73,28 +80,45 @@ func Project(x policy.Expr, syscall string) *Pred {
 		}
 		return falsePred()
 	case *policy.And:
-		p := Truth()
+		ps := make([]*Pred, 0, len(x.Exprs))
 		for _, s := range x.Exprs {
-			if p = p.and(Project(s, syscall)); p.False {
+			p := project(s, syscall, atoms)
+			if p.False {
 				return p
 			}
+			ps = append(ps, p)
 		}
-		return p
+		return andAll(ps)
 	case *policy.Or:
-		p := falsePred()
+		ps := make([]*Pred, 0, len(x.Exprs))
 		for _, s := range x.Exprs {
-			p = p.or(Project(s, syscall))
+			ps = append(ps, project(s, syscall, atoms))
 		}
-		return p
+		return orAll(ps)
 	case *policy.Not:
 		if c, ok := x.X.(*policy.Compare); ok {
-			return atom(c, true, syscall)
+			return memoAtom(c, true, syscall, atoms)
 		}
 		return Truth()
 	case *policy.Compare:
-		return atom(x, false, syscall)
+		return memoAtom(x, false, syscall, atoms)
 	}
 	return Truth()
+}
+
+// memoAtom is atom, once per comparison text. The predicates are shared:
+// andAll and orAll never change their operands.
+func memoAtom(c *policy.Compare, neg bool, syscall string, atoms map[string]*Pred) *Pred {
+	k := c.String()
+	if neg {
+		k = "!" + k
+	}
+	if p, ok := atoms[k]; ok {
+		return p
+	}
+	p := atom(c, neg, syscall)
+	atoms[k] = p
+	return p
 }
 
 // Exact reports whether the kernel predicate Project gives for x is

@@ -66,7 +66,7 @@ var keyEvtType = policy.MustKey("evt.type")
 func BuildTree(rs *policy.Ruleset) (*Tree, error) {
 	t := &Tree{byType: map[string][]int32{}}
 	t.rules = rs.Enabled()
-	b := &treeBuilder{t: t, keys: map[policy.Expr]string{}, refs: map[string]int{}, nodes: map[string]treePred{}}
+	b := &treeBuilder{t: t, ids: map[policy.Expr]int{}, canon: map[string]int{}, refs: map[int]int{}, nodes: map[int]treePred{}}
 	for _, r := range t.rules {
 		if r.Condition == nil {
 			return nil, fmt.Errorf("rule %q: no condition", r.Name)
@@ -185,55 +185,58 @@ func (m *Matcher) Match(ev *policy.Event, first bool, candidates []uint64, dst [
 // treeBuilder compiles expressions, sharing one closure per canonical key.
 type treeBuilder struct {
 	t     *Tree
-	keys  map[policy.Expr]string
-	refs  map[string]int // key -> number of distinct parents (and rules) using it
-	nodes map[string]treePred
+	ids   map[policy.Expr]int // expression -> its canonical key
+	canon map[string]int      // canonical text -> key
+	refs  map[int]int         // key -> number of distinct parents (and rules) using it
+	nodes map[int]treePred
 	slots int
 }
 
-// key returns the canonical text of an expression: equal keys mean equal
-// semantics. Compare.String() is that for comparisons; And, Or, Not and
-// Const get tagged, length-prefixed keys, because their String() does not
-// tell an empty And from an empty Or, or a Const from a comparison.
-func (b *treeBuilder) key(x policy.Expr) string {
-	if k, ok := b.keys[x]; ok {
+// key returns the canonical key of an expression: equal keys mean equal
+// semantics. Keys number canonical texts: Compare.String() for
+// comparisons; for And, Or and Not a tag and the keys of their operands,
+// so that a text is as long as its node's own operands, however deep the
+// tree (texts holding their operands' texts would add up to the size of
+// the tree times its depth).
+func (b *treeBuilder) key(x policy.Expr) int {
+	if k, ok := b.ids[x]; ok {
 		return k
 	}
-	var k string
-	join := func(tag byte, xs []policy.Expr) string {
-		var sb strings.Builder
+	var sb strings.Builder
+	join := func(tag byte, xs []policy.Expr) {
 		sb.WriteByte(tag)
-		sb.WriteString(strconv.Itoa(len(xs)))
 		for _, s := range xs {
-			sk := b.key(s)
-			sb.WriteString("[")
-			sb.WriteString(strconv.Itoa(len(sk)))
-			sb.WriteString(":")
-			sb.WriteString(sk)
+			sb.WriteByte(' ')
+			sb.WriteString(strconv.Itoa(b.key(s)))
 		}
-		return sb.String()
 	}
 	switch x := x.(type) {
 	case *policy.And:
-		k = join('&', x.Exprs)
+		join('&', x.Exprs)
 	case *policy.Or:
-		k = join('|', x.Exprs)
+		join('|', x.Exprs)
 	case *policy.Not:
-		k = "!" + b.key(x.X)
+		join('!', []policy.Expr{x.X})
 	case *policy.Const:
-		k = "F"
 		if x.Value {
-			k = "T"
+			sb.WriteString("T")
+		} else {
+			sb.WriteString("F")
 		}
 	case *policy.Compare:
-		k = "=" + x.String()
+		sb.WriteString("=" + x.String())
 	case *policy.Residual:
 		// Residuals are shared only when they are the same object.
-		k = fmt.Sprintf("?%p", x)
+		fmt.Fprintf(&sb, "?%p", x)
 	default:
 		panic(fmt.Sprintf("compiler: unknown expression %T", x))
 	}
-	b.keys[x] = k
+	k, ok := b.canon[sb.String()]
+	if !ok {
+		k = len(b.canon)
+		b.canon[sb.String()] = k
+	}
+	b.ids[x] = k
 	return k
 }
 

@@ -48,19 +48,27 @@ type Loader struct {
 	byName map[string]int // "list:x", "macro:x", "rule:x" -> position in its slice
 	next   int            // the definition counter Falco calls m_cur_index
 	res    *Result
+	limits Limits
+	// expanded is what expansion has added to the files so far (see
+	// Limits.ExpandedBytes).
+	expanded int
 }
 
-// NewLoader returns an empty loader.
+// NewLoader returns an empty loader, with DefaultLimits.
 func NewLoader() *Loader {
-	return &Loader{byName: map[string]int{}, res: &Result{}}
+	return &Loader{byName: map[string]int{}, res: &Result{}, limits: DefaultLimits}
 }
 
 // source is the text of a condition or output, with where each part of it
 // came from, so a position in it can be mapped back to a file.
 type source struct {
-	text string
+	// buf grows in place: an item appended to n times must not copy its
+	// text n times.
+	buf  []byte
 	segs []segment
 }
+
+func (s *source) text() string { return string(s.buf) }
 
 type segment struct {
 	off  int
@@ -70,8 +78,8 @@ type segment struct {
 }
 
 func (s *source) add(text string, n *ynode, c *converter, file string) {
-	s.segs = append(s.segs, segment{off: len(s.text), node: n, conv: c, file: file})
-	s.text += text
+	s.segs = append(s.segs, segment{off: len(s.buf), node: n, conv: c, file: file})
+	s.buf = append(s.buf, text...)
 }
 
 // pos maps an offset in the text to a file position.
@@ -104,6 +112,9 @@ type listDef struct {
 	file        string
 	used        bool
 	compiledSet []string
+	// size is the length of its own items written into a condition: each
+	// quoted as needed, with the ", " after it.
+	size int
 }
 
 type macroDef struct {
@@ -116,6 +127,9 @@ type macroDef struct {
 	ast        node
 	parsed     *parsed
 	failed     bool
+	// size and depth are the length of the condition with its macros
+	// written out and how deeply it nests (see expansion).
+	size, depth int
 }
 
 type exceptionDef struct {
@@ -133,7 +147,7 @@ type ruleDef struct {
 	name       string
 	cond       source
 	output     source
-	desc       string
+	desc       []byte // appended to in place, as source
 	priority   policy.Priority
 	source     string
 	tags       []string
@@ -214,9 +228,17 @@ func ExpandPaths(p string) ([]string, error) {
 // the result; the first error in a file stops reading that file, as in
 // Falco.
 func (l *Loader) AddFile(name string, src []byte) {
-	docs, err := parseYAML(name, src)
+	docs, aliased, over, err := parseYAML(name, src, l.limits.ExpandedBytes-l.expanded)
 	if err != nil {
 		l.res.Errors = append(l.res.Errors, err.(*LoadError))
+		return
+	}
+	if !l.expand(aliased) {
+		at := Pos{File: name}
+		if over != nil {
+			at = posOf(name, over)
+		}
+		l.failAt(l.budgetError(at), "")
 		return
 	}
 	conv := &converter{lines: strings.Split(string(src), "\n")}
@@ -692,7 +714,8 @@ func (l *Loader) addRule(r *itemReader) {
 	d := &ruleDef{name: name, pos: posOf(r.file, r.n), file: r.file, source: "syscall"}
 	cond, cn := r.str("condition")
 	out, on := r.str("output")
-	d.desc, _ = r.str("desc")
+	desc, _ := r.str("desc")
+	d.desc = []byte(desc)
 	prio, pn := r.str("priority")
 	if r.err {
 		return
@@ -768,9 +791,9 @@ func (l *Loader) overrideRule(r *itemReader, prev *ruleDef, nn *ynode, ops map[s
 			}
 			switch {
 			case key == "desc" && op == "append":
-				prev.desc += " " + text
+				prev.desc = append(append(prev.desc, ' '), text...)
 			case key == "desc":
-				prev.desc = text
+				prev.desc = []byte(text)
 			default:
 				src := &prev.cond
 				if key == "output" {
@@ -789,12 +812,13 @@ func (l *Loader) overrideRule(r *itemReader, prev *ruleDef, nn *ynode, ops map[s
 				prev.tags = tags
 				break
 			}
+			have := make(map[string]bool, len(prev.tags))
+			for _, t := range prev.tags {
+				have[t] = true
+			}
 			for _, t := range tags {
-				found := false
-				for _, p := range prev.tags {
-					found = found || p == t
-				}
-				if !found {
+				if !have[t] {
+					have[t] = true
 					prev.tags = append(prev.tags, t)
 				}
 			}
@@ -835,6 +859,10 @@ func (l *Loader) readExceptions(r *itemReader, prev []*exceptionDef) []*exceptio
 		return prev
 	}
 	out := append([]*exceptionDef(nil), prev...)
+	byName := map[string]*exceptionDef{} // the last of each name
+	for _, p := range out {
+		byName[p.name] = p
+	}
 	seen := map[string]bool{}
 	for _, en := range v.items {
 		if en.kind != yMap {
@@ -851,13 +879,7 @@ func (l *Loader) readExceptions(r *itemReader, prev []*exceptionDef) []*exceptio
 			l.warn(posOf(r.file, en), warnExceptionName, r.item, fmt.Sprintf("Multiple definitions of exception '%s' in the same rule", name))
 		}
 		seen[name] = true
-		var existing *exceptionDef
-		for _, p := range out {
-			if p.name == name {
-				existing = p
-			}
-		}
-		if existing != nil && prev != nil {
+		if existing := byName[name]; existing != nil && prev != nil {
 			if en.get("fields") != nil {
 				r.failAt(en.get("fields"), "Can not append exception fields to existing exception, only values")
 				return prev
@@ -905,9 +927,12 @@ func (l *Loader) readExceptions(r *itemReader, prev []*exceptionDef) []*exceptio
 				r.failAt(vals, "Value for key 'values' is not a sequence")
 				return prev
 			}
-			ex.values = vals.items
+			// Capped: a later append must copy, not write into the YAML
+			// node, which an alias may share with another rule.
+			ex.values = vals.items[:len(vals.items):len(vals.items)]
 		}
 		out = append(out, ex)
+		byName[name] = ex
 	}
 	return out
 }

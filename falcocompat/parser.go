@@ -174,10 +174,14 @@ func (p *parser) keyword(kw string) bool {
 func (p *parser) notExpr() node {
 	start := p.i
 	negations := 0
+	// Each not nests one level deeper, as a parenthesis does: the tree
+	// below is walked recursively.
+	defer func() { p.depth -= negations }()
 	for {
 		if p.peek("not(") {
 			p.i += 3
 			negations++
+			p.enter()
 			continue
 		}
 		if p.peek("not") && p.i+3 < len(p.s) && policy.IsBlank(p.s[p.i+3]) {
@@ -185,12 +189,13 @@ func (p *parser) notExpr() node {
 			p.blanks()
 			p.last = "not"
 			negations++
+			p.enter()
 			continue
 		}
 		break
 	}
 	n := p.check()
-	for ; negations > 0; negations-- {
+	for range negations {
 		n = &notNode{x: n, pos: start}
 	}
 	return n

@@ -146,3 +146,19 @@ func FuzzParseCondition(f *testing.F) {
 		}
 	})
 }
+
+// TestNotDepth checks that each not counts one level of the parser's depth
+// limit while it is open, and none after.
+func TestNotDepth(t *testing.T) {
+	if _, err := parseCondition(strings.Repeat("not a.b=1 and ", 5000) + "a.b=1"); err != nil {
+		t.Errorf("5000 nots side by side: %v", err)
+	}
+	// The condition itself is the first level.
+	if _, err := parseCondition(strings.Repeat("not ", 999) + "a.b=1"); err != nil {
+		t.Errorf("999 nested nots: %v", err)
+	}
+	_, err := parseCondition(strings.Repeat("not ", 1000) + "a.b=1")
+	if se, ok := err.(*SyntaxError); !ok || se.Msg != "exceeded max depth limit of 1000" || se.Offset != 4000 {
+		t.Errorf("1000 nested nots: %v", err)
+	}
+}

@@ -66,35 +66,16 @@ func loadUpstreamEvents(t *testing.T) []upstreamCase {
 	return cases
 }
 
-// knownField reports whether an event key names a catalog field, as
-// "proc.name", "proc.aname[2]" or "evt.arg.flags". The replay format ignores
-// unknown keys, so a misspelt one could make a near miss silent by accident.
-func knownField(key string) bool {
-	if i := strings.IndexByte(key, '['); i > 0 && strings.HasSuffix(key, "]") {
-		fld := policy.LookupField(key[:i])
-		return fld != nil && fld.TakesArg()
-	}
-	if policy.LookupField(key) != nil {
-		return true
-	}
-	fld, _ := policy.SplitDottedArg(key)
-	return fld != nil
-}
-
 // upstreamAlerts returns the names of the rules that alert on ev.
 func upstreamAlerts(t *testing.T, eng *evaluator, ev map[string]any) []string {
 	t.Helper()
-	for k := range ev {
-		if !knownField(k) {
-			t.Errorf("event key %q is not a known field", k)
-		}
-	}
 	line, err := json.Marshal(ev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Event number 1: Falco numbers events from 1, and the upstream
-	// never_true macro (evt.num=0) must stay false.
+	// never_true macro (evt.num=0) must stay false. A misspelt key is a
+	// decoding error, not a near miss silent by accident.
 	e, err := policy.DecodeEvent(line, 1)
 	if err != nil {
 		t.Fatalf("decode %s: %v", line, err)

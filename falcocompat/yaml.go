@@ -23,6 +23,9 @@ type ynode struct {
 	contentLine, contentCol int
 	items                   []*ynode // sequences
 	keys, vals              []*ynode // mappings, in order
+	// size is the node's size with its aliases written out: one per node,
+	// plus the bytes of scalars.
+	size int
 }
 
 type ykind uint8
@@ -57,8 +60,12 @@ func (n *ynode) get(key string) *ynode {
 }
 
 // parseYAML parses a rules file into its documents. A syntax error is
-// returned as a *LoadError with the line and column goccy reports.
-func parseYAML(file string, src []byte) ([]*ynode, error) {
+// returned as a *LoadError with the line and column goccy reports. An
+// alias shares the node it names, but whatever reads the node through it
+// reads it again: aliased is the size the aliases add (see ynode.size),
+// and over, when it is not nil, the first alias with which they add more
+// than budget.
+func parseYAML(file string, src []byte, budget int) (docs []*ynode, aliased int, over *ynode, err error) {
 	f, err := yamlparser.ParseBytes(src, 0)
 	if err != nil {
 		le := &LoadError{Pos: Pos{File: file}, Code: "LOAD_ERR_YAML_PARSE", Msg: err.Error()}
@@ -72,23 +79,26 @@ func parseYAML(file string, src []byte) ([]*ynode, error) {
 		if le.Pos.Line == 0 {
 			le.Pos.Line, le.Pos.Column = 1, 1
 		}
-		return nil, le
+		return nil, 0, nil, le
 	}
 	lines := strings.Split(string(src), "\n")
-	c := &converter{lines: lines, anchors: map[string]*ynode{}}
-	var docs []*ynode
+	c := &converter{lines: lines, anchors: map[string]*ynode{}, budget: budget}
 	for _, d := range f.Docs {
 		if d.Body == nil {
 			continue
 		}
 		docs = append(docs, c.convert(d.Body))
 	}
-	return docs, nil
+	return docs, c.aliased, c.over, nil
 }
 
 type converter struct {
 	lines   []string
 	anchors map[string]*ynode
+	// budget, aliased and over: see parseYAML.
+	budget  int
+	aliased int
+	over    *ynode
 }
 
 func (c *converter) convert(n ast.Node) *ynode {
@@ -117,6 +127,9 @@ func (c *converter) convert(n ast.Node) *ynode {
 		return v
 	case *ast.AliasNode:
 		if v, ok := c.anchors[n.Value.GetToken().Value]; ok {
+			if c.aliased = addSat(c.aliased, v.size); c.aliased > c.budget && c.over == nil {
+				c.over = y
+			}
 			return v
 		}
 		y.kind = yNull
@@ -143,6 +156,12 @@ func (c *converter) convert(n ast.Node) *ynode {
 			y.value = tk.Value
 		}
 		y.contentLine, y.contentCol = y.line, y.col
+	}
+	y.size = 1 + len(y.value)
+	for _, l := range [][]*ynode{y.items, y.keys, y.vals} {
+		for _, x := range l {
+			y.size = addSat(y.size, x.size)
+		}
 	}
 	return y
 }

@@ -430,8 +430,9 @@ func (e *Event) Snapshot() *Event {
 // field name (see testdata/README.md). num is the event's 1-based position
 // in its stream; it becomes evt.num unless the object sets one. Fields that
 // Falco derives from others are derived when absent. It returns an error
-// when the line is not a JSON object or a catalog field has a value of the
-// wrong JSON type.
+// when the line is not a JSON object, a name is no field (naming the
+// nearest field when it looks misspelt), or a catalog field has a value
+// of the wrong JSON type.
 func DecodeEvent(line []byte, num uint64) (*Event, error) {
 	e := NewEvent()
 	if err := DecodeEventInto(e, line, num); err != nil {
@@ -452,8 +453,13 @@ func DecodeEventInto(e *Event, line []byte, num uint64) error {
 	if obj == nil {
 		return fmt.Errorf("event is not a JSON object")
 	}
-	for name, v := range obj {
-		if err := checkValue(name, v); err != nil {
+	// In name order, so that the error of an event with several is
+	// always the same.
+	for _, name := range slices.Sorted(maps.Keys(obj)) {
+		if err := checkName(name, obj[name]); err != nil {
+			return err
+		}
+		if err := checkValue(name, obj[name]); err != nil {
 			return err
 		}
 	}
@@ -461,16 +467,9 @@ func DecodeEventInto(e *Event, line []byte, num uint64) error {
 	// and objects naming the same field (proc.pname over proc.aname[1]).
 	var containers []string
 	for name, v := range obj {
-		k, ok, err := keyOf(name)
-		switch {
-		case err != nil:
+		k, _, err := keyOf(name) // checkName saw it is a field
+		if err != nil {
 			return fmt.Errorf("field %s: %w", name, err)
-		case !ok:
-			if e.extra == nil {
-				e.extra = map[string]any{}
-			}
-			e.extra[name] = v
-			continue
 		}
 		switch v.(type) {
 		case map[string]any:
@@ -497,6 +496,23 @@ func DecodeEventInto(e *Event, line []byte, num uint64) error {
 }
 
 // checkValue rejects values whose JSON type cannot hold the field's type.
+// checkName refuses a name that is no field: a misspelt field would make
+// the event silently lack it, and a test event pass or fail by accident.
+// A name holding an object is likely a nested document (the Rego input's
+// shape, {"proc": {"name": ...}}), which the replay format writes flat.
+func checkName(name string, v any) error {
+	if _, ok, err := keyOf(name); ok || err != nil {
+		return nil // a field, or one with a bad argument, which decoding reports
+	}
+	if _, obj := v.(map[string]any); obj {
+		return fmt.Errorf("unknown field %q holding an object: an event's fields are flat, as in {\"proc.name\": ...}", name)
+	}
+	if s := SuggestField(name); s != "" {
+		return fmt.Errorf("unknown field %q (did you mean %s?)", name, s)
+	}
+	return fmt.Errorf("unknown field %q", name)
+}
+
 func checkValue(name string, v any) error {
 	fld := LookupField(name)
 	if fld == nil {

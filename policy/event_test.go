@@ -330,3 +330,40 @@ func TestValueConversions(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeEventNames checks that a name which is no field is refused,
+// with the nearest field when it looks misspelt, and that the spellings
+// of fields are not.
+func TestDecodeEventNames(t *testing.T) {
+	cases := []struct{ line, err string }{
+		{`{"evt.type":"openat","proc.nmae":"cat"}`, `unknown field "proc.nmae" (did you mean proc.name?)`},
+		{`{"evt.typ":"openat"}`, `unknown field "evt.typ" (did you mean evt.type?)`},
+		{`{"fd.nam":"/a","proc.nmae":"cat"}`, `unknown field "fd.nam" (did you mean fd.name?)`}, // the first in name order
+		{`{"color":"red"}`, `unknown field "color"`},
+		{`{"proc":{"name":"cat"}}`, `unknown field "proc" holding an object: an event's fields are flat, as in {"proc.name": ...}`},
+		{`{"proc.name":{"x":"cat"}}`, `field proc.name takes a value, not an object`},
+		{`{"proc.name":"cat","proc.aname[2]":"sshd","evt.arg.flags":"O_RDONLY","evt.arg[0]":"3","proc.env[HOME]":"/root"}`, ``},
+		{`{"evt.arg":{"flags":"O_RDONLY"},"k8s.pod.label":{"app":"web"},"proc.aname":["cat","bash"]}`, ``},
+	}
+	for _, c := range cases {
+		_, err := DecodeEvent([]byte(c.line), 1)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != c.err {
+			t.Errorf("%s:\n got %q\nwant %q", c.line, got, c.err)
+		}
+	}
+}
+
+func TestSuggestField(t *testing.T) {
+	for name, want := range map[string]string{
+		"proc.nmae": "proc.name", "proc.nam": "proc.name", "proc.namee": "proc.name", "proc.pnmae": "proc.pname",
+		"fd.nmae": "fd.name", "user.uidd": "user.uid", "evt.tpye": "evt.type", "xyz": "", "proc.zzzz": "", "proc": "",
+	} {
+		if got := SuggestField(name); got != want {
+			t.Errorf("SuggestField(%q) = %q, want %q", name, got, want)
+		}
+	}
+}

@@ -3,16 +3,18 @@ package policy
 import "sort"
 
 // evset is a set of event types, either finite (names) or the complement
-// of a finite set (all but except).
+// of a finite set (all but except). The operations change the set in
+// place: a set made for one node is folded into its parent's, so a long
+// condition costs a map per comparison on evt.type, not a copy per node.
 type evset struct {
 	cofinite bool
-	names    map[string]bool
+	names    map[string]bool // nil when empty
 }
 
-func allEvents() evset { return evset{cofinite: true, names: map[string]bool{}} }
+func allEvents() evset { return evset{cofinite: true} }
 
 func finite(names []string) evset {
-	s := evset{names: map[string]bool{}}
+	s := evset{names: make(map[string]bool, len(names))}
 	for _, n := range names {
 		s.names[n] = true
 	}
@@ -21,34 +23,33 @@ func finite(names []string) evset {
 
 func (s evset) complement() evset { return evset{cofinite: !s.cofinite, names: s.names} }
 
-func (s evset) union(t evset) evset {
+// union makes s the union of s and t, taking t's names over: t must not be
+// used after.
+func (s *evset) union(t evset) {
 	switch {
 	case !s.cofinite && !t.cofinite:
-		return finite(append(keys(s.names), keys(t.names)...))
+		if len(s.names) < len(t.names) {
+			s.names, t.names = t.names, s.names
+		}
+		for n := range t.names {
+			s.names[n] = true
+		}
 	case s.cofinite && t.cofinite: // complement of the intersection
-		out := evset{cofinite: true, names: map[string]bool{}}
 		for n := range s.names {
-			if t.names[n] {
-				out.names[n] = true
+			if !t.names[n] {
+				delete(s.names, n)
 			}
 		}
-		return out
-	}
-	co, fin := s, t
-	if !s.cofinite {
-		co, fin = t, s
-	}
-	out := evset{cofinite: true, names: map[string]bool{}}
-	for n := range co.names {
-		if !fin.names[n] {
-			out.names[n] = true
+	case s.cofinite: // all but s's names, less t's
+		for n := range t.names {
+			delete(s.names, n)
 		}
+	default: // all but t's names, less s's
+		for n := range s.names {
+			delete(t.names, n)
+		}
+		*s = t
 	}
-	return out
-}
-
-func (s evset) intersect(t evset) evset {
-	return s.complement().union(t.complement()).complement()
 }
 
 func keys(m map[string]bool) []string {
@@ -57,6 +58,13 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// intersect makes s the intersection of s and t, taking t over.
+func (s *evset) intersect(t evset) {
+	*s = s.complement()
+	s.union(t.complement())
+	*s = s.complement()
 }
 
 // InferEventTypes returns the event types an expression can match, as
@@ -91,9 +99,9 @@ func inferTypes(x Expr, negated bool) evset {
 		}
 		for _, s := range x.Exprs {
 			if negated {
-				out = out.union(inferTypes(s, true))
+				out.union(inferTypes(s, true))
 			} else {
-				out = out.intersect(inferTypes(s, false))
+				out.intersect(inferTypes(s, false))
 			}
 		}
 		return out
@@ -104,9 +112,9 @@ func inferTypes(x Expr, negated bool) evset {
 		}
 		for _, s := range x.Exprs {
 			if negated {
-				out = out.intersect(inferTypes(s, true))
+				out.intersect(inferTypes(s, true))
 			} else {
-				out = out.union(inferTypes(s, false))
+				out.union(inferTypes(s, false))
 			}
 		}
 		return out

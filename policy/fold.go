@@ -6,19 +6,8 @@ func Fold(x Expr) Expr {
 	switch x := x.(type) {
 	case *And:
 		var out []Expr
-		for _, s := range x.Exprs {
-			s = Fold(s)
-			if c, ok := s.(*Const); ok {
-				if !c.Value {
-					return c
-				}
-				continue
-			}
-			if a, ok := s.(*And); ok {
-				out = append(out, a.Exprs...)
-				continue
-			}
-			out = append(out, s)
+		if foldAnd(x, &out) {
+			return &Const{Value: false}
 		}
 		switch len(out) {
 		case 0:
@@ -29,19 +18,8 @@ func Fold(x Expr) Expr {
 		return &And{Exprs: out}
 	case *Or:
 		var out []Expr
-		for _, s := range x.Exprs {
-			s = Fold(s)
-			if c, ok := s.(*Const); ok {
-				if c.Value {
-					return c
-				}
-				continue
-			}
-			if o, ok := s.(*Or); ok {
-				out = append(out, o.Exprs...)
-				continue
-			}
-			out = append(out, s)
+		if foldOr(x, &out) {
+			return &Const{Value: true}
 		}
 		switch len(out) {
 		case 0:
@@ -56,4 +34,57 @@ func Fold(x Expr) Expr {
 		}
 	}
 	return x
+}
+
+// foldAnd appends the folded operands of x to out, those of nested ands
+// in place: flattening each level into the one above would copy the
+// operands of a deep tree once per level. It reports whether an operand
+// is false.
+func foldAnd(x *And, out *[]Expr) bool {
+	for _, s := range x.Exprs {
+		if a, ok := s.(*And); ok {
+			if foldAnd(a, out) {
+				return true
+			}
+			continue
+		}
+		s = Fold(s)
+		if c, ok := s.(*Const); ok {
+			if !c.Value {
+				return true
+			}
+			continue
+		}
+		if a, ok := s.(*And); ok { // an or of one and
+			*out = append(*out, a.Exprs...)
+			continue
+		}
+		*out = append(*out, s)
+	}
+	return false
+}
+
+// foldOr is foldAnd for or: it reports whether an operand is true.
+func foldOr(x *Or, out *[]Expr) bool {
+	for _, s := range x.Exprs {
+		if o, ok := s.(*Or); ok {
+			if foldOr(o, out) {
+				return true
+			}
+			continue
+		}
+		s = Fold(s)
+		if c, ok := s.(*Const); ok {
+			if c.Value {
+				return true
+			}
+			continue
+		}
+		if o, ok := s.(*Or); ok { // an and of one or
+			*out = append(*out, o.Exprs...)
+			continue
+		}
+		*out = append(*out, s)
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +79,15 @@ func TestBadInputNamesPosition(t *testing.T) {
 		{"unknown field", rule + "evt.type = open and proc.nome = x\n", `bad\.yaml:5:34`, "nonexistent field proc.nome"},
 		{"undefined macro", rule + "evt.type = open and not_a_macro\n", `bad\.yaml:5:34`, "Undefined macro 'not_a_macro'"},
 		{"duplicate rule", rule + "evt.type = open\n" + rule + "evt.type = close\n", `bad\.yaml:6:9`, "defined twice"},
+		// Each macro names the one before twice: written out, the 40th
+		// would be 16 TB long.
+		{"doubling macros", func() string {
+			s := "- macro: m_0\n  condition: evt.type = open\n"
+			for i := 1; i <= 40; i++ {
+				s += fmt.Sprintf("- macro: m_%d\n  condition: m_%d and m_%d\n", i, i-1, i-1)
+			}
+			return s + rule + "m_40\n"
+		}(), `bad\.yaml:33:8`, "macro 'm_16': the condition is 1310715 bytes long with its lists and macros written out: over the condition size limit of 1048576 bytes (LOAD_ERR_LIMIT)"},
 	}
 	dir := t.TempDir()
 	for _, c := range cases {
@@ -86,7 +96,7 @@ func TestBadInputNamesPosition(t *testing.T) {
 			if err := os.WriteFile(path, []byte(c.src), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			for _, sub := range []string{"validate", "list"} {
+			for _, sub := range []string{"validate", "list", "explain"} {
 				out, stderr, code := run(t, "", sub, "-r", path)
 				if code != 1 {
 					t.Errorf("%s: exit %d, want 1", sub, code)
@@ -134,6 +144,53 @@ func TestReplay(t *testing.T) {
 	_, stderr, code = run(t, "{\"evt.type\":\"openat\"}\n{broken\n", "replay", "-r", rules, "--events", "-")
 	if code != 1 || !strings.Contains(stderr, "stdin:2") {
 		t.Errorf("broken event: exit %d, %q", code, stderr)
+	}
+}
+
+// TestReplayRefuses checks replay's errors on events it cannot read, and
+// --input, which takes one event as a Rego input document.
+func TestReplayRefuses(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "r.yaml")
+	os.WriteFile(rules, []byte("- rule: Shadow read\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow and proc.name = cat\n  output: \"%proc.name read %fd.name\"\n  priority: warning\n"), 0o644)
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte(text), 0o644)
+		return path
+	}
+	cases := []struct {
+		name string
+		args []string
+		out  string // the alert outputs, their times cut
+		err  string // stderr
+	}{
+		{"misspelt field", []string{"--events", write("events.jsonl", `{"evt.type":"openat","proc.name":"cat","fd.name":"/etc/shadow"}`+"\n\n"+`{"evt.type":"openat","proc.nmae":"cat"}`+"\n")},
+			"Warning cat read /etc/shadow\n", dir + `/events.jsonl:3: unknown field "proc.nmae" (did you mean proc.name?)`},
+		{"nested object", []string{"--events", write("nested.jsonl", `{"proc":{"name":"cat"}}`+"\n")},
+			"", dir + `/nested.jsonl:1: unknown field "proc" holding an object: an event's fields are flat, as in {"proc.name": ...}`},
+		{"input document", []string{"--input", write("in.json", `{"proc": {"name": "cat"}, "fd": {"name": "/etc/shadow"}, "evt": {"type": "openat"}}`)},
+			"Warning cat read /etc/shadow\n", ""},
+		{"input misspelt", []string{"--input", write("bad.json", `{"proc": {"nmae": "cat"}, "evt": {"type": "openat"}}`)},
+			"", dir + `/bad.json: input.proc.nmae: unknown field "proc.nmae" (did you mean proc.name?)`},
+		{"input lines", []string{"--input", write("two.json", `{"evt": {"type": "openat"}}`+"\n"+`{"evt": {"type": "open"}}`)},
+			"", dir + `/two.json: more than one JSON document: --input takes one event (--events takes JSON lines)`},
+		{"input flat", []string{"--input", write("flat.json", `{"proc.name": "cat"}`)},
+			"", dir + `/flat.json: input.proc.name: the key "proc.name" holds a dot: the input document nests, input.proc.name is {"proc": {"name": ...}}`},
+		{"both", []string{"--input", dir + "/in.json", "--events", dir + "/events.jsonl"}, "", "give --events or --input, not both"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, stderr, code := run(t, "", append([]string{"replay", "-r", rules}, c.args...)...)
+			var alerts strings.Builder
+			for _, l := range strings.SplitAfter(out, "\n") {
+				if _, text, ok := strings.Cut(l, ": "); ok {
+					alerts.WriteString(text)
+				}
+			}
+			if alerts.String() != c.out || stderr != c.err || (code != 0) != (c.err != "") {
+				t.Errorf("exit %d\n got %q, %q\nwant %q, %q", code, alerts.String(), stderr, c.out, c.err)
+			}
+		})
 	}
 }
 

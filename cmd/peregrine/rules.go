@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -73,6 +74,49 @@ func newValidateCmd(v *viper.Viper) *cobra.Command {
 	return cmd
 }
 
+// readInput reads one JSON document, the input a Rego rule would see, from
+// the file name (stdin for -) and returns its event (rego.EventOfInput).
+func readInput(stdin io.Reader, name string) (*policy.Event, error) {
+	r := stdin
+	if name == "-" {
+		name = "stdin"
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("%s: not a JSON document: %w", name, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%s: more than one JSON document: --input takes one event (--events takes JSON lines)", name)
+	}
+	ev, err := rego.EventOfInput(doc, 1)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return ev, nil
+}
+
+// oneEvent is a pipeline source of the one event ev.
+func oneEvent(ev *policy.Event) func(*runtime.Input) error {
+	done := false
+	return func(in *runtime.Input) error {
+		if done {
+			return io.EOF
+		}
+		done = true
+		*in = runtime.Input{Event: ev}
+		return nil
+	}
+}
+
 func nonNil(l []*policy.Diagnostic) []*policy.Diagnostic {
 	if l == nil {
 		return []*policy.Diagnostic{}
@@ -82,12 +126,17 @@ func nonNil(l []*policy.Diagnostic) []*policy.Diagnostic {
 
 func newReplayCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "replay -r PATH... --events FILE|-",
+		Use:   "replay -r PATH... --events FILE|- | --input FILE|-",
 		Short: "Evaluate rules over recorded events (JSON lines) as run would, and print alerts",
 		Long: `replay loads the rules as run does and runs every event of the events file
 (the replay format, as run --record writes it) through run's pipeline: the
 compiled plan, its kernel filter emulated on the event, then the decision
-tree. It prints the alerts a live run raises for the same events.`,
+tree. It prints the alerts a live run raises for the same events. A name
+that is no field is an error naming the file and line.
+
+With --input, the event is one JSON document shaped as the input a Rego
+rule sees ({"proc": {"name": "cat"}, "evt": {"type": "openat"}}, as
+opa eval -i takes it; peregrine fields --rego prints its paths).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := loadRules(v, cmd.ErrOrStderr(), false)
@@ -102,11 +151,22 @@ tree. It prints the alerts a live run raises for the same events.`,
 			if err != nil {
 				return err
 			}
-			name := v.GetString("events")
+			name, input := v.GetString("events"), v.GetString("input")
+			emit := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
+			switch {
+			case name != "" && input != "":
+				return fmt.Errorf("give --events or --input, not both")
+			case input != "":
+				ev, err := readInput(cmd.InOrStdin(), input)
+				if err != nil {
+					return err
+				}
+				return pipe.Run(oneEvent(ev), emit, nil)
+			}
 			in := cmd.InOrStdin()
 			switch name {
 			case "":
-				return fmt.Errorf("no events: give --events FILE or --events -")
+				return fmt.Errorf("no events: give --events FILE, --events - or --input FILE")
 			case "-":
 				name = "stdin"
 			default:
@@ -117,11 +177,12 @@ tree. It prints the alerts a live run raises for the same events.`,
 				defer f.Close()
 				in = f
 			}
-			return runtime.Replay(pipe, name, in, alertPrinter(cmd.OutOrStdout(), v.GetBool("json")))
+			return runtime.Replay(pipe, name, in, emit)
 		},
 	}
 	addRulesFlag(cmd)
 	cmd.Flags().String("events", "", "events file in the replay format, or - for stdin")
+	cmd.Flags().String("input", "", "one event as a Rego input document (as opa eval -i takes it), or - for stdin")
 	cmd.Flags().Bool("json", false, "print alerts in Falco's JSON format")
 	cmd.Flags().String("rule-matching", "first", "first: only the first matching rule alerts; all: every matching rule")
 	return cmd
