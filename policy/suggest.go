@@ -13,7 +13,7 @@ func SuggestField(name string) string {
 	}
 	best, bestDist, bestPrefix := "", limit+1, -1
 	for _, f := range catalog {
-		d := editDistance(name, f.Name, bestDist+1)
+		d := EditDistance(name, f.Name, bestDist+1)
 		if d > bestDist {
 			continue
 		}
@@ -35,10 +35,10 @@ func commonPrefix(a, b string) int {
 	return n
 }
 
-// editDistance is the optimal string alignment distance between a and b
+// EditDistance is the optimal string alignment distance between a and b
 // (Levenshtein's, with a swap of neighbours as one edit), or a number at
 // least bound when it is bound or more.
-func editDistance(a, b string, bound int) int {
+func EditDistance(a, b string, bound int) int {
 	if d := len(a) - len(b); d >= bound || -d >= bound {
 		return bound
 	}

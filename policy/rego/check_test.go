@@ -251,15 +251,3 @@ func TestBundleParseErrorSource(t *testing.T) {
 		t.Errorf("error %v: %+v", err, re)
 	}
 }
-
-func TestDistance(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want int
-	}{{"", "", 0}, {"name", "name", 0}, {"nmae", "name", 1}, {"nam", "name", 1}, {"uuid", "uid", 1},
-		{"Name", "name", 1}, {"", "abc", 3}, {"abc", "", 3}, {"ca", "abc", 3}, {"pname", "name", 1}} {
-		if got := distance(tc.a, tc.b); got != tc.want {
-			t.Errorf("distance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
-		}
-	}
-}
