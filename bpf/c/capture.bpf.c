@@ -1071,14 +1071,11 @@ __noinline int reverse_path(struct path_key *k, struct scratch *s, __u32 len)
 	return 0;
 }
 
-/* features computes the feature vector of an open (and the failure bit
- * for any syscall); dotdot says whether the path holds "../". */
-static __always_inline __u32 features(struct scratch *s, struct syscall_desc *d, __s64 ret, bool dotdot)
+/* open_flag_features is the part of an open's feature vector its flags
+ * say: the access mode, O_TRUNC, O_CREAT, O_APPEND, O_EXCL. */
+static __always_inline __u32 open_flag_features(__u64 flags)
 {
-	__u32 v = ret < 0 ? FEAT_FAILED : 0;
-	if (d->flags_arg < 0)
-		return v;
-	__u64 flags = d->flags_arg == FLAGS_CREAT ? (O_CREAT | O_WRONLY | O_TRUNC) : arg_at(s->r.args, d->flags_arg);
+	__u32 v = 0;
 	switch (flags & O_ACCMODE) {
 	case O_WRONLY:
 		v |= FEAT_WRITE;
@@ -1097,6 +1094,18 @@ static __always_inline __u32 features(struct scratch *s, struct syscall_desc *d,
 		v |= FEAT_APPEND;
 	if (flags & O_EXCL)
 		v |= FEAT_EXCL;
+	return v;
+}
+
+/* features computes the feature vector of an open (and the failure bit
+ * for any syscall); dotdot says whether the path holds "../". */
+static __always_inline __u32 features(struct scratch *s, struct syscall_desc *d, __s64 ret, bool dotdot)
+{
+	__u32 v = ret < 0 ? FEAT_FAILED : 0;
+	if (d->flags_arg < 0)
+		return v;
+	__u64 flags = d->flags_arg == FLAGS_CREAT ? (O_CREAT | O_WRONLY | O_TRUNC) : arg_at(s->r.args, d->flags_arg);
+	v |= open_flag_features(flags);
 	if (ret >= 0 && (s->r.f_mode & FMODE_CREATED))
 		v |= FEAT_CREATED;
 	if ((ret >= 0 && (s->r.i_mode & S_IFMT) == S_IFDIR) || (flags & O_DIRECTORY))
@@ -1146,24 +1155,7 @@ __noinline int entry_features(struct mask *m, struct scratch *s, struct syscall_
 	__u32 v = 0, maybe = FEAT_FAILED;
 	if (d->flags_arg >= 0) {
 		__u64 flags = d->flags_arg == FLAGS_CREAT ? (O_CREAT | O_WRONLY | O_TRUNC) : arg_at(s->r.args, d->flags_arg);
-		switch (flags & O_ACCMODE) {
-		case O_WRONLY:
-			v |= FEAT_WRITE;
-			break;
-		case O_RDWR:
-			v |= FEAT_READ | FEAT_WRITE;
-			break;
-		default:
-			v |= FEAT_READ;
-		}
-		if (flags & O_TRUNC)
-			v |= FEAT_TRUNC;
-		if (flags & O_CREAT)
-			v |= FEAT_CREAT;
-		if (flags & O_APPEND)
-			v |= FEAT_APPEND;
-		if (flags & O_EXCL)
-			v |= FEAT_EXCL;
+		v |= open_flag_features(flags);
 		if (flags & O_DIRECTORY)
 			v |= FEAT_DIR;
 		else

@@ -96,6 +96,26 @@ func (l *lines) text() string {
 	return strings.Join(l.all, "\n")
 }
 
+// startCLI starts bin (this test binary, or a copy) as the CLI with args,
+// collecting its stdout and stderr lines.
+func startCLI(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, stdout, stderr *lines) {
+	t.Helper()
+	cmd = exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "PEREGRINE_RUN_MAIN=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errOut, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, collect(out), collect(errOut)
+}
+
 // waitFor waits until a line contains every one of subs, calling poke
 // (when not nil) before each wait.
 func (l *lines) waitFor(t *testing.T, what string, poke func(), subs ...string) {
@@ -135,20 +155,7 @@ func TestRunBundleURL(t *testing.T) {
 	put("r1", "Bundle marker one", "one-")
 	srv.Start()
 
-	cmd := exec.Command(os.Args[0], "run", "--json", "--bundle-url", srv.URL("bundle.tar.gz"), "--bundle-poll-interval", "200ms")
-	cmd.Env = append(os.Environ(), "PEREGRINE_RUN_MAIN=1")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	alerts, logs := collect(stdout), collect(stderr)
+	cmd, alerts, logs := startCLI(t, os.Args[0], "run", "--json", "--bundle-url", srv.URL("bundle.tar.gz"), "--bundle-poll-interval", "200ms")
 	exited := make(chan struct{})
 	var exitErr error
 	go func() { exitErr = cmd.Wait(); close(exited) }()

@@ -33,21 +33,7 @@ func TestRunStops(t *testing.T) {
 		{"stable and incubating", []string{"-r", stable, "-r", incubating}, "Read sensitive file untrusted"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], append([]string{"run"}, c.args...)...)
-			cmd.Env = append(os.Environ(), "PEREGRINE_RUN_MAIN=1")
-			cmd.Dir = t.TempDir()
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			alerts, logs := collect(stdout), collect(stderr)
+			cmd, alerts, logs := startCLI(t, os.Args[0], append([]string{"run"}, c.args...)...)
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
 			defer cmd.Process.Kill()
@@ -125,15 +111,8 @@ func TestRunNeverAlertsOnItself(t *testing.T) {
   output: marker read
   priority: warning
 `), 0o644)
-	cmd := exec.Command(bin, "run", "-r", rules)
-	cmd.Env = append(os.Environ(), "PEREGRINE_RUN_MAIN=1")
-	stdout, _ := cmd.StdoutPipe()
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, alerts, logs := startCLI(t, bin, "run", "-r", rules)
 	defer cmd.Process.Kill()
-	alerts, logs := collect(stdout), collect(stderr)
 	logs.waitFor(t, "the capture", nil, "capturing")
 	// New processes make run read /proc; a reload makes it read the rules.
 	for range 5 {
