@@ -92,6 +92,9 @@ func TestKernelMatchesEmulator(t *testing.T) {
 				// Path shapes the kernel's path scan tells apart, some
 				// straddling its 8-byte words.
 				"cat /etc//shadow /etc/./shadow /etc/ab//x /etc/abcdef/./x /etc/shadow/ /etc/x../y /etc/y.. /etc/. > /dev/null 2>&1",
+				// The last word of the longest path the scan takes (254
+				// bytes): "/." across its words 30 and 31.
+				"cat /etc/" + strings.Repeat("a", 242) + "/./x /etc/" + strings.Repeat("b", 243) + "//x > /dev/null 2>&1",
 				"cd /etc && cat shadow > /dev/null && cd " + dir,
 				": > " + dir + "/a", ": >> " + dir + "/a", "cat " + dir + "/missing 2>/dev/null",
 				"ls -d /etc > /dev/null", "mkdir " + dir + "/d", "rmdir " + dir + "/d",

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -291,5 +292,38 @@ func TestCommVerdictFollowsPlans(t *testing.T) {
 	}
 	if n := opens(); n != 0 {
 		t.Errorf("plan 3 rejects the shell's comm: %d records, want 0 (a verdict of plan 1 reused?)", n)
+	}
+}
+
+// TestPathScanLastWord: the kernel's path scan reads the longest path it
+// takes (254 bytes) to its end: a "../" in its last 8-byte word is seen,
+// so a rule on it is not dropped, and a clean path of that length is.
+func TestPathScanLastWord(t *testing.T) {
+	p, c := openatProbe(t)
+	dir := t.TempDir()
+	// dir/PAD/x/../f, 253 bytes, the "../" at byte 249.
+	pad := strings.Repeat("p", 246-len(dir)-1)
+	if len(pad) < 1 {
+		t.Fatalf("temporary directory %s too long", dir)
+	}
+	base := filepath.Join(dir, pad)
+	if err := os.MkdirAll(filepath.Join(base, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(base, "f"), nil, 0o644)
+	os.WriteFile(filepath.Join(base, "x", "g"), nil, 0o644)
+	dotdot := base + "/x/../f"
+	clean := base + "/x/g"
+	if len(dotdot) != 253 || strings.Index(dotdot, "../") != 249 {
+		t.Fatalf("path of %d bytes, ../ at %d", len(dotdot), strings.Index(dotdot, "../"))
+	}
+	if _, err := p.ApplyPlan(planFor(t, "evt.type = openat and fd.nameraw contains '../'").Encoding); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.sentFor(t, dotdot); n < 5 {
+		t.Errorf("%d records for 5 opens of a path whose last word holds ../", n)
+	}
+	if n := c.sentFor(t, clean); n != 0 {
+		t.Errorf("%d records for opens of a clean path, want 0", n)
 	}
 }

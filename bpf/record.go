@@ -101,12 +101,19 @@ type Exit struct {
 	Start uint64
 }
 
+// The layout of an exit batch's entries (struct exit_entry), from the
+// generated type.
+const (
+	exitSize    = unsafe.Sizeof(captureExitBatch{}.E[0])
+	exitPidAt   = unsafe.Offsetof(captureExitBatch{}.E[0].Pid)
+	exitStartAt = unsafe.Offsetof(captureExitBatch{}.E[0].Start)
+)
+
 // ExitsInto appends the processes an exit record names to dst, and returns
 // dst. The capture sends exits in batches, the last the record's own task.
 func (r *Record) ExitsInto(dst []Exit) []Exit {
-	b := r.Blobs[0]
-	for ; len(b) >= 16; b = b[16:] {
-		dst = append(dst, Exit{Pid: int32(binary.LittleEndian.Uint32(b)), Start: binary.LittleEndian.Uint64(b[8:])})
+	for b := r.Blobs[0]; len(b) >= int(exitSize); b = b[exitSize:] {
+		dst = append(dst, Exit{Pid: int32(binary.LittleEndian.Uint32(b[exitPidAt:])), Start: binary.LittleEndian.Uint64(b[exitStartAt:])})
 	}
 	return dst
 }

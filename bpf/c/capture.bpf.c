@@ -1035,7 +1035,7 @@ __noinline int scan_path(struct scratch *s, __u32 len)
 	if (!s)
 		return SCAN_BAD;
 	__u64 pairs = 0, last = 0;
-	for (__u32 i = 0; i < PATH_KEY_MAX / 8; i++) {
+	for (__u32 i = 0; i < (PATH_KEY_MAX + 7) / 8; i++) {
 		__u32 off = i * 8;
 		if (off >= len)
 			break;

@@ -226,6 +226,18 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// requireRoot skips a test that loads eBPF programs when not run as root,
+// and fails it under CI, which runs as root.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("this test loads eBPF programs and must run as root in CI")
+		}
+		t.Skip("loading eBPF programs needs root")
+	}
+}
+
 // TestRunUnprivileged checks that run, without root, names what is
 // missing and exits 1.
 func TestRunUnprivileged(t *testing.T) {

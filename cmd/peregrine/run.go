@@ -91,11 +91,11 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			if url := v.GetString("bundle-url"); url != "" {
 				go pollBundle(ctx, v, url, running, stderr)
 			}
-			print := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
+			printAlert := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
 			var tally alertTally
 			emit := func(a runtime.Alert) error {
 				tally.add(a.Rule)
-				return print(a)
+				return printAlert(a)
 			}
 			// "stopping" as the signal comes, or once Run returns for it.
 			var stopping sync.Once

@@ -139,12 +139,7 @@ func (l *lines) waitFor(t *testing.T, what string, poke func(), subs ...string) 
 // (which reloads the -r rules) keeps it, and it survives nginx going
 // away.
 func TestRunBundleURL(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("this test loads eBPF programs and must run as root in CI")
-		}
-		t.Skip("loading eBPF programs needs root")
-	}
+	requireRoot(t)
 	srv := nginxtest.New(t)
 	dir := t.TempDir()
 	mtime := time.Now().Add(-time.Hour)

@@ -15,12 +15,7 @@ import (
 // what it saw and raised. The bound is generous (the machine is shared);
 // the time is logged.
 func TestRunStops(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("this test loads eBPF programs and must run as root in CI")
-		}
-		t.Skip("loading eBPF programs needs root")
-	}
+	requireRoot(t)
 	stable, incubating := upstream(t)
 	stable, _ = filepath.Abs(stable)
 	incubating, _ = filepath.Abs(incubating)
@@ -80,12 +75,7 @@ func TestRunStops(t *testing.T) {
 // process opens stays silent while run works (reading /proc for the
 // processes it learns of), and a marker rule shows the capture ran.
 func TestRunNeverAlertsOnItself(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("this test loads eBPF programs and must run as root in CI")
-		}
-		t.Skip("loading eBPF programs needs root")
-	}
+	requireRoot(t)
 	dir := t.TempDir()
 	// A copy of the binary, so that the rule names run's process and not
 	// this test's.
