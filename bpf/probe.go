@@ -102,6 +102,10 @@ type Probe struct {
 	rawSyscalls []string
 	// gens remembers what each generation of the filter maps holds.
 	gens [2]filterGen
+	// closeMu keeps Close from unmapping the ring buffer while
+	// RingBufferUsage reads its positions; closed says it is gone.
+	closeMu sync.RWMutex
+	closed  bool
 }
 
 // maxSyscalls is MAX_SYSCALLS: the syscall table's size per generation.
@@ -479,11 +483,14 @@ func (p *Probe) Flush() error { return p.reader.Flush() }
 // returns ringbuf.ErrClosed.
 func (p *Probe) Close() error {
 	var errs []error
+	p.closeMu.Lock()
+	p.closed = true
 	if p.reader != nil {
 		if err := p.reader.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 			errs = append(errs, err)
 		}
 	}
+	p.closeMu.Unlock()
 	// Each tracepoint detach waits for the tracepoint's readers (an RCU
 	// grace period, tens of milliseconds): one after the other, 76
 	// per-syscall links took 4 s to close; side by side the waits overlap.

@@ -69,6 +69,8 @@ type SyscallPred struct {
 type PassTiming struct {
 	Name     string        `json:"name"`
 	Duration time.Duration `json:"duration_ns"`
+	// Start is when the pass began (for trace spans; not in the JSON).
+	Start time.Time `json:"-"`
 }
 
 // pass is one named stage of the compiler.
@@ -118,7 +120,7 @@ func Compile(rs *policy.Ruleset, opts Options) (*Plan, error) {
 		if err := p.run(c); err != nil {
 			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
-		c.plan.Passes = append(c.plan.Passes, PassTiming{p.name, time.Since(start)})
+		c.plan.Passes = append(c.plan.Passes, PassTiming{Name: p.name, Duration: time.Since(start), Start: start})
 	}
 	return c.plan, nil
 }

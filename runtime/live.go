@@ -79,7 +79,13 @@ type Live struct {
 	ev       policy.Event
 	src      liveEvent
 	syscalls []string
+	// sent counts the syscall records that reached userspace, by
+	// syscall number (telemetry reads it; see SyscallEvents).
+	sent [maxSyscallNr]atomic.Uint64
 }
+
+// maxSyscallNr bounds the syscall numbers Live counts per syscall.
+const maxSyscallNr = 512
 
 // planHistory is how many plans Live keeps for the records still queued
 // when a reload applies a new one. A record whose plan is older is
@@ -334,6 +340,9 @@ func (l *Live) input(r *bpf.Record, ev *policy.Event) Input {
 		return Input{}
 	}
 	plan, mask := l.planOf(r)
+	if r.Syscall < maxSyscallNr {
+		l.sent[r.Syscall].Add(1)
+	}
 	return Input{Event: ev, Plan: plan, Syscall: syscallName(r), Mask: mask}
 }
 
@@ -369,6 +378,30 @@ func (l *Live) Metrics() (Metrics, error) {
 
 // Close detaches the capture program.
 func (l *Live) Close() error { return l.probe.Close() }
+
+// Observe makes the capture's pipeline count per rule into stats and
+// trace one event in traceEvery with tracer (see Pipeline.Observe). Call
+// it before Run.
+func (l *Live) Observe(stats *Stats, tracer EventTracer, traceEvery uint64) {
+	l.pipe.Observe(stats, tracer, traceEvery)
+}
+
+// SyscallEvents returns, per syscall name, how many syscall events
+// reached userspace (the kernel filter let them through).
+func (l *Live) SyscallEvents() map[string]uint64 {
+	out := map[string]uint64{}
+	for nr := range l.sent {
+		if n := l.sent[nr].Load(); n > 0 {
+			if row, ok := syscalls.ByNr(nr); ok {
+				out[row.Name] += n
+			}
+		}
+	}
+	return out
+}
+
+// Probe returns the capture's probe, for its counters and statistics.
+func (l *Live) Probe() *bpf.Probe { return l.probe }
 
 // handle updates the process table from a record and, for a syscall
 // record, returns the event in Falco's fields.

@@ -59,6 +59,9 @@ type Alert struct {
 	Time time.Time
 	// Output is the rule's output template rendered with the event.
 	Output string
+	// TraceID is the trace id of the event's span when the event was
+	// traced (Pipeline.Observe), in hex; "" otherwise.
+	TraceID string
 }
 
 // EventTime returns the event's evt.rawtime, or now when it has none.
@@ -120,6 +123,20 @@ type Pipeline struct {
 
 	evaluated atomic.Uint64
 	raised    atomic.Uint64
+
+	// Telemetry (observe.go): nil stats and tracer cost one branch.
+	stats         *Stats
+	tracer        EventTracer
+	traceEvery    uint64
+	timingEvery   uint64
+	n             uint64
+	observed      *observedPlan
+	observedPlans []*observedPlan
+	alertCounters map[*policy.Rule]*RuleCounters
+	each          func(int, bool, time.Time, time.Duration)
+	span          EventSpan
+	timed         bool
+	cur           *observedPlan
 }
 
 // NewPipeline compiles the enabled rules of rs as `peregrine run` compiles
@@ -169,17 +186,28 @@ func (p *Pipeline) Raised() uint64 { return p.raised.Load() }
 // with MatchFirst. The plan is the one that judged the event, else the
 // pipeline's; nil when there is none.
 func (p *Pipeline) Match(in *Input, dst []int) (*compiler.Plan, []int) {
+	plan, ok := p.candidates(in)
+	if !ok {
+		return nil, dst
+	}
+	return plan, plan.Tree.Match(in.Event, p.matching == MatchFirst, p.cand, dst)
+}
+
+// candidates sets p.cand to the rules the kernel filter (or its emulation)
+// admits for in, and returns the plan that judged it; false when there is
+// none.
+func (p *Pipeline) candidates(in *Input) (*compiler.Plan, bool) {
 	plan, mask, syscall := in.Plan, in.Mask, in.Syscall
 	if plan == nil {
 		plan = p.plan
 		if plan == nil {
-			return nil, dst
+			return nil, false
 		}
 		view := compiler.ViewOf(in.Event)
 		syscall, mask = view.Syscall, plan.Encoding.Emulate(view)
 	}
 	p.cand = plan.Candidates(syscall, mask, p.cand)
-	return plan, plan.Tree.Match(in.Event, p.matching == MatchFirst, p.cand, dst)
+	return plan, true
 }
 
 // Evaluate appends to dst the alerts in raises.
@@ -188,7 +216,14 @@ func (p *Pipeline) Evaluate(in *Input, dst []Alert) []Alert {
 		return dst
 	}
 	p.evaluated.Add(1)
-	plan, matched := p.Match(in, p.matched[:0])
+	var plan *compiler.Plan
+	var matched []int
+	traceID := ""
+	if p.stats == nil && p.tracer == nil {
+		plan, matched = p.Match(in, p.matched[:0])
+	} else {
+		plan, matched, traceID = p.observedMatch(in, p.matched[:0])
+	}
 	p.matched = matched
 	if len(matched) == 0 {
 		return dst
@@ -200,7 +235,7 @@ func (p *Pipeline) Evaluate(in *Input, dst []Alert) []Alert {
 	kept := in.Event.Snapshot()
 	for _, i := range matched {
 		r := rules[i]
-		dst = append(dst, Alert{Rule: r, Event: kept, Time: t, Output: r.Output.Render(in.Event)})
+		dst = append(dst, Alert{Rule: r, Event: kept, Time: t, Output: r.Output.Render(in.Event), TraceID: traceID})
 	}
 	return dst
 }
@@ -234,8 +269,10 @@ func (p *Pipeline) Run(next func(*Input) error, emit func(Alert) error, onError 
 			}
 		}
 		p.alerts = p.Evaluate(&in, p.alerts[:0])
-		for _, a := range p.alerts {
+		for i := range p.alerts {
+			a := p.alerts[i]
 			p.raised.Add(1)
+			p.countAlert(&a)
 			if err := emit(a); err != nil {
 				if onError == nil {
 					return err
