@@ -46,7 +46,12 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 				fmt.Fprintln(cmd.ErrOrStderr(), "peregrine run:", err)
 				return exitError{1}
 			}
-			res, err := loadRules(v, cmd.ErrOrStderr(), true)
+			tel, err := startTelemetry(cmd.Context(), v, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer tel.close(cmd.ErrOrStderr())
+			res, err := tel.loadRules(v, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -76,6 +81,9 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 				return exitError{1}
 			}
 			stderr := cmd.ErrOrStderr()
+			if err := tel.attach(live, stderr); err != nil {
+				return errors.Join(err, live.Close())
+			}
 			fmt.Fprintf(stderr, "peregrine: %d rules, capturing %d syscalls (%s) through %s\n",
 				len(res.Ruleset.Enabled()), len(live.Syscalls()), strings.Join(live.Syscalls(), ","), live.Mode())
 			if raw := live.RawSyscalls(); len(raw) > 0 {
@@ -139,6 +147,7 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 		},
 	}
 	addRulesFlag(cmd)
+	addTelemetryFlags(cmd)
 	cmd.Flags().Bool("json", false, "print alerts in Falco's JSON format")
 	cmd.Flags().String("metrics-file", "", "write the final counters as JSON to this file on exit")
 	cmd.Flags().String("record", "", "write every event that reached userspace to this file, in the replay format")
@@ -301,7 +310,9 @@ func alertPrinter(out io.Writer, asJSON bool) func(runtime.Alert) error {
 			_, err := fmt.Fprintln(out, falcocompat.TextLine(a.Time, a.Rule.Priority, a.Output))
 			return err
 		}
-		line, err := falcocompat.NewAlertJSON(host, a.Rule, a.Event, a.Time, a.Output).Marshal()
+		j := falcocompat.NewAlertJSON(host, a.Rule, a.Event, a.Time, a.Output)
+		traceField(j.OutputFields, a)
+		line, err := j.Marshal()
 		if err != nil {
 			return err
 		}

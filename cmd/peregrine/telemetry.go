@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/peregrine-sec/peregrine/bpf"
+	"github.com/peregrine-sec/peregrine/loader"
+	"github.com/peregrine-sec/peregrine/runtime"
+	"github.com/peregrine-sec/peregrine/telemetry"
+)
+
+// addTelemetryFlags adds run's telemetry flags; the OTEL_* environment
+// variables fill what they leave unset.
+func addTelemetryFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.String("metrics-listen", "", "serve Prometheus metrics on this address (/metrics); a bare port or :PORT listens on loopback only")
+	f.String("otlp-endpoint", "", "export traces and metrics by OTLP to this collector URL (over OTEL_EXPORTER_OTLP_ENDPOINT)")
+	f.String("otlp-protocol", "", "grpc or http/protobuf (over OTEL_EXPORTER_OTLP_PROTOCOL; default grpc)")
+	f.String("traces-exporter", "", "otlp, console or none (over OTEL_TRACES_EXPORTER)")
+	f.String("metrics-exporter", "", "otlp, console or none (over OTEL_METRICS_EXPORTER)")
+	f.Float64("trace-sample-ratio", telemetry.DefaultEventSampleRatio, "share of evaluated events traced, with a span per rule evaluated (0: none)")
+	f.Uint64("rule-timing-every", runtime.DefaultTimingEvery, "time each rule of one event in this many (per-rule userspace time is estimated from them)")
+	f.Duration("metrics-interval", 0, "OTLP and console metric export interval (over OTEL_METRIC_EXPORT_INTERVAL; default 10s)")
+}
+
+// runTelemetry is a run's telemetry: nil methods do nothing when it is
+// off, so run calls them unconditionally.
+type runTelemetry struct {
+	t       *telemetry.Telemetry
+	metrics *telemetry.Metrics
+	stats   *runtime.Stats
+	start   context.Context
+	span    trace.Span
+	bpfStat io.Closer
+}
+
+// startTelemetry reads the telemetry configuration (flags, config file,
+// OTEL_* variables) and starts the exporters; nil when nothing is
+// exported. It returns an error naming an invalid setting or variable.
+func startTelemetry(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) (*runTelemetry, error) {
+	cfg := telemetry.Config{
+		MetricsListen:    v.GetString("metrics-listen"),
+		Endpoint:         v.GetString("otlp-endpoint"),
+		Protocol:         v.GetString("otlp-protocol"),
+		TracesExporter:   v.GetString("traces-exporter"),
+		MetricsExporter:  v.GetString("metrics-exporter"),
+		EventSampleRatio: v.GetFloat64("trace-sample-ratio"),
+		RuleTimingEvery:  v.GetUint64("rule-timing-every"),
+		MetricInterval:   v.GetDuration("metrics-interval"),
+	}
+	cfg, err := telemetry.FromEnv(cfg, os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	if !cfg.Enabled() {
+		return nil, nil
+	}
+	t, err := telemetry.Setup(ctx, cfg, stdout)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	rt := &runTelemetry{t: t, stats: runtime.NewStats(cfg.RuleTimingEvery)}
+	rt.start, rt.span = t.Tracer().Start(ctx, "peregrine.start")
+	if addr := t.MetricsAddr(); addr != "" {
+		fmt.Fprintf(stderr, "peregrine: metrics on http://%s/metrics\n", addr)
+	}
+	return rt, nil
+}
+
+// loadRules is loadRules in a span (peregrine.rules.load) saying what
+// each file gave.
+func (rt *runTelemetry) loadRules(v *viper.Viper, stderr io.Writer) (*loader.Result, error) {
+	if rt == nil {
+		return loadRules(v, stderr, true)
+	}
+	_, span := rt.t.Tracer().Start(rt.start, telemetry.SpanLoad)
+	defer span.End()
+	res, err := loadRules(v, stderr, true)
+	if err != nil {
+		span.RecordError(err)
+		return res, err
+	}
+	perFile := map[string]int{}
+	for _, r := range res.Ruleset.Rules {
+		perFile[r.Pos.File]++
+	}
+	for f, n := range perFile {
+		span.AddEvent("file", trace.WithAttributes(attribute.String("peregrine.rules.file", filepath.Base(f)), attribute.Int("peregrine.rules", n)))
+	}
+	span.SetAttributes(attribute.Int("peregrine.rules", len(res.Ruleset.Rules)), attribute.Int("peregrine.rules.enabled", len(res.Ruleset.Enabled())),
+		attribute.Int("peregrine.rules.files", len(perFile)))
+	return res, nil
+}
+
+// attach observes a started capture: its compile as spans, its pipeline's
+// counters and sampled events, its kernel counters and BPF run-time
+// statistics (turned on until close) as metrics.
+func (rt *runTelemetry) attach(live *runtime.Live, stderr io.Writer) error {
+	if rt == nil {
+		return nil
+	}
+	rt.t.RecordCompile(rt.start, live.Plan())
+	rt.span.SetAttributes(attribute.Int("peregrine.syscalls", len(live.Syscalls())), attribute.String("peregrine.attach_mode", string(live.Mode())))
+	rt.span.End()
+	closer, err := bpf.EnableRunTimeStats()
+	if err != nil {
+		fmt.Fprintln(stderr, "peregrine: telemetry: no BPF run-time statistics:", err)
+	}
+	rt.bpfStat = closer
+	probe := live.Probe()
+	rt.metrics, err = rt.t.RegisterMetrics(telemetry.Sources{
+		Stats:         rt.stats,
+		Kernel:        probe.Counters,
+		Programs:      probe.ProgramStats,
+		RingBuffer:    probe.RingBufferUsage,
+		SyscallEvents: live.SyscallEvents,
+	})
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	var tracer runtime.EventTracer
+	if rt.t.Tracing() {
+		tracer = rt.t.EventTracer()
+	}
+	live.Observe(rt.stats, tracer, telemetry.TraceEvery(rt.t.Config().EventSampleRatio))
+	return nil
+}
+
+// Metrics returns the run's metrics, for the stages that add to them
+// (noise control: AddSuppressed; outputs: SetOutputStats); nil when
+// telemetry is off.
+func (rt *runTelemetry) Metrics() *telemetry.Metrics {
+	if rt == nil {
+		return nil
+	}
+	return rt.metrics
+}
+
+// close flushes what is queued (for at most 5 s), stops the exporters and
+// restores the BPF statistics setting.
+func (rt *runTelemetry) close(stderr io.Writer) {
+	if rt == nil {
+		return
+	}
+	if rt.metrics != nil {
+		_ = rt.metrics.Unregister()
+	}
+	if rt.bpfStat != nil {
+		rt.bpfStat.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rt.t.Shutdown(ctx); err != nil {
+		fmt.Fprintln(stderr, "peregrine: telemetry:", strings.TrimSpace(err.Error()))
+	}
+	if n := rt.t.SpansDropped(); n > 0 {
+		fmt.Fprintf(stderr, "peregrine: telemetry: %d spans dropped (export queue full or collector unreachable)\n", n)
+	}
+}
+
+// traceField adds the alert's trace id to its JSON output fields.
+func traceField(fields map[string]any, a runtime.Alert) {
+	if a.TraceID != "" {
+		fields["trace_id"] = a.TraceID
+	}
+}
