@@ -50,7 +50,7 @@ func newRootCmd() *cobra.Command {
 	root.SetVersionTemplate(versionLine() + "\n")
 	useCleanFlagUsages(root)
 	root.AddCommand(newRunCmd(v), newExplainCmd(v), newTestCmd(v), newValidateCmd(v), newReplayCmd(v), newFieldsCmd(), newListCmd(v), newVersionCmd(),
-		newBenchCmd(v), newLoadgenCmd())
+		newBenchCmd(v), newLoadgenCmd(), newTopCmd(v))
 	return root
 }
 

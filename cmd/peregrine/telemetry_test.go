@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-sec/peregrine/bpf"
 	"github.com/peregrine-sec/peregrine/internal/peertest"
+	"github.com/peregrine-sec/peregrine/telemetry"
 )
 
 // telemetryRules fire "Telemetry hot" on every open a shell named
@@ -350,5 +352,85 @@ func TestTelemetryBadEnvironment(t *testing.T) {
 		if !strings.Contains(string(out), c.want) || strings.Contains(string(out), "capturing") {
 			t.Errorf("%s: output %q, want an error with %q before capturing", c.env, out, c.want)
 		}
+	}
+}
+
+// TestTopRanksHotRule fires one rule far more than the other and checks
+// that `peregrine top --once --json` ranks it first by cost, and that the
+// kernel ns per event it reports agrees within 20% with the BPF run-time
+// statistics read independently from the kernel (the agent's programs'
+// run_time_ns and run_cnt, over an interval holding top's).
+func TestTopRanksHotRule(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	rules := telemetryRules(t, dir)
+	a := startAgent(t, "-r", rules, "--trace-sample-ratio", "0")
+	// A steady load for the whole measurement: the hot rule's opens, in a
+	// loop, and the cold rule's once.
+	stop := make(chan struct{})
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			opens(t, dir, "hot", 2000)
+		}
+	}()
+	defer func() { close(stop); <-loadDone }()
+	opens(t, dir, "cold", 1)
+	a.alerts.waitFor(t, "the cold alert", nil, `"rule":"Telemetry cold"`)
+
+	progs, err := bpf.SyscallProgramsOf(a.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, p := range progs {
+			p.Close()
+		}
+	}()
+	read := func() (ns, runs float64) {
+		for _, p := range progs {
+			st, err := p.Stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ns += float64(st.Runtime.Nanoseconds())
+			runs += float64(st.RunCount)
+		}
+		return ns, runs
+	}
+	ns0, runs0 := read()
+	out, stderr, code := run(t, "", "top", "--agent", a.metrics, "--once", "--json", "--interval", "2s")
+	ns1, runs1 := read()
+	if code != 0 {
+		t.Fatalf("top: exit %d: %s", code, stderr)
+	}
+	var top telemetry.Top
+	if err := json.Unmarshal([]byte(out), &top); err != nil {
+		t.Fatalf("top --json: %v: %q", err, out)
+	}
+	if len(top.Rules) != 2 {
+		t.Fatalf("top lists %d rules, want 2: %s", len(top.Rules), out)
+	}
+	first := top.Rules[0]
+	if first.Rule != "Telemetry hot" {
+		t.Errorf("top ranks %q first, want Telemetry hot: %s", first.Rule, out)
+	}
+	if first.MatchesPerSec < 100 || first.CostNsPerSec <= top.Rules[1].CostNsPerSec || first.CPUShare <= 0 {
+		t.Errorf("hot rule row %+v against %+v", first, top.Rules[1])
+	}
+	if runs1 <= runs0 {
+		t.Fatalf("the agent's BPF programs did not run (run counts %v then %v): statistics off?", runs0, runs1)
+	}
+	kernel := (ns1 - ns0) / (runs1 - runs0)
+	ratio := top.KernelNsPerEvent / kernel
+	t.Logf("top: %.1f kernel ns/event; the kernel's BPF statistics: %.1f ns/run (%.0f runs); hot rule %+v", top.KernelNsPerEvent, kernel, runs1-runs0, first)
+	if ratio < 0.8 || ratio > 1.2 {
+		t.Errorf("top says %.1f kernel ns/event, the kernel's statistics %.1f: off by more than 20%%", top.KernelNsPerEvent, kernel)
 	}
 }
