@@ -1,0 +1,95 @@
+package telemetry
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/policy"
+	"github.com/peregrine-sec/peregrine/rules"
+	"github.com/peregrine-sec/peregrine/runtime"
+)
+
+// benchEvents are events of the kinds a host sends most (opens, an exec,
+// a connect, a close), one matching an upstream rule.
+var benchEvents = []string{
+	`{"evt.type":"openat","proc.name":"cat","fd.name":"/etc/shadow","user.uid":0,"evt.arg.flags":"O_RDONLY","fd.typechar":"f","fd.num":3,"proc.aname":["cat","bash","sshd"],"evt.rawres":3}`,
+	`{"evt.type":"openat","proc.name":"nginx","fd.name":"/var/www/index.html","user.uid":33,"evt.arg.flags":"O_RDONLY","fd.typechar":"f","fd.num":7,"proc.aname":["nginx","nginx","systemd"],"evt.rawres":7}`,
+	`{"evt.type":"execve","proc.name":"bash","proc.exepath":"/usr/bin/bash","proc.args":"-c ls","proc.aname":["bash","nginx","systemd"],"user.uid":33,"evt.rawres":0,"proc.tty":0}`,
+	`{"evt.type":"connect","proc.name":"curl","fd.type":"ipv4","fd.sip":"93.184.216.34","fd.sport":443,"fd.l4proto":"tcp","evt.rawres":0,"proc.aname":["curl","bash"]}`,
+	`{"evt.type":"close","proc.name":"cat","fd.num":3}`,
+}
+
+// benchRuleset is the upstream stable rules when ../shared holds them,
+// else the default rules.
+func benchRuleset(b *testing.B) *policy.Ruleset {
+	path := filepath.Join("..", "..", "shared", "falco", "falco_rules.yaml")
+	var res *falcocompat.Result
+	if _, err := os.Stat(path); err == nil {
+		res = falcocompat.LoadPaths(path)
+	} else {
+		name, src := rules.Default()
+		ld := falcocompat.NewLoader()
+		ld.AddFile(name, src)
+		res = ld.Compile()
+	}
+	if err := res.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return res.Ruleset
+}
+
+// BenchmarkEvaluate measures the pipeline's evaluation throughput (one op
+// is one event evaluated: the emulated kernel filter, the candidates, the
+// decision tree) with telemetry off, and on as `run` turns it on: per-rule
+// counters, per-rule timing of one event in runtime.DefaultTimingEvery,
+// one event in 1/DefaultEventSampleRatio traced (a span and a child per
+// rule, through the batch processor to an exporter), a Prometheus reader
+// registered. Compare the two with
+//
+//	go test -run '^$' -bench Evaluate -count 6 ./telemetry
+func BenchmarkEvaluate(b *testing.B) {
+	rs := benchRuleset(b)
+	events := make([]*policy.Event, len(benchEvents))
+	for i, line := range benchEvents {
+		events[i] = policy.NewEvent()
+		if err := policy.DecodeEventInto(events[i], []byte(line), uint64(i+1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, mode := range []string{"off", "on"} {
+		b.Run(mode, func(b *testing.B) {
+			pipe, err := runtime.NewPipeline(rs, runtime.MatchFirst)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if mode == "on" {
+				tel, err := Setup(context.Background(), Config{TracesExporter: ExporterConsole, MetricsListen: "127.0.0.1:0",
+					EventSampleRatio: DefaultEventSampleRatio}, io.Discard)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer tel.Shutdown(context.Background())
+				stats := runtime.NewStats(0)
+				if _, err := tel.RegisterMetrics(Sources{Stats: stats}); err != nil {
+					b.Fatal(err)
+				}
+				pipe.Observe(stats, tel.EventTracer(), TraceEvery(DefaultEventSampleRatio))
+			}
+			var alerts []runtime.Alert
+			n := 0
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				alerts = pipe.Evaluate(&runtime.Input{Event: events[i%len(events)]}, alerts[:0])
+				n += len(alerts)
+			}
+			if n == 0 {
+				b.Fatal("no alert: the events match no rule")
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
