@@ -1,0 +1,131 @@
+package telemetry
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// TestFromEnv reads the standard variables, keeps what the configuration
+// sets over them, and names the variable of an invalid value.
+func TestFromEnv(t *testing.T) {
+	c, err := FromEnv(Config{Protocol: ProtocolHTTP}, envOf(map[string]string{
+		"OTEL_SERVICE_NAME":           "agent-7",
+		"OTEL_RESOURCE_ATTRIBUTES":    "host.name=node%201,deployment.environment=prod",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/base/",
+		"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+		"OTEL_TRACES_SAMPLER":         "parentbased_traceidratio",
+		"OTEL_TRACES_SAMPLER_ARG":     "0.25",
+		"OTEL_BSP_MAX_QUEUE_SIZE":     "100",
+		"OTEL_METRIC_EXPORT_INTERVAL": "1500",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ServiceName != "agent-7" || c.ResourceAttributes["host.name"] != "node 1" || c.ResourceAttributes["deployment.environment"] != "prod" {
+		t.Errorf("resource: %q %v", c.ServiceName, c.ResourceAttributes)
+	}
+	if c.Protocol != ProtocolHTTP {
+		t.Errorf("protocol %q: the configuration's http/protobuf should win over the variable", c.Protocol)
+	}
+	if c.TracesExporter != ExporterOTLP || c.MetricsExporter != ExporterOTLP || !c.Enabled() {
+		t.Errorf("an endpoint should turn on OTLP export: %+v", c)
+	}
+	if hp, secure, err := c.endpoint(); err != nil || hp != "collector:4318" || secure || c.urlPath() != "/base" {
+		t.Errorf("endpoint %q %v %v, path %q", hp, secure, err, c.urlPath())
+	}
+	if c.Sampler != "parentbased_traceidratio" || c.SamplerArg != 0.25 || c.QueueSize != 100 || c.MetricInterval != 1500*time.Millisecond {
+		t.Errorf("sampler %q %v, queue %d, interval %v", c.Sampler, c.SamplerArg, c.QueueSize, c.MetricInterval)
+	}
+
+	off, err := FromEnv(Config{}, envOf(nil))
+	if err != nil || off.Enabled() {
+		t.Errorf("no configuration: enabled %v, %v", off.Enabled(), err)
+	}
+
+	for _, bad := range []struct{ k, v, want string }{
+		{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", "OTLP protocol"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector:21", "http:// or https://"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://:4317", "no host"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:99999", "no port number"},
+		{"OTEL_TRACES_SAMPLER", "sometimes", "traces sampler"},
+		{"OTEL_TRACES_SAMPLER_ARG", "1.5", "OTEL_TRACES_SAMPLER_ARG"},
+		{"OTEL_TRACES_EXPORTER", "zipkin", "traces exporter"},
+		{"OTEL_RESOURCE_ATTRIBUTES", "novalue", "OTEL_RESOURCE_ATTRIBUTES"},
+		{"OTEL_SDK_DISABLED", "maybe", "OTEL_SDK_DISABLED"},
+		{"OTEL_BSP_MAX_QUEUE_SIZE", "-3", "OTEL_BSP_MAX_QUEUE_SIZE"},
+	} {
+		_, err := FromEnv(Config{}, envOf(map[string]string{bad.k: bad.v}))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s=%s: error %v, want one with %q", bad.k, bad.v, err, bad.want)
+		}
+	}
+	if c, err := FromEnv(Config{MetricsListen: "9464"}, envOf(map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x:1"})); err != nil ||
+		exporting(c.TracesExporter) || c.MetricsListen != "9464" {
+		t.Errorf("OTEL_SDK_DISABLED: %+v, %v", c, err)
+	}
+}
+
+// TestListenAddrLoopback: a scrape address without a host listens on
+// loopback only.
+func TestListenAddrLoopback(t *testing.T) {
+	for in, want := range map[string]string{"9464": "127.0.0.1:9464", ":9464": "127.0.0.1:9464", "0.0.0.0:9464": "0.0.0.0:9464", "[::1]:80": "[::1]:80"} {
+		c := Config{MetricsListen: in}
+		if err := c.Validate(); err != nil || c.MetricsListen != want {
+			t.Errorf("%q: %q, %v; want %q", in, c.MetricsListen, err, want)
+		}
+	}
+	for _, in := range []string{"localhost", "1.2.3.4:http-alt", "99999"} {
+		c := Config{MetricsListen: in}
+		if err := c.Validate(); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+}
+
+// TestComputeTop reads an exposition and computes rates and the ranking.
+func TestComputeTop(t *testing.T) {
+	a, err := ParseExposition(strings.NewReader(`# HELP x
+peregrine_rule_kernel_passed_total{peregrine_rule_stage="kernel",security_rule_name="A \"quoted\", rule"} 100
+peregrine_rule_userspace_time_seconds_total{security_rule_name="A \"quoted\", rule"} 0.001
+peregrine_rule_kernel_passed_total{security_rule_name="B"} 10
+peregrine_kernel_bpf_run_time_seconds_total{peregrine_bpf_program="raw_sys_enter"} 1
+peregrine_kernel_bpf_run_count_total{peregrine_bpf_program="raw_sys_enter"} 1e6
+peregrine_process_cpu_time_seconds_total{cpu_mode="user"} 2
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseExposition(strings.NewReader(`peregrine_rule_kernel_passed_total{peregrine_rule_stage="kernel",security_rule_name="A \"quoted\", rule"} 1100
+peregrine_rule_userspace_time_seconds_total{security_rule_name="A \"quoted\", rule"} 0.002
+peregrine_rule_matches_total{security_rule_name="A \"quoted\", rule"} 50
+peregrine_rule_kernel_passed_total{security_rule_name="B"} 20
+peregrine_rule_userspace_time_seconds_total{security_rule_name="B"} 0.5
+peregrine_kernel_bpf_run_time_seconds_total{peregrine_bpf_program="raw_sys_enter"} 1.2
+peregrine_kernel_bpf_run_count_total{peregrine_bpf_program="raw_sys_enter"} 2e6
+peregrine_process_cpu_time_seconds_total{cpu_mode="user"} 2.3
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(100, 0)
+	top := Compute(NewSnapshot(t0, a), NewSnapshot(t0.Add(2*time.Second), b))
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-6*math.Max(1, math.Abs(b)) }
+	if !near(top.KernelNsPerEvent, 200) {
+		t.Errorf("kernel ns/event %v, want 200", top.KernelNsPerEvent)
+	}
+	if len(top.Rules) != 2 || top.Rules[0].Rule != "B" {
+		t.Fatalf("rules %+v: want B (0.25 s/s of userspace) first", top.Rules)
+	}
+	r := top.Rules[1]
+	if r.Rule != `A "quoted", rule` || !near(r.PassedPerSec, 500) || !near(r.KernelNsPerSec, 500*2*200) || r.MatchesPerSec != 25 || r.Stage != "kernel" {
+		t.Errorf("rule A: %+v", r)
+	}
+	top.Sort("kernel")
+	if top.Rules[0].Rule != r.Rule {
+		t.Errorf("sorted by kernel: %s first", top.Rules[0].Rule)
+	}
+}
