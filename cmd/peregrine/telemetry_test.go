@@ -260,6 +260,7 @@ func TestTelemetryEndToEnd(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("jaeger: %d compile pass spans, %d event traces with %d rule spans", len(passes), len(events), ruleSpans)
 	if ruleSpans < len(events) {
 		t.Errorf("%d rule spans in %d event traces: want one at least per event", ruleSpans, len(events))
 	}

@@ -89,7 +89,9 @@ func runTop(ctx context.Context, v *viper.Viper, out io.Writer) error {
 			if nk := sortKey(k); nk != "" && last != nil {
 				key = nk
 				last.Sort(key)
-				showTop(out, v, agent, key, last, live)
+				if err := showTop(out, v, agent, key, last, live); err != nil {
+					return err
+				}
 			}
 			continue
 		case <-tick.C:
