@@ -15,12 +15,17 @@ import (
 // type is a candidate.
 
 // RuleCount is what MatchCounted and MatchEach count for one rule:
-// Passed, the events the kernel's classes admitted for it (every
-// candidate of the event's type, even one after a first match), and
-// Evaluated, the events its condition was evaluated on.
+// Evaluated, the events its condition was evaluated on, and Skipped, the
+// events the kernel's classes admitted for it but not evaluated because
+// an earlier rule matched first. One atomic add per candidate: the events
+// admitted are the sum (Passed).
 type RuleCount struct {
-	Passed, Evaluated atomic.Uint64
+	Evaluated, Skipped atomic.Uint64
 }
+
+// Passed returns the events the kernel's classes admitted for the rule
+// (every candidate of the event's type, even one after a first match).
+func (c *RuleCount) Passed() uint64 { return c.Evaluated.Load() + c.Skipped.Load() }
 
 // MatchCounted is Match that also counts, per rule number, in counts[i]
 // (indexed by rule number, at least len(Rules()) long). It allocates
@@ -45,8 +50,8 @@ func (t *Tree) MatchCounted(ev *policy.Event, first bool, candidates []uint64, d
 		for ; word != 0; word &= word - 1 {
 			i := w<<6 | bits.TrailingZeros64(word)
 			c := counts[i]
-			c.Passed.Add(1)
 			if done {
+				c.Skipped.Add(1)
 				continue
 			}
 			c.Evaluated.Add(1)
@@ -86,13 +91,11 @@ func (t *Tree) MatchEach(ev *policy.Event, first bool, candidates []uint64, dst 
 		}
 		for ; word != 0; word &= word - 1 {
 			i := w<<6 | bits.TrailingZeros64(word)
-			if counts != nil {
-				counts[i].Passed.Add(1)
-			}
 			if done {
 				if counts == nil {
 					break
 				}
+				counts[i].Skipped.Add(1)
 				continue
 			}
 			if counts != nil {

@@ -743,3 +743,32 @@ func BenchmarkReferenceUpstream(b *testing.B) {
 		dst = ref.match(evs[i%len(evs)], dst[:0])
 	}
 }
+
+// BenchmarkTreeCounted is BenchmarkTreeUpstream with first-match
+// semantics, plain (Match) and counting per rule (MatchCounted, what the
+// pipeline runs when telemetry is on): the difference is the counters'
+// cost per event.
+func BenchmarkTreeCounted(b *testing.B) {
+	rs, evs := ttBenchEvents(b)
+	tree, _ := ttBuild(b, rs)
+	dst := make([]int, 0, len(tree.Rules()))
+	b.Run("plain", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			dst = tree.Match(evs[i%len(evs)], true, nil, dst[:0])
+		}
+	})
+	b.Run("counted", func(b *testing.B) {
+		counts := make([]*RuleCount, len(tree.Rules()))
+		for i := range counts {
+			counts[i] = &RuleCount{}
+		}
+		for i := 0; b.Loop(); i++ {
+			dst = tree.MatchCounted(evs[i%len(evs)], true, nil, dst[:0], counts)
+		}
+		var passed uint64
+		for _, c := range counts {
+			passed += c.Passed()
+		}
+		b.ReportMetric(float64(passed)/float64(b.N), "candidates/op")
+	})
+}

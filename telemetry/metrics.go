@@ -145,7 +145,7 @@ func (t *Telemetry) RegisterMetrics(src Sources) (*Metrics, error) {
 					continue
 				}
 				a := m.ruleAttrs(info)
-				o.ObserveInt64(passed, int64(c.Passed.Load()), a)
+				o.ObserveInt64(passed, int64(c.Passed()), a)
 				o.ObserveInt64(evals, int64(c.Evaluated.Load()), a)
 				o.ObserveInt64(matches, int64(c.Matches.Load()), a)
 				o.ObserveInt64(alerts, int64(c.Alerts.Load()), a)

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"math"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -63,10 +64,12 @@ func (e *eventTracer) StartEvent(in *runtime.Input) runtime.EventSpan {
 	if in.Syscall != "" {
 		attrs = append(attrs, attribute.String("peregrine.syscall", in.Syscall))
 	} else if v, ok := in.Event.Text(keyEvtType); ok {
-		attrs = append(attrs, attribute.String("peregrine.syscall", v))
+		attrs = append(attrs, attribute.String("peregrine.syscall", strings.Clone(v)))
 	}
+	// The event's text may be the record's buffer, which the next record
+	// reuses: the span, exported later, keeps a copy.
 	if v, ok := in.Event.Text(keyProcName); ok {
-		attrs = append(attrs, attribute.String("process.executable.name", v))
+		attrs = append(attrs, attribute.String("process.executable.name", strings.Clone(v)))
 	}
 	ctx, span := e.tracer.Start(context.Background(), SpanEvent, trace.WithAttributes(attrs...), trace.WithSpanKind(trace.SpanKindInternal))
 	if !span.SpanContext().IsSampled() {

@@ -239,9 +239,10 @@ func TestTelemetryEndToEnd(t *testing.T) {
 	ruleSpans := 0
 	for _, tr := range events {
 		var root string
+		var proc string
 		for _, sp := range tr {
 			if sp.OperationName == "peregrine.event" {
-				root = sp.SpanID
+				root, proc = sp.SpanID, sp.Tag("process.executable.name")
 			}
 		}
 		for _, sp := range tr {
@@ -253,6 +254,9 @@ func TestTelemetryEndToEnd(t *testing.T) {
 				t.Errorf("rule span %s is not a child of its event span %s", sp.SpanID, root)
 			}
 			if sp.Tag("security_rule.name") == "Telemetry hot" {
+				if proc != "pgtel-hot" {
+					t.Errorf("the event span of a hot open says process.executable.name=%q", proc)
+				}
 				if sp.Tag("peregrine.rule.stage") != "kernel" || sp.Tag("peregrine.rule.matched") != "true" ||
 					sp.Tag("peregrine.rule.source") != "yaml" || sp.Tag("security_rule.ruleset.name") != "telemetry_rules.yaml" {
 					t.Errorf("rule span tags %+v", sp.Tags)

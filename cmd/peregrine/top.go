@@ -145,9 +145,9 @@ func showTop(out io.Writer, v *viper.Viper, agent, key string, t *telemetry.Top,
 	fmt.Fprintf(out, "agent CPU %.2f%% of a core; kernel %.0f ns/event, %.2f ms/s; events %.0f/s, lost %.0f/s\n\n",
 		100*t.ProcessCPUShare, t.KernelNsPerEvent, t.KernelNsPerSec/1e6, t.EventsPerSec, t.LostPerSec)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "CPU%\tKERNEL µs/s\tUSER µs/s\tPASSED/s\tEVALS/s\tMATCHES/s\tSTAGE\t RULE\t")
+	fmt.Fprintln(tw, "CPU%\tKERNEL µs/s\tUSER µs/s\tPASSED/s\tEVALS/s\tMATCHES/s\t  STAGE  RULE")
 	for _, r := range t.Rules {
-		fmt.Fprintf(tw, "%.2f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t %s\t\n", 100*r.CPUShare, r.KernelNsPerSec/1e3, r.UserNsPerSec/1e3,
+		fmt.Fprintf(tw, "%.2f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t  %-6s %s\n", 100*r.CPUShare, r.KernelNsPerSec/1e3, r.UserNsPerSec/1e3,
 			r.PassedPerSec, r.EvaluationsPerSec, r.MatchesPerSec, r.Stage, r.Rule)
 	}
 	return tw.Flush()
