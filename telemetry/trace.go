@@ -139,8 +139,11 @@ func passFigures(plan *compiler.Plan, pass string) []attribute.KeyValue {
 				}
 			}
 		}
+		if pass == "infer-event-types" {
+			return []attribute.KeyValue{attribute.Int("peregrine.syscalls", len(syscalls))}
+		}
 		return []attribute.KeyValue{attribute.Int("peregrine.kernel_predicates", preds),
-			attribute.Int("peregrine.kernel_predicates.exact", exact), attribute.Int("peregrine.syscalls", len(syscalls))}
+			attribute.Int("peregrine.kernel_predicates.exact", exact)}
 	case "group-classes":
 		return []attribute.KeyValue{attribute.Int("peregrine.classes", len(plan.Classes))}
 	case "encode-maps":
