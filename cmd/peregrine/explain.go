@@ -93,6 +93,9 @@ func newExplainCmd(v *viper.Viper) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if trace := v.GetString("cost"); trace != "" {
+				return runExplainCost(cmd.OutOrStdout(), plan, trace, v.GetBool("json"))
+			}
 			out := buildExplain(plan, syscalls, v.GetString("rule"))
 			out.Summary.Watch = watchOf(syscalls)
 			if v.GetString("rule") != "" && len(out.Rules) == 0 {
@@ -111,6 +114,7 @@ func newExplainCmd(v *viper.Viper) *cobra.Command {
 	cmd.Flags().String("rule", "", "explain only this rule")
 	cmd.Flags().Bool("json", false, "print as JSON")
 	cmd.Flags().Bool("no-kernel-filter", false, "compile as run --no-kernel-filter does")
+	cmd.Flags().String("cost", "", "evaluate the events of this recorded trace (run --record; record with --no-kernel-filter to keep every event) and show what each rule would cost and how many events the kernel filter would drop for it")
 	return cmd
 }
 
