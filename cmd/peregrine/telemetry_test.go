@@ -253,11 +253,13 @@ func TestTelemetryEndToEnd(t *testing.T) {
 			if len(sp.References) == 0 || sp.References[0].SpanID != root {
 				t.Errorf("rule span %s is not a child of its event span %s", sp.SpanID, root)
 			}
-			if sp.Tag("security_rule.name") == "Telemetry hot" {
+			if sp.Tag("security_rule.name") == "Telemetry hot" && sp.Tag("peregrine.rule.matched") == "true" {
+				// Processes the capture saw no exec of pass the kernel's
+				// name check (unknown passes): only a match is the shell's.
 				if proc != "pgtel-hot" {
 					t.Errorf("the event span of a hot open says process.executable.name=%q", proc)
 				}
-				if sp.Tag("peregrine.rule.stage") != "kernel" || sp.Tag("peregrine.rule.matched") != "true" ||
+				if sp.Tag("peregrine.rule.stage") != "kernel" ||
 					sp.Tag("peregrine.rule.source") != "yaml" || sp.Tag("security_rule.ruleset.name") != "telemetry_rules.yaml" {
 					t.Errorf("rule span tags %+v", sp.Tags)
 				}
