@@ -82,6 +82,8 @@ type Live struct {
 	// sent counts the syscall records that reached userspace, by
 	// syscall number (telemetry reads it; see SyscallEvents).
 	sent [maxSyscallNr]atomic.Uint64
+	// onPlan is called with each plan applied (OnPlan).
+	onPlan atomic.Pointer[func(*compiler.Plan)]
 }
 
 // maxSyscallNr bounds the syscall numbers Live counts per syscall.
@@ -199,8 +201,16 @@ func (l *Live) apply(plan *compiler.Plan) error {
 		return fmt.Errorf("kernel filter: %w", err)
 	}
 	l.current.Store(np)
+	if hook := l.onPlan.Load(); hook != nil {
+		(*hook)(plan)
+	}
 	return nil
 }
+
+// OnPlan makes Live call f with every plan it applies from now on (a
+// reload's; telemetry records its compile). f runs in the reloading
+// goroutine and must not block.
+func (l *Live) OnPlan(f func(*compiler.Plan)) { l.onPlan.Store(&f) }
 
 // planOf returns the plan that judged record r and the classes it
 // passed; for a record whose plan is no longer kept, the running plan and

@@ -74,6 +74,10 @@ type Stats struct {
 	// event is timed (0: DefaultTimingEvery). Set it before the pipeline
 	// runs.
 	TimingEvery uint64
+	// Timed, when set (before the pipeline runs), is called with every
+	// timed evaluation, in the pipeline's goroutine: telemetry records
+	// them in a histogram. It must not block.
+	Timed func(info *RuleInfo, took time.Duration)
 
 	mu     sync.Mutex
 	byName map[string]*RuleCounters
@@ -260,6 +264,9 @@ func (p *Pipeline) eachRule(i int, matched bool, start time.Time, took time.Dura
 		c := o.counters[i]
 		c.TimedEvaluations.Add(1)
 		c.TimedNanos.Add(uint64(took))
+		if f := p.stats.Timed; f != nil {
+			f(o.infos[i], took)
+		}
 	}
 	if p.span != nil {
 		p.span.Rule(o.infos[i], matched, start, took)

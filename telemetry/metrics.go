@@ -68,6 +68,7 @@ const (
 	MetricRuleSuppressed    = "peregrine.rule.alerts.suppressed"
 	MetricRuleUserspaceTime = "peregrine.rule.userspace.time"
 	MetricRuleTimed         = "peregrine.rule.userspace.timed"
+	MetricRuleDuration      = "peregrine.rule.userspace.duration"
 	MetricKernelSyscalls    = "peregrine.kernel.syscalls"
 	MetricSyscallEvents     = "peregrine.kernel.syscall.events"
 	MetricBPFRunTime        = "peregrine.kernel.bpf.run_time"
@@ -135,6 +136,18 @@ func (t *Telemetry) RegisterMetrics(src Sources) (*Metrics, error) {
 	exportsFailed := i64(MetricExportsFailed, "Metric exports that failed", "{export}")
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if src.Stats != nil {
+		hist, err := mt.Float64Histogram(MetricRuleDuration, metric.WithUnit("s"),
+			metric.WithDescription("Userspace evaluation time of the rule's timed evaluations (one event in the timing period)"),
+			metric.WithExplicitBucketBoundaries(1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 1e-4, 1e-3))
+		if err != nil {
+			return nil, err
+		}
+		ctx := context.Background()
+		src.Stats.Timed = func(info *runtime.RuleInfo, took time.Duration) {
+			hist.Record(ctx, took.Seconds(), m.ruleAttrs(info))
+		}
 	}
 	reg, err := mt.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		if s := src.Stats; s != nil {

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/peregrine-sec/peregrine/bpf"
+	"github.com/peregrine-sec/peregrine/compiler"
 	"github.com/peregrine-sec/peregrine/loader"
 	"github.com/peregrine-sec/peregrine/runtime"
 	"github.com/peregrine-sec/peregrine/telemetry"
@@ -111,6 +112,7 @@ func (rt *runTelemetry) attach(live *runtime.Live, stderr io.Writer) error {
 		return nil
 	}
 	rt.t.RecordCompile(rt.start, live.Plan())
+	live.OnPlan(func(plan *compiler.Plan) { rt.t.RecordCompile(context.Background(), plan) })
 	rt.span.SetAttributes(attribute.Int("peregrine.syscalls", len(live.Syscalls())), attribute.String("peregrine.attach_mode", string(live.Mode())))
 	rt.span.End()
 	closer, err := bpf.EnableRunTimeStats()

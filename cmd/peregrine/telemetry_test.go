@@ -177,6 +177,8 @@ func TestTelemetryEndToEnd(t *testing.T) {
 	waitQuery(t, prom, `peregrine_rule_kernel_passed_total{security_rule_name="Telemetry hot"}`, func(v float64) bool { return v >= hot })
 	waitQuery(t, prom, `peregrine_rule_userspace_time_seconds_total{security_rule_name="Telemetry hot"}`, func(v float64) bool { return v > 0 })
 	waitQuery(t, prom, `peregrine_rule_userspace_timed_total{security_rule_name="Telemetry hot"}`, func(v float64) bool { return v >= hot/16/2 })
+	waitQuery(t, prom, `peregrine_rule_userspace_duration_seconds_count{security_rule_name="Telemetry hot"}`, func(v float64) bool { return v >= hot/16/2 })
+	waitQuery(t, prom, `peregrine_rule_userspace_duration_seconds_bucket{security_rule_name="Telemetry hot",le="+Inf"}`, func(v float64) bool { return v >= hot/16/2 })
 	// Falco's names, for the dashboards made for Falco.
 	f := waitQuery(t, prom, `falcosecurity_falco_rules_matches_total{rule_name="Telemetry hot"}`, func(v float64) bool { return v >= hot })
 	if f.Labels["priority"] != "Warning" || f.Labels["source"] != "syscall" || f.Labels["tags"] != "telemetry_test" {
@@ -193,8 +195,14 @@ func TestTelemetryEndToEnd(t *testing.T) {
 	waitQuery(t, prom, `peregrine_process_memory_rss_bytes`, func(v float64) bool { return v > 1<<20 })
 	waitQuery(t, prom, `sum(peregrine_process_cpu_time_seconds_total)`, func(v float64) bool { return v > 0 })
 
-	// Traces: the compile with its passes, and sampled events with a span
-	// per rule evaluated.
+	// A reload compiles again: a second compile span.
+	if err := a.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	a.logs.waitFor(t, "the reload", nil, "reloaded")
+
+	// Traces: the compiles with their passes, and sampled events with a
+	// span per rule evaluated.
 	var compile [][]peertest.Span
 	var events [][]peertest.Span
 	deadline := time.Now().Add(45 * time.Second)
@@ -208,13 +216,13 @@ func TestTelemetryEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(compile) > 0 && len(events) >= 5 {
+		if len(compile) >= 2 && len(events) >= 5 {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if len(compile) == 0 {
-		t.Fatal("jaeger has no peregrine.rules.compile span")
+	if len(compile) < 2 {
+		t.Fatalf("jaeger has %d peregrine.rules.compile traces, want 2 (the start and the reload)", len(compile))
 	}
 	passes := map[string]bool{}
 	for _, sp := range compile[0] {
