@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/peregrine-sec/peregrine/bpf"
+	"github.com/peregrine-sec/peregrine/internal/machinelock"
 	"github.com/peregrine-sec/peregrine/internal/peertest"
 	"github.com/peregrine-sec/peregrine/telemetry"
 )
@@ -152,6 +153,9 @@ func waitQuery(t *testing.T, p *peertest.Prometheus, q string, ok func(float64) 
 // an alert by the trace id the alert carries.
 func TestTelemetryEndToEnd(t *testing.T) {
 	requireRoot(t)
+	// It counts every event of its load: not beside a test loading the
+	// whole machine.
+	machinelock.Hold(t)
 	jaeger := peertest.StartJaeger(t)
 	dir := t.TempDir()
 	rules := telemetryRules(t, dir)
@@ -319,6 +323,9 @@ func TestTelemetryEndToEnd(t *testing.T) {
 // that could not be exported are counted as dropped.
 func TestTelemetryUnreachableCollector(t *testing.T) {
 	requireRoot(t)
+	// It counts every event of its load: not beside a test loading the
+	// whole machine.
+	machinelock.Hold(t)
 	dir := t.TempDir()
 	rules := telemetryRules(t, dir)
 	dead := peertest.FreePort(t)
@@ -377,6 +384,9 @@ func TestTelemetryBadEnvironment(t *testing.T) {
 // run_time_ns and run_cnt, over an interval holding top's).
 func TestTopRanksHotRule(t *testing.T) {
 	requireRoot(t)
+	// It counts every event of its load: not beside a test loading the
+	// whole machine.
+	machinelock.Hold(t)
 	dir := t.TempDir()
 	rules := telemetryRules(t, dir)
 	a := startAgent(t, "-r", rules, "--trace-sample-ratio", "0")
