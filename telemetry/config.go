@@ -82,6 +82,11 @@ type Config struct {
 	QueueSize int
 	// ExportTimeout bounds one export (default 5s).
 	ExportTimeout time.Duration
+
+	// envTraces and envMetrics say that OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	// or _METRICS_ENDPOINT is set: without Endpoint, the exporters then
+	// read it (and the other signal-specific variables) themselves.
+	envTraces, envMetrics bool
 }
 
 // Enabled reports whether the configuration exports anything.
@@ -98,7 +103,10 @@ func exporting(e string) bool { return e != "" && e != ExporterNone }
 // OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_TRACES_SAMPLER,
 // OTEL_TRACES_SAMPLER_ARG, OTEL_BSP_MAX_QUEUE_SIZE,
 // OTEL_METRIC_EXPORT_INTERVAL. An endpoint alone turns on OTLP export of
-// traces and metrics. It returns an error naming the variable whose value
+// traces and metrics; OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+// _METRICS_ENDPOINT that of its signal, and the exporter reads it (with
+// the SDK's other OTEL_EXPORTER_OTLP_* variables, such as _HEADERS) itself
+// when no endpoint is configured. It returns an error naming the variable whose value
 // is invalid, and Validate's errors.
 func FromEnv(c Config, getenv func(string) string) (Config, error) {
 	env := func(k string) string { return strings.TrimSpace(getenv(k)) }
@@ -161,13 +169,13 @@ func FromEnv(c Config, getenv func(string) string) (Config, error) {
 		}
 		c.MetricInterval = time.Duration(ms) * time.Millisecond
 	}
-	if c.Endpoint != "" {
-		if c.TracesExporter == "" {
-			c.TracesExporter = ExporterOTLP
-		}
-		if c.MetricsExporter == "" {
-			c.MetricsExporter = ExporterOTLP
-		}
+	c.envTraces = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	c.envMetrics = env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") != ""
+	if c.TracesExporter == "" && (c.Endpoint != "" || c.envTraces) {
+		c.TracesExporter = ExporterOTLP
+	}
+	if c.MetricsExporter == "" && (c.Endpoint != "" || c.envMetrics) {
+		c.MetricsExporter = ExporterOTLP
 	}
 	return c, c.Validate()
 }

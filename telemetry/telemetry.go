@@ -172,18 +172,25 @@ func (t *Telemetry) spanExporter(ctx context.Context, stdout io.Writer) (sdktrac
 	if err != nil {
 		return nil, err
 	}
+	// Without an endpoint, a signal-specific variable is the exporter's
+	// to read; else the local collector's default port, in the clear.
+	fromEnv := t.cfg.Endpoint == "" && t.cfg.envTraces
 	if t.cfg.Protocol == ProtocolHTTP {
-		opts := []otlptracehttp.Option{otlptracehttp.WithEndpoint(hostport), otlptracehttp.WithURLPath(t.cfg.urlPath() + "/v1/traces"),
-			otlptracehttp.WithTimeout(t.cfg.ExportTimeout), otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false})}
-		if !secure {
-			opts = append(opts, otlptracehttp.WithInsecure())
+		opts := []otlptracehttp.Option{otlptracehttp.WithTimeout(t.cfg.ExportTimeout), otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false})}
+		if !fromEnv {
+			opts = append(opts, otlptracehttp.WithEndpoint(hostport), otlptracehttp.WithURLPath(t.cfg.urlPath()+"/v1/traces"))
+			if !secure {
+				opts = append(opts, otlptracehttp.WithInsecure())
+			}
 		}
 		return otlptracehttp.New(ctx, opts...)
 	}
-	opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(hostport), otlptracegrpc.WithTimeout(t.cfg.ExportTimeout),
-		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false})}
-	if !secure {
-		opts = append(opts, otlptracegrpc.WithInsecure())
+	opts := []otlptracegrpc.Option{otlptracegrpc.WithTimeout(t.cfg.ExportTimeout), otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false})}
+	if !fromEnv {
+		opts = append(opts, otlptracegrpc.WithEndpoint(hostport))
+		if !secure {
+			opts = append(opts, otlptracegrpc.WithInsecure())
+		}
 	}
 	return otlptracegrpc.New(ctx, opts...)
 }
@@ -199,18 +206,23 @@ func (t *Telemetry) metricExporter(ctx context.Context, stdout io.Writer) (sdkme
 	if err != nil {
 		return nil, err
 	}
+	fromEnv := t.cfg.Endpoint == "" && t.cfg.envMetrics
 	if t.cfg.Protocol == ProtocolHTTP {
-		opts := []otlpmetrichttp.Option{otlpmetrichttp.WithEndpoint(hostport), otlpmetrichttp.WithURLPath(t.cfg.urlPath() + "/v1/metrics"),
-			otlpmetrichttp.WithTimeout(t.cfg.ExportTimeout), otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false})}
-		if !secure {
-			opts = append(opts, otlpmetrichttp.WithInsecure())
+		opts := []otlpmetrichttp.Option{otlpmetrichttp.WithTimeout(t.cfg.ExportTimeout), otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false})}
+		if !fromEnv {
+			opts = append(opts, otlpmetrichttp.WithEndpoint(hostport), otlpmetrichttp.WithURLPath(t.cfg.urlPath()+"/v1/metrics"))
+			if !secure {
+				opts = append(opts, otlpmetrichttp.WithInsecure())
+			}
 		}
 		return otlpmetrichttp.New(ctx, opts...)
 	}
-	opts := []otlpmetricgrpc.Option{otlpmetricgrpc.WithEndpoint(hostport), otlpmetricgrpc.WithTimeout(t.cfg.ExportTimeout),
-		otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false})}
-	if !secure {
-		opts = append(opts, otlpmetricgrpc.WithInsecure())
+	opts := []otlpmetricgrpc.Option{otlpmetricgrpc.WithTimeout(t.cfg.ExportTimeout), otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false})}
+	if !fromEnv {
+		opts = append(opts, otlpmetricgrpc.WithEndpoint(hostport))
+		if !secure {
+			opts = append(opts, otlpmetricgrpc.WithInsecure())
+		}
 	}
 	return otlpmetricgrpc.New(ctx, opts...)
 }

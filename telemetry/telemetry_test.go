@@ -41,6 +41,11 @@ func TestFromEnv(t *testing.T) {
 		t.Errorf("sampler %q %v, queue %d, interval %v", c.Sampler, c.SamplerArg, c.QueueSize, c.MetricInterval)
 	}
 
+	tr, err := FromEnv(Config{}, envOf(map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://traces.example:443/v1/traces"}))
+	if err != nil || tr.TracesExporter != ExporterOTLP || exporting(tr.MetricsExporter) || !tr.envTraces {
+		t.Errorf("a traces endpoint alone: %+v, %v", tr, err)
+	}
+
 	off, err := FromEnv(Config{}, envOf(nil))
 	if err != nil || off.Enabled() {
 		t.Errorf("no configuration: enabled %v, %v", off.Enabled(), err)
