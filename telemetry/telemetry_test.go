@@ -1,10 +1,17 @@
 package telemetry
 
 import (
+	"context"
+	"io"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/policy"
+	"github.com/peregrine-sec/peregrine/rules"
+	"github.com/peregrine-sec/peregrine/runtime"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -132,5 +139,86 @@ peregrine_process_cpu_time_seconds_total{cpu_mode="user"} 2.3
 	top.Sort("kernel")
 	if top.Rules[0].Rule != r.Rule {
 		t.Errorf("sorted by kernel: %s first", top.Rules[0].Rule)
+	}
+}
+
+// TestCollectWhileEvaluating scrapes the Prometheus endpoint while a
+// pipeline evaluates (run it with -race), then checks that the scrape
+// after the last event counts every match under both names.
+func TestCollectWhileEvaluating(t *testing.T) {
+	name, src := rules.Default()
+	ld := falcocompat.NewLoader()
+	ld.AddFile(name, src)
+	res := ld.Compile()
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	pipe, err := runtime.NewPipeline(res.Ruleset, runtime.MatchFirst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tel, err := Setup(context.Background(), Config{MetricsListen: "127.0.0.1:0", TracesExporter: ExporterConsole, EventSampleRatio: 0.1}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	stats := runtime.NewStats(4)
+	m, err := tel.RegisterMetrics(Sources{Stats: stats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetOutputStats(func() []OutputStat { return []OutputStat{{Name: "stdout", Queued: 2, Dropped: 3}} })
+	pipe.Observe(stats, tel.EventTracer(), TraceEvery(0.1))
+	ev := policy.NewEvent()
+	line := `{"evt.type":"openat","proc.name":"cat","fd.name":"/etc/shadow","fd.typechar":"f","fd.num":3,"evt.arg.flags":"O_RDONLY","evt.rawres":3,"proc.aname":["cat","bash","sshd"],"user.uid":0}`
+	if err := policy.DecodeEventInto(ev, []byte(line), 1); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	done := make(chan int)
+	go func() {
+		alerts := 0
+		for i := 0; i < n; i++ {
+			alerts += len(pipe.Evaluate(&runtime.Input{Event: ev}, nil))
+		}
+		done <- alerts
+	}()
+	var alerts int
+	for scraping := true; scraping; {
+		select {
+		case alerts = <-done:
+			scraping = false
+		default:
+		}
+		m.AddSuppressed("Credential file read by untrusted program", 1)
+		if _, err := Scrape(context.Background(), tel.MetricsAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if alerts != n {
+		t.Fatalf("%d alerts of %d events", alerts, n)
+	}
+	series, err := Scrape(context.Background(), tel.MetricsAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, s := range series {
+		if s.Labels["security_rule_name"] == "Credential file read by untrusted program" || s.Labels["rule_name"] == "Credential file read by untrusted program" || s.Labels["peregrine_output"] == "stdout" {
+			got[s.Name] = s.Value
+		}
+		if s.Name == "falcosecurity_falco_outputs_queue_num_drops_total" {
+			got[s.Name] = s.Value
+		}
+	}
+	for k, want := range map[string]float64{"peregrine_rule_matches_total": n, "falcosecurity_falco_rules_matches_total": n,
+		"peregrine_rule_evaluations_total": n, "peregrine_output_dropped_total": 3, "peregrine_output_queued": 2,
+		"falcosecurity_falco_outputs_queue_num_drops_total": 3} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %v", k, got[k], want)
+		}
+	}
+	if got["peregrine_rule_alerts_suppressed_total"] < 1 {
+		t.Errorf("suppressed alerts %v", got["peregrine_rule_alerts_suppressed_total"])
 	}
 }
