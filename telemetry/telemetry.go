@@ -134,6 +134,10 @@ func (t *Telemetry) Tracer() trace.Tracer { return t.tracer }
 // metrics are off).
 func (t *Telemetry) Meter() metric.Meter { return t.meter }
 
+// Metering reports whether metrics are exported (OTLP, stdout or the
+// Prometheus endpoint).
+func (t *Telemetry) Metering() bool { return t.meterP != nil }
+
 // Tracing reports whether spans are exported.
 func (t *Telemetry) Tracing() bool { return t.tp != nil }
 

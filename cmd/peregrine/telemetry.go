@@ -135,7 +135,11 @@ func (rt *runTelemetry) attach(live *runtime.Live, stderr io.Writer) error {
 	if rt.t.Tracing() {
 		tracer = rt.t.EventTracer()
 	}
-	live.Observe(rt.stats, tracer, telemetry.TraceEvery(rt.t.Config().EventSampleRatio))
+	stats := rt.stats
+	if !rt.t.Metering() {
+		stats = nil // nothing reads the counters: the pipeline keeps none
+	}
+	live.Observe(stats, tracer, telemetry.TraceEvery(rt.t.Config().EventSampleRatio))
 	return nil
 }
 
