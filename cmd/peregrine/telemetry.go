@@ -33,6 +33,8 @@ func addTelemetryFlags(cmd *cobra.Command) {
 	f.Float64("trace-sample-ratio", telemetry.DefaultEventSampleRatio, "share of evaluated events traced, with a span per rule evaluated (0: none)")
 	f.Uint64("rule-timing-every", runtime.DefaultTimingEvery, "time each rule of one event in this many (per-rule userspace time is estimated from them)")
 	f.Duration("metrics-interval", 0, "OTLP and console metric export interval (over OTEL_METRIC_EXPORT_INTERVAL; default 10s)")
+	f.String("metrics-snapshot-file", "", "append a snapshot of the counters to this file every --metrics-snapshot-interval, one JSON line in the shape of Falco's metrics snapshot")
+	f.Duration("metrics-snapshot-interval", 15*time.Minute, "time between snapshots (with --metrics-snapshot-file)")
 }
 
 // runTelemetry is a run's telemetry: nil methods do nothing when it is
@@ -44,6 +46,12 @@ type runTelemetry struct {
 	start   context.Context
 	span    trace.Span
 	bpfStat io.Closer
+	// Snapshots (--metrics-snapshot-file): the file, the interval, and
+	// the loop's end.
+	snapFile     *os.File
+	snapInterval time.Duration
+	snapStop     context.CancelFunc
+	snapDone     chan struct{}
 }
 
 // startTelemetry reads the telemetry configuration (flags, config file,
@@ -64,14 +72,29 @@ func startTelemetry(ctx context.Context, v *viper.Viper, stdout, stderr io.Write
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
-	if !cfg.Enabled() {
+	snapPath := v.GetString("metrics-snapshot-file")
+	if !cfg.Enabled() && snapPath == "" {
 		return nil, nil
+	}
+	rt := &runTelemetry{stats: runtime.NewStats(cfg.RuleTimingEvery), snapInterval: v.GetDuration("metrics-snapshot-interval")}
+	if snapPath != "" {
+		if rt.snapInterval <= 0 {
+			return nil, fmt.Errorf("--metrics-snapshot-interval %v: want a positive duration", rt.snapInterval)
+		}
+		f, err := os.OpenFile(snapPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("metrics snapshots: %w", err)
+		}
+		rt.snapFile = f
 	}
 	t, err := telemetry.Setup(ctx, cfg, stdout)
 	if err != nil {
+		if rt.snapFile != nil {
+			rt.snapFile.Close()
+		}
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
-	rt := &runTelemetry{t: t, stats: runtime.NewStats(cfg.RuleTimingEvery)}
+	rt.t = t
 	rt.start, rt.span = t.Tracer().Start(ctx, "peregrine.start")
 	if addr := t.MetricsAddr(); addr != "" {
 		fmt.Fprintf(stderr, "peregrine: metrics on http://%s/metrics\n", addr)
@@ -136,8 +159,18 @@ func (rt *runTelemetry) attach(live *runtime.Live, stderr io.Writer) error {
 		tracer = rt.t.EventTracer()
 	}
 	stats := rt.stats
-	if !rt.t.Metering() {
+	if !rt.t.Metering() && rt.snapFile == nil {
 		stats = nil // nothing reads the counters: the pipeline keeps none
+	}
+	if rt.snapFile != nil {
+		ctx, stop := context.WithCancel(context.Background())
+		rt.snapStop, rt.snapDone = stop, make(chan struct{})
+		go func() {
+			defer close(rt.snapDone)
+			if err := rt.metrics.WriteSnapshots(ctx, rt.snapFile, rt.snapInterval, version); err != nil {
+				fmt.Fprintln(stderr, "peregrine: metrics snapshots:", err)
+			}
+		}()
 	}
 	live.Observe(stats, tracer, telemetry.TraceEvery(rt.t.Config().EventSampleRatio))
 	return nil
@@ -158,6 +191,15 @@ func (rt *runTelemetry) Metrics() *telemetry.Metrics {
 func (rt *runTelemetry) close(stderr io.Writer) {
 	if rt == nil {
 		return
+	}
+	if rt.snapStop != nil {
+		rt.snapStop() // the last snapshot, then the loop ends
+		<-rt.snapDone
+	}
+	if rt.snapFile != nil {
+		if err := rt.snapFile.Close(); err != nil {
+			fmt.Fprintln(stderr, "peregrine: metrics snapshots:", err)
+		}
 	}
 	if rt.metrics != nil {
 		_ = rt.metrics.Unregister()

@@ -459,3 +459,47 @@ func TestTopRanksHotRule(t *testing.T) {
 		t.Errorf("top says %.1f kernel ns/event, the kernel's statistics %.1f: off by more than 20%%", top.KernelNsPerEvent, kernel)
 	}
 }
+
+// TestMetricsSnapshots runs the agent with periodic snapshots to a file:
+// each line is Falco's snapshot shape, with the rule's matches under
+// Falco's key and Peregrine's figures beside them.
+func TestMetricsSnapshots(t *testing.T) {
+	requireRoot(t)
+	machinelock.Hold(t)
+	dir := t.TempDir()
+	rules := telemetryRules(t, dir)
+	snaps := filepath.Join(dir, "snapshots.jsonl")
+	startAgent(t, "-r", rules, "--metrics-snapshot-file", snaps, "--metrics-snapshot-interval", "300ms")
+	const hot = 500
+	opens(t, dir, "hot", hot)
+	deadline := time.Now().Add(20 * time.Second)
+	var last telemetry.SnapshotLine
+	for {
+		b, _ := os.ReadFile(snaps)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) > 0 && lines[len(lines)-1] != "" {
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+				t.Fatalf("snapshot %q: %v", lines[len(lines)-1], err)
+			}
+			if n, _ := last.OutputFields["falco.rules.Telemetry hot"].(float64); n >= hot {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot counts %d matches of the hot rule; last %+v", hot, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if last.Rule != telemetry.SnapshotRule || last.Source != "internal" || last.Priority != "Informational" {
+		t.Errorf("snapshot %+v", last)
+	}
+	for _, k := range []string{"scap.n_evts", "scap.n_drops", "falco.outputs_queue_num_drops", "falco.memory_rss_bytes",
+		"peregrine.rules.Telemetry hot.evaluations", "peregrine.rules.Telemetry hot.userspace_ns"} {
+		if _, ok := last.OutputFields[k]; !ok {
+			t.Errorf("snapshot has no %s: %v", k, last.OutputFields)
+		}
+	}
+	if n, _ := last.OutputFields["scap.n_evts"].(float64); n < hot {
+		t.Errorf("scap.n_evts %v, want at least %d", n, hot)
+	}
+}
