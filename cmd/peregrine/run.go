@@ -4,12 +4,12 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +23,7 @@ import (
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/policy/rego"
 	"github.com/peregrine-sec/peregrine/runtime"
+	"github.com/peregrine-sec/peregrine/runtime/noise"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -86,17 +87,21 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			running := &runningRules{live: live, rules: loader.NewRunning(res)}
-			go reloadOnHangup(ctx, hup, v, running, stderr)
+			settings, _ := ruleSettings(v) // loadRules read them without error
+			running := &runningRules{live: live, rules: loader.NewRunning(res).WithSettings(settings)}
+			rl := &reloader{cmd: cmd, running: running, stderr: stderr}
+			go rl.run(ctx, hup, v)
 			if url := v.GetString("bundle-url"); url != "" {
 				go pollBundle(ctx, v, url, running, stderr)
 			}
-			printAlert := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
+			printAlert := alertPrinter(cmd.OutOrStdout(), alertFormat(v))
 			var tally alertTally
-			emit := func(a runtime.Alert) error {
+			stage := noise.New(func(a runtime.Alert) error {
 				tally.add(a.Rule)
 				return printAlert(a)
-			}
+			})
+			emit := stage.Alert
+			go tickNoise(ctx, stage, stderr)
 			// "stopping" as the signal comes, or once Run returns for it.
 			var stopping sync.Once
 			sayStopping := func() { stopping.Do(func() { fmt.Fprintln(stderr, "peregrine: stopping") }) }
@@ -110,12 +115,18 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			}()
 			runErr := live.Run(ctx, emit, func(err error) { fmt.Fprintln(stderr, "peregrine:", err) })
 			close(ran)
+			if err := stage.Close(); err != nil {
+				fmt.Fprintln(stderr, "peregrine:", err)
+			}
 			if ctx.Err() != nil {
 				sayStopping()
 			}
 			metrics, merr := live.Metrics()
 			if merr == nil {
-				printRunSummary(stderr, metrics, &tally)
+				printRunSummary(stderr, metrics, &tally, stage.Counts())
+				if ok, refused := rl.applied.Load(), rl.refused.Load(); ok+refused > 0 {
+					fmt.Fprintf(stderr, "peregrine: reloads %d applied, %d refused\n", ok, refused)
+				}
 			}
 			if err := live.Close(); err != nil {
 				fmt.Fprintln(stderr, "peregrine: closing the capture:", err)
@@ -196,10 +207,10 @@ type runningRules struct {
 
 // setBase runs base in place of the -r rules. On error the running rules
 // stay.
-func (r *runningRules) setBase(base *loader.Result) ([]string, error) {
+func (r *runningRules) setBase(base *loader.Result, settings loader.Settings) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	next, err := r.rules.WithBase(base)
+	next, err := r.rules.WithSettings(settings).WithBase(base)
 	if err != nil {
 		return nil, err
 	}
@@ -238,36 +249,6 @@ func (r *runningRules) apply(next loader.Running) ([]string, error) {
 	return append(bundleWarnings(next), warnings...), err
 }
 
-// reloadOnHangup reloads the rules on each SIGHUP hup delivers; a ruleset that does not load
-// or compile is reported and the running one kept.
-func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, v *viper.Viper, running *runningRules, stderr io.Writer) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-		}
-		res, err := loadRules(v, stderr, true)
-		if err != nil {
-			var ee exitError
-			if errors.As(err, &ee) {
-				err = fmt.Errorf("the rules have errors (above)")
-			}
-			fmt.Fprintln(stderr, "peregrine: reload failed, the running rules stay:", err)
-			continue
-		}
-		warnings, err := running.setBase(res)
-		for _, w := range warnings {
-			fmt.Fprintln(stderr, "peregrine: reload:", w)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "peregrine: reload failed, the running rules stay:", err)
-			continue
-		}
-		fmt.Fprintf(stderr, "peregrine: reloaded %d rules\n", len(res.Ruleset.Enabled()))
-	}
-}
-
 // pollBundle polls an OPA bundle service and runs each new bundle's rules
 // after the base rules; failures are reported and the last good rules stay.
 func pollBundle(ctx context.Context, v *viper.Viper, url string, running *runningRules, stderr io.Writer) {
@@ -294,14 +275,10 @@ func pollBundle(ctx context.Context, v *viper.Viper, url string, running *runnin
 }
 
 // alertPrinter returns an emit function printing Falco's text or JSON line.
-func alertPrinter(out io.Writer, asJSON bool) func(runtime.Alert) error {
+func alertPrinter(out io.Writer, f falcocompat.Format) func(runtime.Alert) error {
 	host, _ := os.Hostname()
 	return func(a runtime.Alert) error {
-		if !asJSON {
-			_, err := fmt.Fprintln(out, falcocompat.TextLine(a.Time, a.Rule.Priority, a.Output))
-			return err
-		}
-		line, err := falcocompat.NewAlertJSON(host, a.Rule, a.Event, a.Time, a.Output).Marshal()
+		line, err := f.Line(host, a.Rule, a.Event, a.Time, a.Output, a.Suppressed, a.Repeats)
 		if err != nil {
 			return err
 		}
@@ -310,8 +287,25 @@ func alertPrinter(out io.Writer, asJSON bool) func(runtime.Alert) error {
 	}
 }
 
+// tickNoise sends the noise stage's dedup alerts as their windows end.
+func tickNoise(ctx context.Context, stage *noise.Stage, stderr io.Writer) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := stage.Tick(now); err != nil {
+				fmt.Fprintln(stderr, "peregrine:", err)
+			}
+		}
+	}
+}
+
 // alertTally counts a run's alerts by rule and by priority, for the
-// summary printed on exit. Only the goroutine that emits alerts adds.
+// summary printed on exit. Only the noise stage's emit adds (one at a
+// time).
 type alertTally struct {
 	byRule     map[string]uint64
 	byPriority map[policy.Priority]uint64
@@ -330,7 +324,7 @@ func (t *alertTally) add(r *policy.Rule) {
 // printRunSummary writes what a run saw and raised, as Falco prints its
 // statistics on exit: the kernel's counts, the events evaluated, the
 // alerts by priority (most severe first) and by rule (most first).
-func printRunSummary(w io.Writer, m runtime.Metrics, t *alertTally) {
+func printRunSummary(w io.Writer, m runtime.Metrics, t *alertTally, held map[string]noise.Counts) {
 	k := m.Kernel
 	fmt.Fprintf(w, "peregrine: syscalls seen %d (32-bit %d), filtered in the kernel %d, sent to userspace %d, lost %d, unrecorded %d; events evaluated %d\n",
 		k.SyscallsSeen, k.SyscallsSeenIA32, k.EventsFiltered, k.EventsSent, k.EventsLost, k.EventsUnsaved, m.Userspace.EventsEvaluated)
@@ -355,6 +349,18 @@ func printRunSummary(w io.Writer, m runtime.Metrics, t *alertTally) {
 	})
 	for _, r := range rules {
 		fmt.Fprintf(w, "  %s: %d\n", r, t.byRule[r])
+	}
+	names := make([]string, 0, len(held))
+	for r, c := range held {
+		if c.Suppressed()+c.Untracked > 0 {
+			names = append(names, r)
+		}
+	}
+	sort.Strings(names)
+	for _, r := range names {
+		c := held[r]
+		fmt.Fprintf(w, "peregrine: %s: %d alerts suppressed (throttle %d, skip_events %d, dedup %d), %d untracked\n",
+			r, c.Suppressed(), c.Throttled, c.Skipped, c.Deduped, c.Untracked)
 	}
 }
 
