@@ -62,7 +62,7 @@ var configKeys = []configKey{
 	{name: "program_output"},
 	{name: "http_output"},
 	{name: "metrics"},
-	{name: "base_syscalls"},
+	{name: "base_syscalls", ignored: true, why: "the process lifecycle comes from scheduler tracepoints, and each syscall the rules need is captured"},
 	{name: "log_level"},
 	{name: "log_stderr"},
 	{name: "log_syslog"},
@@ -80,6 +80,7 @@ var configKeys = []configKey{
 	{name: "syscall_event_drops", ignored: true, why: "losses are counted and reported on exit"},
 	{name: "falco_libs", ignored: true, why: "no libs"},
 	{name: "container_engines", ignored: true},
+	{name: "buffer_format_base64", ignored: true, why: "buffers are written as text"},
 }
 
 func lookupConfigKey(name string) *configKey {

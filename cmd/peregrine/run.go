@@ -71,12 +71,15 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
+			stderr, err := newLogWriter(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
 			live, err := runtime.StartLive(opts)
 			if err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "peregrine run:", err)
 				return exitError{1}
 			}
-			stderr := cmd.ErrOrStderr()
 			fmt.Fprintf(stderr, "peregrine: %d rules, capturing %d syscalls (%s) through %s\n",
 				len(res.Ruleset.Enabled()), len(live.Syscalls()), strings.Join(live.Syscalls(), ","), live.Mode())
 			if raw := live.RawSyscalls(); len(raw) > 0 {
