@@ -41,7 +41,7 @@ func (rl *reloader) run(ctx context.Context, hup <-chan os.Signal, v *viper.Vipe
 		if w, err = fsnotify.NewWatcher(); err != nil {
 			fmt.Fprintln(rl.stderr, "peregrine: warning: cannot watch the rules and configuration files (reload with SIGHUP):", err)
 		} else {
-			defer w.Close()
+			defer func() { _ = w.Close() }()
 			changes = w.Events
 			rl.watch(w, v)
 		}
