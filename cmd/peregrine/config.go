@@ -109,7 +109,7 @@ func flagKey(name string) string {
 // no effect are named in one warning.
 func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 	v.SetEnvPrefix("PEREGRINE")
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
 	v.AutomaticEnv()
 	var err error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {

@@ -234,3 +234,47 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigWatch: a change to the configuration file is picked up as a
+// change to the rules is: a selection added to it disables its rule.
+func TestConfigWatch(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, nil, 0o644)
+	rules := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rules, []byte(openRule("Kept rule", target, "")+openRule("Dropped rule", target, "")), 0o644)
+	cfg := filepath.Join(dir, "peregrine.yaml")
+	write := func(text string) {
+		os.WriteFile(cfg+".tmp", []byte(text), 0o644)
+		if err := os.Rename(cfg+".tmp", cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("rules_files: [" + rules + "]\nrule_matching: all\njson_output: true\n")
+	cmd, alerts, logs := startCLI(t, os.Args[0], "-c", cfg, "run")
+	defer cmd.Process.Kill()
+	logs.waitFor(t, "the capture", nil, "capturing")
+	poke := func() { openN(t, target, 1) }
+	alerts.waitFor(t, "both rules' alerts", poke, "Dropped rule")
+	write("rules_files: [" + rules + "]\nrule_matching: all\njson_output: true\nrules:\n  - disable: {rule: Dropped*}\n")
+	logs.waitFor(t, "the reload", nil, "reloaded 1 rules")
+	reloaded := time.Now()
+	n := alerts.count("Kept rule")
+	alerts.waitFor(t, "the kept rule's alerts after the reload", func() {
+		poke()
+		if alerts.count("Kept rule") < n+5 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}, "Kept rule")
+	for alerts.count("Kept rule") < n+5 {
+		poke()
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopCLI(t, cmd, cmd.Process.Signal, logs)
+	for _, a := range byRule(parseAlerts(t, alerts.text()), "Dropped rule") {
+		if a.Time.After(reloaded) {
+			t.Errorf("the disabled rule alerted at %v, after the reload at %v", a.Time, reloaded)
+		}
+	}
+}

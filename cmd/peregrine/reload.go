@@ -29,22 +29,36 @@ type reloader struct {
 	cmd     *cobra.Command
 	running *runningRules
 	stderr  io.Writer
+	// watched are the files and rules directories whose changes reload;
+	// other files in the directories watched are not.
+	watched map[string]bool
 	// applied and refused count the reloads, for the exit summary.
 	applied, refused atomic.Uint64
 }
 
-func (rl *reloader) run(ctx context.Context, hup <-chan os.Signal, v *viper.Viper) {
+// start watches the files (with watch_config_files) before it returns,
+// so that a change made once run is capturing is seen, and reloads on
+// each SIGHUP and change until ctx ends.
+func (rl *reloader) start(ctx context.Context, hup <-chan os.Signal, v *viper.Viper) {
 	var w *fsnotify.Watcher
-	var changes <-chan fsnotify.Event
 	if watchEnabled(v) {
 		var err error
 		if w, err = fsnotify.NewWatcher(); err != nil {
 			fmt.Fprintln(rl.stderr, "peregrine: warning: cannot watch the rules and configuration files (reload with SIGHUP):", err)
+			w = nil
 		} else {
-			defer func() { _ = w.Close() }()
-			changes = w.Events
 			rl.watch(w, v)
 		}
+	}
+	go rl.run(ctx, hup, w)
+}
+
+func (rl *reloader) run(ctx context.Context, hup <-chan os.Signal, w *fsnotify.Watcher) {
+	var changes <-chan fsnotify.Event
+	var watchErrs <-chan error
+	if w != nil {
+		defer func() { _ = w.Close() }()
+		changes, watchErrs = w.Events, w.Errors
 	}
 	var debounce <-chan time.Time
 	for {
@@ -53,9 +67,14 @@ func (rl *reloader) run(ctx context.Context, hup <-chan os.Signal, v *viper.Vipe
 			return
 		case <-hup:
 		case ev := <-changes:
-			if ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) != 0 {
+			if ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) != 0 && rl.concerns(ev.Name) {
 				debounce = time.After(watchDebounce)
 			}
+			continue
+		case err := <-watchErrs:
+			// An overflow lost changes: reload, as for one.
+			fmt.Fprintln(rl.stderr, "peregrine: warning: watching the rules and configuration files:", err)
+			debounce = time.After(watchDebounce)
 			continue
 		case <-debounce:
 			debounce = nil
@@ -74,10 +93,13 @@ func (rl *reloader) watch(w *fsnotify.Watcher, v *viper.Viper) {
 	if f := v.GetString("config-file"); f != "" {
 		paths = append(paths, f)
 	}
+	rl.watched = map[string]bool{}
 	for _, p := range paths {
 		if p == loader.DefaultPath {
 			continue
 		}
+		p = filepath.Clean(p)
+		rl.watched[p] = true
 		dir := p
 		if st, err := os.Stat(p); err != nil || !st.IsDir() {
 			dir = filepath.Dir(p)
@@ -86,6 +108,14 @@ func (rl *reloader) watch(w *fsnotify.Watcher, v *viper.Viper) {
 			fmt.Fprintf(rl.stderr, "peregrine: warning: cannot watch %s (reload with SIGHUP): %v\n", dir, err)
 		}
 	}
+}
+
+// concerns reports whether a change to the file name is a change to the
+// configuration or the rules: the file is one of them, or in a rules
+// directory.
+func (rl *reloader) concerns(name string) bool {
+	name = filepath.Clean(name)
+	return rl.watched[name] || rl.watched[filepath.Dir(name)]
 }
 
 // reload reads the configuration again (file, environment, flags, -o),

@@ -93,7 +93,7 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			settings, _ := ruleSettings(v) // loadRules read them without error
 			running := &runningRules{live: live, rules: loader.NewRunning(res).WithSettings(settings)}
 			rl := &reloader{cmd: cmd, running: running, stderr: stderr}
-			go rl.run(ctx, hup, v)
+			rl.start(ctx, hup, v)
 			if url := v.GetString("bundle-url"); url != "" {
 				go pollBundle(ctx, v, url, running, stderr)
 			}
