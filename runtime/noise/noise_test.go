@@ -178,3 +178,32 @@ func TestParseNoiseErrors(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStage: what an alert costs in the stage, for a rule without
+// noise keys and for one with a keyed throttle holding most back.
+func BenchmarkStage(b *testing.B) {
+	ev := policy.NewEvent()
+	ev.Set("proc.name", "cat")
+	var n policy.Noise
+	if err := policy.ParseNoise("throttle", map[string]any{"rate": 10, "per": "1h", "by": []any{"proc.name"}}, &n); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		rule *policy.Rule
+	}{
+		{"none", &policy.Rule{Name: "r"}},
+		{"throttle", &policy.Rule{Name: "r", Noise: n}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s := noise.New(func(runtime.Alert) error { return nil })
+			a := runtime.Alert{Rule: c.rule, Event: ev, Time: time.Unix(1_700_000_000, 0), Output: "x"}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Alert(a); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
