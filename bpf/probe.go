@@ -128,7 +128,7 @@ func ensureTracefs() error {
 		return nil
 	}
 	if err := unix.Mount("nodev", TracefsDir, "tracefs", 0, ""); err != nil {
-		return fmt.Errorf("mount tracefs on %s: %w", TracefsDir, err)
+		return fmt.Errorf("mount tracefs on %s: %w (mounting it needs CAP_SYS_ADMIN: mount tracefs there before starting, or attach through raw tracepoints)", TracefsDir, err)
 	}
 	return nil
 }
