@@ -355,7 +355,7 @@ func TestSystemdAnalyze(t *testing.T) {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 	// Exposure 0-100 (systemd prints it divided by 10): the unit rates
-	// 2.6, "OK"; a change that loosens its sandbox past 3.0 fails here.
+	// 2.4, "OK"; a change that loosens its sandbox past 3.0 fails here.
 	out, err = exec.Command(analyze, "security", "--offline=yes", "--threshold=30", "--no-pager", copyPath).CombinedOutput()
 	if err != nil {
 		t.Errorf("systemd-analyze security: %v\n%s", err, out)
