@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
@@ -171,6 +172,22 @@ func TestManifests(t *testing.T) {
 	}
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Error("the pod mounts a service account token: the agent never calls the API server")
+	}
+	// Names the API server would refuse.
+	for _, n := range []string{ds.Name, r.configMap.Name, r.serviceAccount.Name, r.namespace.Name} {
+		for _, msg := range validation.IsDNS1123Subdomain(n) {
+			t.Errorf("name %q: %s", n, msg)
+		}
+	}
+	for _, n := range []string{c.Name, r.namespace.Name} {
+		for _, msg := range validation.IsDNS1123Label(n) {
+			t.Errorf("name %q: %s", n, msg)
+		}
+	}
+	for _, v := range pod.Volumes {
+		for _, msg := range validation.IsDNS1123Label(v.Name) {
+			t.Errorf("volume %q: %s", v.Name, msg)
+		}
 	}
 	if !pod.HostPID {
 		t.Error("hostPID is off: the agent would see only its own container's /proc")
