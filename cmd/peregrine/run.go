@@ -19,6 +19,7 @@ import (
 	"github.com/peregrine-sec/peregrine/bpf"
 	"github.com/peregrine-sec/peregrine/compiler"
 	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/internal/privileges"
 	"github.com/peregrine-sec/peregrine/loader"
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/policy/rego"
@@ -36,16 +37,21 @@ func newRunCmd(v *viper.Viper) *cobra.Command {
 attaches Peregrine's eBPF capture program for the syscalls the rules need,
 and prints an alert for every event a rule matches, until SIGINT or SIGTERM.
 SIGHUP reloads the rules; a rules file that does not load is reported and
-the running rules stay. It needs root (CAP_BPF, CAP_PERFMON and
-CAP_SYS_ADMIN) and a kernel with BTF.`,
+the running rules stay. It needs root, or CAP_BPF and CAP_PERFMON (and
+CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the details of processes
+started before it), and a kernel with BTF.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if v.GetBool("list") || v.GetBool("dry-run") {
 				return runWithoutCapture(v, cmd)
 			}
-			if err := checkPrivileges(); err != nil {
+			privWarnings, err := checkPrivileges()
+			if err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "peregrine run:", err)
 				return exitError{1}
+			}
+			for _, w := range privWarnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "peregrine: warning:", w)
 			}
 			res, err := loadRules(v, cmd.ErrOrStderr(), true)
 			if err != nil {
@@ -386,41 +392,26 @@ func writeMetrics(path string, m runtime.Metrics) error {
 	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
-// Capability bits from include/uapi/linux/capability.h.
-const (
-	capSysAdmin = 21
-	capPerfmon  = 38
-	capBPF      = 39
-)
-
-// checkPrivileges says exactly what is missing to load eBPF programs.
-func checkPrivileges() error {
+// checkPrivileges says exactly what is missing to load and attach the
+// capture: an error for the capabilities without which it cannot start,
+// and a warning for each one whose absence leaves fields of the processes
+// started before the agent empty (internal/privileges says why each is
+// needed).
+func checkPrivileges() (warnings []string, err error) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		return fmt.Errorf("the kernel exposes no BTF at /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF): %w", err)
+		return nil, fmt.Errorf("the kernel exposes no BTF at /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF): %w", err)
 	}
-	data, err := os.ReadFile("/proc/self/status")
+	eff, err := privileges.Effective()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var eff uint64
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%x", &eff); err != nil {
-				return fmt.Errorf("reading CapEff in /proc/self/status: %w", err)
-			}
-		}
+	required, optional := privileges.Missing(eff)
+	if len(required) > 0 {
+		return nil, fmt.Errorf("missing capabilities %s: run as root, or with %s (deploy/ has a systemd unit and a Kubernetes DaemonSet that grant exactly these)",
+			strings.Join(privileges.Names(required), ", "), strings.Join(privileges.Names(privileges.Agent), ", "))
 	}
-	var missing []string
-	for _, c := range []struct {
-		bit  uint
-		name string
-	}{{capBPF, "CAP_BPF"}, {capPerfmon, "CAP_PERFMON"}, {capSysAdmin, "CAP_SYS_ADMIN"}} {
-		if eff&(1<<c.bit) == 0 {
-			missing = append(missing, c.name)
-		}
+	for _, c := range optional {
+		warnings = append(warnings, fmt.Sprintf("no %s: cannot %s; those fields are empty in alerts", c.Name, c.Why))
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("missing capabilities %s: run as root", strings.Join(missing, ", "))
-	}
-	return nil
+	return warnings, nil
 }
