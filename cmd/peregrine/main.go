@@ -44,7 +44,7 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringP("config", "c", "", "configuration file (YAML); keys are the long flag names")
-	root.PersistentFlags().StringArrayP("option", "o", nil, "set a configuration key, as key=value (repeatable; over the configuration file); keys are the long flag names, and Falco's json_output")
+	root.PersistentFlags().StringArrayP("option", "o", nil, "set a configuration key, as key=value (repeatable; over the configuration file); keys are the long flag names, Falco's json_output and the outputs' keys (stdout_output.enabled, http_output.url, ...)")
 	root.Flags().BoolP("version", "V", false, "print the version and exit")
 	root.Version = version
 	root.SetVersionTemplate(versionLine() + "\n")
@@ -72,6 +72,9 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 	}
 	overrides, _ := cmd.Flags().GetStringArray("option")
 	for _, o := range overrides {
+		if setOutputKey(cmd, v, o) {
+			continue
+		}
 		if err := applyOption(cmd, o); err != nil {
 			return err
 		}

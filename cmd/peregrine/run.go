@@ -54,6 +54,11 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			if err != nil {
 				return err
 			}
+			outs, err := startOutputs(v, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer outs.close(cmd.ErrOrStderr())
 			opts := runtime.LiveOptions{Ruleset: res.Ruleset, Matching: m,
 				RingBufferSize: v.GetInt("ring-buffer-size"), Mode: bpf.AttachMode(v.GetString("attach-mode")),
 				NoKernelFilter: v.GetBool("no-kernel-filter")}
@@ -91,11 +96,10 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			if url := v.GetString("bundle-url"); url != "" {
 				go pollBundle(ctx, v, url, running, stderr)
 			}
-			printAlert := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
 			var tally alertTally
 			emit := func(a runtime.Alert) error {
 				tally.add(a.Rule)
-				return printAlert(a)
+				return outs.emit(a)
 			}
 			// "stopping" as the signal comes, or once Run returns for it.
 			var stopping sync.Once
@@ -150,7 +154,7 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 	cmd.Flags().Duration("bundle-poll-interval", time.Minute, "time between bundle polls")
 	cmd.Flags().BoolP("list", "L", false, "list the rules run would load, with their descriptions, and exit")
 	cmd.Flags().Bool("dry-run", false, "load and compile the rules, say what would be captured, attach nothing, and exit")
-	cmd.Flags().BoolP("unbuffered", "U", false, "write each alert as it is raised (always: Peregrine does not buffer alerts; accepted as Falco takes it)")
+	cmd.Flags().BoolP("unbuffered", "U", false, "flush each alert as it is written (buffered_outputs off)")
 	return cmd
 }
 
