@@ -310,7 +310,7 @@ func TestHTTPMTLS(t *testing.T) {
 
 // silentPeer accepts connections and never answers (nor reads); it
 // closes them when the test ends.
-func silentPeer(t *testing.T) string {
+func silentPeer(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -73,7 +73,7 @@ func waitStats(t *testing.T, s *Set, name string, what string, ok func(Stats) bo
 	}
 }
 
-func statsOf(t *testing.T, stats []Stats, name string) Stats {
+func statsOf(t testing.TB, stats []Stats, name string) Stats {
 	t.Helper()
 	for _, st := range stats {
 		if st.Name == name {

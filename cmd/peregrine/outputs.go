@@ -114,11 +114,11 @@ func (o *runOutputs) emit(a runtime.Alert) error {
 	return nil
 }
 
-// close drains the outputs for up to outputsDrain and writes a line for
-// each output that lost alerts.
-func (o *runOutputs) close(stderr io.Writer) {
+// close drains the outputs for up to within (run gives outputsDrain)
+// and writes a line for each output that lost alerts.
+func (o *runOutputs) close(stderr io.Writer, within time.Duration) {
 	close(o.done)
-	ctx, cancel := context.WithTimeout(context.Background(), outputsDrain)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	stats, _ := o.set.Close(ctx)
 	for _, st := range stats {

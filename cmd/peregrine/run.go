@@ -58,7 +58,7 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			if err != nil {
 				return err
 			}
-			defer outs.close(cmd.ErrOrStderr())
+			defer outs.close(cmd.ErrOrStderr(), outputsDrain)
 			opts := runtime.LiveOptions{Ruleset: res.Ruleset, Matching: m,
 				RingBufferSize: v.GetInt("ring-buffer-size"), Mode: bpf.AttachMode(v.GetString("attach-mode")),
 				NoKernelFilter: v.GetBool("no-kernel-filter")}
