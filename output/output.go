@@ -69,7 +69,8 @@ type Stats struct {
 	// after Close.
 	Dropped uint64
 	// Failed counts the alerts whose delivery failed (after the retries
-	// of outputs that retry).
+	// of outputs that retry), and those a program exited without
+	// reading that could not be written to its successor.
 	Failed uint64
 	// Undelivered counts the alerts still queued, or being delivered,
 	// when Close's deadline passed.
@@ -99,6 +100,17 @@ type reopener interface{ reopen() }
 
 // restarter is a sink that restarts a process.
 type restarter interface{ restarts() uint64 }
+
+// waker is a sink with work of its own between alerts: the worker calls
+// tick when the channel wake returns (nil: none now) is ready.
+type waker interface {
+	wake() <-chan struct{}
+	tick(ctx context.Context) error
+}
+
+// unreader is a sink that learns, after it counted an alert delivered,
+// that its peer never read it (a program that exited).
+type unreader interface{ unread() uint64 }
 
 // worker runs one output: its queue and its goroutine.
 type worker struct {
@@ -230,6 +242,11 @@ func (s *Set) Stats() []Stats {
 		if r, ok := w.sink.(restarter); ok {
 			st.Restarts = r.restarts()
 		}
+		if u, ok := w.sink.(unreader); ok {
+			n := min(u.unread(), st.Delivered)
+			st.Delivered -= n
+			st.Failed += n
+		}
 		out = append(out, st)
 	}
 	return out
@@ -295,10 +312,19 @@ func (s *Set) Close(ctx context.Context) ([]Stats, error) {
 // until ctx ends.
 func (w *worker) run(ctx context.Context, stop <-chan struct{}) {
 	defer close(w.done)
+	wk, _ := w.sink.(waker)
 	for {
+		var wake <-chan struct{}
+		if wk != nil {
+			wake = wk.wake()
+		}
 		select {
 		case a := <-w.q:
 			w.handle(ctx, a)
+		case <-wake:
+			if err := wk.tick(ctx); err != nil && ctx.Err() == nil {
+				w.report(err)
+			}
 		case <-stop:
 			for {
 				select {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -427,5 +428,113 @@ func TestProgramPerAlert(t *testing.T) {
 	}
 	if st := statsOf(t, stats, "program"); st.Delivered != n-1 || st.Failed != 1 {
 		t.Errorf("stats %+v, want %d delivered and 1 failed (the exit 3)", st, n-1)
+	}
+}
+
+// TestStuckStdout: a stdout nobody reads (a pipe whose reader sleeps)
+// blocks only the stdout output: Send does not wait, the file output
+// gets every alert, and Close returns soon after its deadline, counting
+// stdout's alerts as dropped or undelivered.
+func TestStuckStdout(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	path := filepath.Join(t.TempDir(), "events.txt")
+	cfg := DefaultConfig()
+	cfg.OutputsQueue.Capacity = 500
+	cfg.File = FileConfig{Enabled: true, KeepAlive: true, Filename: path}
+	s := newSet(t, cfg, Options{Stdout: w})
+	const n = 5000 // far more than the pipe's 64 KiB
+	start := time.Now()
+	for i := range n {
+		s.Send(alertN(i))
+		if i%100 == 0 {
+			waitStats(t, s, "file", "the file's queue", func(st Stats) bool { return st.Queued < 200 })
+		}
+	}
+	waitStats(t, s, "file", "every alert in the file", func(st Stats) bool { return st.Delivered == n })
+	t.Logf("sent %d in %v", n, time.Since(start))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	stats, err := s.Close(ctx)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("Close took %v", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "output stdout") {
+		t.Errorf("Close: %v", err)
+	}
+	if got := readLines(t, path); len(got) != n {
+		t.Errorf("the file has %d lines, want %d", len(got), n)
+	}
+	st := statsOf(t, stats, "stdout")
+	if st.Dropped == 0 || st.Delivered+st.Lost() < n {
+		t.Errorf("stdout stats %+v: want drops, and every alert accounted for", st)
+	}
+}
+
+// TestProgramBackoff: a kept-alive program that exits at once, reading
+// nothing, is restarted with a growing backoff, not in a tight loop, and
+// every alert is counted as failed: none was read.
+func TestProgramBackoff(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Stdout.Enabled = false
+	cfg.Program = ProgramConfig{Enabled: true, KeepAlive: true, Program: "exit 0"}
+	s := newSet(t, cfg, Options{})
+	const n = 30
+	start := time.Now()
+	for i := range n {
+		s.Send(alertN(i))
+		time.Sleep(50 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	stats, _ := s.Close(ctx)
+	took := time.Since(start)
+	st := statsOf(t, stats, "program")
+	// Backoffs of 100, 200, 400, 800 ms...: about log2 of the time in
+	// tenths of a second, and two for the slack.
+	if limit := uint64(math.Log2(float64(took/(100*time.Millisecond)))) + 2; st.Restarts < 3 || st.Restarts > limit {
+		t.Errorf("%d restarts in %v, want 3 to %d", st.Restarts, took, limit)
+	}
+	if st.Delivered != 0 || st.Failed+st.Undelivered != n {
+		t.Errorf("stats %+v: want every alert failed or undelivered (none was read)", st)
+	}
+	t.Logf("%+v in %v", st, took)
+}
+
+// TestProgramResendsUnread: what a kept-alive program left unread in its
+// pipe when it exited goes to the next process: a program that reads one
+// line (sh's read takes it byte by byte) and exits gets every alert, in
+// order, each from a process of its own.
+func TestProgramResendsUnread(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	cfg := DefaultConfig()
+	cfg.Stdout.Enabled = false
+	cfg.Program = ProgramConfig{Enabled: true, KeepAlive: true, Program: fmt.Sprintf(`read -r l; echo "$l pid=$$" >> %s`, out)}
+	s := newSet(t, cfg, Options{})
+	const n = 5
+	for i := range n {
+		s.Send(alertN(i))
+	}
+	lines := waitLines(t, out, n)
+	stats, err := s.Close(context.Background())
+	if err != nil {
+		t.Error(err)
+	}
+	pids := map[string]bool{}
+	for i, l := range lines {
+		before, pid, _ := strings.Cut(l, " pid=")
+		if before != alertN(i).Line {
+			t.Errorf("line %d: %q, want %q", i, l, alertN(i).Line)
+		}
+		pids[pid] = true
+	}
+	st := statsOf(t, stats, "program")
+	if len(lines) != n || len(pids) != n || st.Delivered != n || st.Lost() != 0 || st.Restarts < n-1 {
+		t.Errorf("%d lines from %d processes, stats %+v", len(lines), len(pids), st)
 	}
 }
