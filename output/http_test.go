@@ -219,11 +219,23 @@ func TestHTTPNginx(t *testing.T) {
 		}
 	}
 
+	// echo: the responses on stdout.
+	var out syncBuffer
+	echo := cfg
+	echo.HTTP.Echo = true
+	s := newSet(t, echo, Options{Stdout: &out})
+	s.Send(alertN(0))
+	s.Send(alertN(1))
+	if stats, err := s.Close(context.Background()); err != nil || out.String() != "ok\nok\n" {
+		t.Errorf("echo: stdout %q, %v %+v", out.String(), err, stats)
+	}
+	nginxRequests(t, srv, n+2)
+
 	cfg.JSONOutput = false
 	if st := sendHTTP(t, cfg, 1); st.Delivered != 1 {
 		t.Fatalf("text: stats %+v", st)
 	}
-	reqs = nginxRequests(t, srv, n+1)
+	reqs = nginxRequests(t, srv, n+3)
 	if last := reqs[len(reqs)-1]; last.contentType != "text/plain" || last.body != alertN(0).Line {
 		t.Errorf("text alert: %+v", last)
 	}

@@ -166,6 +166,9 @@ func runWithoutCapture(v *viper.Viper, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	if _, err := outputConfig(v); err != nil {
+		return err
+	}
 	out := cmd.OutOrStdout()
 	if v.GetBool("list") {
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)

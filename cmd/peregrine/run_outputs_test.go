@@ -216,11 +216,15 @@ http_output:
 }
 
 // TestOutputOptionUnknown: -o of a misspelt outputs key is refused, not
-// ignored.
+// ignored, and run --dry-run checks the outputs' configuration.
 func TestOutputOptionUnknown(t *testing.T) {
 	_, stderr, code := run(t, "", "validate", "-o", "http_output.urll=http://x/")
 	if code != 1 || !strings.Contains(stderr, `has no key "http_output.urll"`) {
 		t.Errorf("exit %d: %s", code, stderr)
+	}
+	_, stderr, code = run(t, "", "run", "--dry-run", "-o", "file_output.enabled=true")
+	if code != 1 || !strings.Contains(stderr, "file_output.filename") {
+		t.Errorf("dry run with file_output and no filename: exit %d: %s", code, stderr)
 	}
 }
 
