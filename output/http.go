@@ -145,7 +145,7 @@ func (e errRetry) Unwrap() error { return e.error }
 
 func (h *httpSink) deliver(ctx context.Context, a *Alert) error {
 	body := a.JSON
-	if !h.json {
+	if !h.json || body == nil {
 		body = []byte(a.Line)
 	}
 	wait := h.backoff

@@ -33,7 +33,11 @@ type Alert struct {
 	// write: Falco's text line, or its JSON alert when json_output is on;
 	// without a newline.
 	Line string
-	// JSON is Falco's JSON alert, always.
+	// JSON is Falco's JSON alert. The HTTP output posts it with
+	// json_output (Line when JSON is nil); no output reads it otherwise
+	// (Falco's HTTP output posts the text line then), so a caller may
+	// leave it nil when json_output is off: rendering it costs about as
+	// much as a third of evaluating the event.
 	JSON []byte
 }
 

@@ -99,18 +99,21 @@ func startOutputs(v *viper.Viper, out, stderr io.Writer) (*runOutputs, error) {
 	return o, nil
 }
 
-// emit renders a once (Falco's JSON alert, and its text line unless
-// json_output) and queues it for every output; it never blocks.
+// emit renders a once, as Falco's JSON alert with json_output, else as
+// its text line (no output reads the JSON then, and it costs several
+// times the text), and queues it for every output; it never blocks.
 func (o *runOutputs) emit(a runtime.Alert) error {
-	js, err := falcocompat.NewAlertJSON(o.host, a.Rule, a.Event, a.Time, a.Output).Marshal()
-	if err != nil {
-		return fmt.Errorf("rendering an alert of %q: %w", a.Rule.Name, err)
+	al := &output.Alert{Time: a.Time, Priority: a.Rule.Priority, Rule: a.Rule.Name}
+	if o.asJSON {
+		js, err := falcocompat.NewAlertJSON(o.host, a.Rule, a.Event, a.Time, a.Output).Marshal()
+		if err != nil {
+			return fmt.Errorf("rendering an alert of %q: %w", a.Rule.Name, err)
+		}
+		al.Line, al.JSON = string(js), js
+	} else {
+		al.Line = falcocompat.TextLine(a.Time, a.Rule.Priority, a.Output)
 	}
-	line := string(js)
-	if !o.asJSON {
-		line = falcocompat.TextLine(a.Time, a.Rule.Priority, a.Output)
-	}
-	o.set.Send(&output.Alert{Time: a.Time, Priority: a.Rule.Priority, Rule: a.Rule.Name, Line: line, JSON: js})
+	o.set.Send(al)
 	return nil
 }
 
