@@ -262,12 +262,15 @@ func (s *Set) Stats() []Stats {
 // that lost alerts (dropped, failed or undelivered) or failed to close.
 // Close returns by ctx's deadline even when an output is stuck in a
 // write that cannot be interrupted (a blocked stdout); that output's
-// alerts in flight are counted as undelivered. Close must be called once.
+// alerts in flight are counted as undelivered. A second Close waits as
+// the first does and returns the same counts.
 func (s *Set) Close(ctx context.Context) ([]Stats, error) {
 	s.mu.Lock()
-	s.closed = true
+	if !s.closed {
+		s.closed = true
+		close(s.stop)
+	}
 	s.mu.Unlock()
-	close(s.stop)
 	all := make(chan struct{})
 	go func() {
 		for _, w := range s.workers {
