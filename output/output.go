@@ -138,8 +138,7 @@ type Set struct {
 	closed  bool
 	workers []*worker
 	stop    chan struct{}
-	ctx     context.Context // the workers' deliveries; cancelled at Close's deadline
-	cancel  context.CancelFunc
+	cancel  context.CancelFunc // ends the workers' deliveries, at Close's deadline
 }
 
 // New starts the outputs cfg enables. It returns cfg.Validate's errors,
@@ -166,7 +165,7 @@ func New(cfg Config, opts Options) (*Set, error) {
 	}
 	stdout := &lockedWriter{w: opts.Stdout}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Set{stop: make(chan struct{}), ctx: ctx, cancel: cancel}
+	s := &Set{stop: make(chan struct{}), cancel: cancel}
 	type named struct {
 		name string
 		open func() (sink, error)
