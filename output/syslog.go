@@ -7,7 +7,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // syslogTimeout bounds a connection and a write to the syslog peer.
@@ -109,6 +112,10 @@ func (s *syslogSink) deliver(_ context.Context, a *Alert) error {
 	msg := s.message(a)
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
+		if s.conn != nil && s.network == "tcp" && peerClosed(s.conn) {
+			s.conn.Close()
+			s.conn = nil
+		}
 		if s.conn == nil {
 			if err = s.dial(); err != nil {
 				continue
@@ -123,6 +130,29 @@ func (s *syslogSink) deliver(_ context.Context, a *Alert) error {
 		s.conn = nil
 	}
 	return fmt.Errorf("syslog %s %s: %w", s.network, s.addr, err)
+}
+
+// peerClosed says whether a syslog collector closed c: it never writes
+// to the sender, so anything readable (an end of file, a reset) means it
+// is gone, and a message written now would be lost unseen. It peeks
+// without blocking (a read deadline in the past would not even try).
+func peerClosed(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	err = rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		closed = n == 0 && err == nil || err != nil && err != unix.EAGAIN && err != unix.EINTR
+		return true
+	})
+	return closed || err != nil
 }
 
 func (s *syslogSink) flush() error { return nil }

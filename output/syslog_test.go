@@ -21,7 +21,13 @@ import (
 // imtcp on loopback ports and imuxsock on a socket in its directory,
 // writing what it parsed of each message, one line each, to a file.
 type rsyslogd struct {
-	dir, udp, tcp, sock string
+	t              *testing.T
+	bin, dir       string
+	udp, tcp, sock string
+	cmd            *exec.Cmd
+	done           chan error
+	stderr         bytes.Buffer
+	starts         int
 }
 
 func rsyslogBinary(t *testing.T) string {
@@ -59,12 +65,13 @@ func freeTCP(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// startRsyslogd configures and starts an rsyslogd; it is stopped when
+// the test ends.
 func startRsyslogd(t *testing.T) *rsyslogd {
 	t.Helper()
-	bin := rsyslogBinary(t)
 	dir := t.TempDir()
-	r := &rsyslogd{dir: dir, udp: fmt.Sprintf("127.0.0.1:%d", freeUDP(t)), tcp: fmt.Sprintf("127.0.0.1:%d", freeTCP(t)),
-		sock: filepath.Join(dir, "log.sock")}
+	r := &rsyslogd{t: t, bin: rsyslogBinary(t), dir: dir, udp: fmt.Sprintf("127.0.0.1:%d", freeUDP(t)),
+		tcp: fmt.Sprintf("127.0.0.1:%d", freeTCP(t)), sock: filepath.Join(dir, "log.sock")}
 	_, udpPort, _ := net.SplitHostPort(r.udp)
 	_, tcpPort, _ := net.SplitHostPort(r.tcp)
 	conf := fmt.Sprintf(`global(workDirectory="%[1]s")
@@ -80,44 +87,60 @@ template(name="fields" type="string" string="%%inputname%%|%%protocol-version%%|
 	if err := os.WriteFile(filepath.Join(dir, "rsyslog.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-n", "-f", filepath.Join(dir, "rsyslog.conf"), "-i", filepath.Join(dir, "rsyslogd.pid"))
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+// start starts rsyslogd and waits until every input takes a probe.
+func (r *rsyslogd) start() {
+	t := r.t
+	t.Helper()
+	r.starts++
+	r.cmd = exec.Command(r.bin, "-n", "-f", filepath.Join(r.dir, "rsyslog.conf"), "-i", filepath.Join(r.dir, "rsyslogd.pid"))
+	r.stderr.Reset()
+	r.cmd.Stdout, r.cmd.Stderr = &r.stderr, &r.stderr
+	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	// Ready when every input takes a probe.
+	r.done = make(chan error, 1)
+	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(r.cmd, r.done)
 	deadline := time.Now().Add(15 * time.Second)
 	for _, probe := range []struct{ network, addr, msg string }{
-		{"udp", r.udp, "<14>1 - - probe - - - udp\n"}, {"tcp", r.tcp, "<14>1 - - probe - - - tcp\n"}, {"unixgram", r.sock, "<14>probe: unixgram"},
+		{"udp", r.udp, "<14>1 - - probe - - - udp-%d\n"}, {"tcp", r.tcp, "<14>1 - - probe - - - tcp-%d\n"}, {"unixgram", r.sock, "<14>probe: unixgram-%d"},
 	} {
-		for !strings.Contains(r.text(), "|probe|-|-|"+probe.network) && !strings.Contains(r.text(), "|probe|-|-| "+probe.network) {
+		msg := fmt.Sprintf(probe.msg, r.starts)
+		want := fmt.Sprintf("%s-%d", probe.network, r.starts)
+		for !strings.Contains(r.text(), "|probe|-|-|"+want) && !strings.Contains(r.text(), "|probe|-|-| "+want) {
 			if c, err := net.Dial(probe.network, probe.addr); err == nil {
-				c.Write([]byte(probe.msg))
+				c.Write([]byte(msg))
 				c.Close()
 			}
 			select {
-			case err := <-done:
-				t.Fatalf("rsyslogd exited: %v\n%s", err, stderr.String())
+			case err := <-r.done:
+				t.Fatalf("rsyslogd exited: %v\n%s", err, r.stderr.String())
 			case <-time.After(50 * time.Millisecond):
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("rsyslogd does not take messages over %s: %s\n%s", probe.network, r.text(), stderr.String())
+				t.Fatalf("rsyslogd does not take messages over %s: %s\n%s", probe.network, r.text(), r.stderr.String())
 			}
 		}
 	}
-	return r
+}
+
+// stop stops rsyslogd and waits for it.
+func (r *rsyslogd) stop() {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		_ = r.cmd.Process.Kill()
+		<-r.done
+	}
+	r.cmd = nil
 }
 
 func (r *rsyslogd) text() string {
@@ -210,5 +233,42 @@ func TestSyslogRsyslogd(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSyslogTCPReconnect: a TCP collector that restarts loses no
+// message: the output notices the closed connection before it writes and
+// connects again.
+func TestSyslogTCPReconnect(t *testing.T) {
+	r := startRsyslogd(t)
+	cfg := DefaultConfig()
+	cfg.Stdout.Enabled = false
+	cfg.Syslog = SyslogConfig{Enabled: true, Protocol: "tcp", Address: r.tcp}
+	s := newSet(t, cfg, Options{Hostname: "testhost"})
+	const n = 20
+	for i := range n {
+		s.Send(alertN(i))
+	}
+	waitStats(t, s, "syslog", "the first half", func(st Stats) bool { return st.Delivered == n })
+	if got := r.messages(t, "imtcp", n); len(got) != n {
+		t.Fatalf("%d messages before the restart", len(got))
+	}
+	r.stop()
+	r.start()
+	for i := n; i < 2*n; i++ {
+		s.Send(alertN(i))
+	}
+	stats, err := s.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.messages(t, "imtcp", 2*n)
+	if st := statsOf(t, stats, "syslog"); st.Delivered != 2*n || len(got) != 2*n {
+		t.Fatalf("stats %+v, %d messages, want %d", st, len(got), 2*n)
+	}
+	for i, m := range got {
+		if m.msg != alertN(i).Line {
+			t.Errorf("message %d: %q, want %q", i, m.msg, alertN(i).Line)
+		}
 	}
 }
