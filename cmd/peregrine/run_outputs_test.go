@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/spf13/viper"
 
+	"github.com/peregrine-sec/peregrine/internal/nginxtest"
 	"github.com/peregrine-sec/peregrine/output"
 )
 
@@ -282,5 +285,80 @@ func TestRunFileOutputReopen(t *testing.T) {
 	}
 	if stdout.total() != 0 {
 		t.Errorf("stdout_output disabled, yet stdout has %d lines", stdout.total())
+	}
+}
+
+// TestRunHTTPOutputNginx: run with json_output and an HTTP output to a
+// real nginx that logs request bodies: nginx receives each alert as
+// Falco posts it, Falco's JSON alert as rendered for the live event, with
+// output, priority, rule, time, source, tags, hostname and the template's
+// output_fields.
+func TestRunHTTPOutputNginx(t *testing.T) {
+	requireRoot(t)
+	sink := nginxtest.FreePort(t)
+	srv := nginxtest.NewConf(t, func(dir string, port int) string {
+		return fmt.Sprintf(`
+	access_log off;
+	log_format bodies escape=none '$content_type|$request_body';
+	server {
+		listen 127.0.0.1:%[2]d;
+		client_body_buffer_size 1m;
+		location = /alerts {
+			access_log %[1]s/bodies.log bodies;
+			proxy_pass http://127.0.0.1:%[3]d/;
+		}
+	}
+	server {
+		listen 127.0.0.1:%[3]d;
+		location / { return 200; }
+	}
+`, dir, port, sink)
+	})
+	srv.Start()
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "marker")
+	os.WriteFile(marker, []byte("x"), 0o644)
+	rules := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rules, []byte(`- rule: Marker read
+  desc: cat reads the marker
+  condition: evt.type in (open, openat, openat2) and fd.name = `+marker+` and proc.name = cat
+  output: marker read file=%fd.name proc=%proc.name uid=%user.uid
+  priority: error
+  tags: [test, filesystem]
+`), 0o644)
+	cmd, stdout, logs := startCLI(t, os.Args[0], "run", "-r", rules, "-o", "json_output=true",
+		"-o", "http_output.enabled=true", "-o", fmt.Sprintf("http_output.url=http://127.0.0.1:%d/alerts", srv.Port()))
+	defer cmd.Process.Kill()
+	logs.waitFor(t, "the capture", nil, "capturing")
+	stdout.waitFor(t, "the alert on stdout", func() { _ = exec.Command("cat", marker).Run() }, `"rule":"Marker read"`)
+	var line string
+	for deadline := time.Now().Add(30 * time.Second); line == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		data, _ := os.ReadFile(filepath.Join(srv.Dir(), "bodies.log"))
+		line, _, _ = strings.Cut(string(data), "\n")
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	_ = cmd.Wait()
+	ctype, body, _ := strings.Cut(line, "|")
+	if ctype != "application/json" {
+		t.Errorf("content type %q (nginx logged %q)", ctype, line)
+	}
+	var a struct {
+		Output, Priority, Rule, Time, Source, Hostname string
+		Tags                                           []string
+		OutputFields                                   map[string]any `json:"output_fields"`
+	}
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
+		t.Fatalf("body %q: %v\n%s", body, err, logs.text())
+	}
+	host, _ := os.Hostname()
+	if a.Rule != "Marker read" || a.Priority != "Error" || a.Source != "syscall" || a.Hostname != host ||
+		!strings.Contains(a.Output, "Error marker read file="+marker+" proc=cat uid=") || len(a.Tags) != 2 {
+		t.Errorf("alert %+v", a)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, a.Time); err != nil {
+		t.Errorf("time %q: %v", a.Time, err)
+	}
+	if a.OutputFields["fd.name"] != marker || a.OutputFields["proc.name"] != "cat" || a.OutputFields["user.uid"] == nil || a.OutputFields["evt.time"] == nil {
+		t.Errorf("output_fields %v", a.OutputFields)
 	}
 }
