@@ -17,6 +17,7 @@ import (
 
 	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/loader"
+	"github.com/peregrine-sec/peregrine/output"
 	"github.com/peregrine-sec/peregrine/policy"
 )
 
@@ -216,8 +217,11 @@ func applyOption(v *viper.Viper, cmd *cobra.Command, o string) error {
 		}
 		return nil
 	}
-	top, _, _ := strings.Cut(key, ".")
-	if ck := lookupConfigKey(top); ck == nil || ck.flag != "" {
+	top, _, nested := strings.Cut(key, ".")
+	ck := lookupConfigKey(top)
+	outputs := output.Keys()
+	outputKey := slices.ContainsFunc(outputs, func(k string) bool { return strings.HasPrefix(k, top+".") || k == top })
+	if ck == nil || ck.flag != "" || (nested && outputKey && !slices.Contains(outputs, key)) {
 		return fmt.Errorf("-o %s: %s has no key %q (its keys are its long flag names, peregrine %s --help, and the configuration keys, peregrine config default)", o, cmd.CommandPath(), key, cmd.Name())
 	}
 	var val any

@@ -130,3 +130,18 @@ json_include_message_property: true
 		t.Errorf("json_include_tags_property false, yet tags: %s", out)
 	}
 }
+
+// TestReferenceConfig: the reference configuration, as config default
+// prints it, is a configuration run starts with, with no warning.
+func TestReferenceConfig(t *testing.T) {
+	out, _, code := run(t, "", "config", "default")
+	if code != 0 || !strings.Contains(out, "rules_files:") {
+		t.Fatalf("config default: exit %d", code)
+	}
+	path := filepath.Join(t.TempDir(), "peregrine.yaml")
+	os.WriteFile(path, []byte(out), 0o644)
+	out, stderr, code := run(t, "", "-c", path, "run", "--dry-run")
+	if code != 0 || stderr != "" || !strings.HasPrefix(out, "dry run: ") {
+		t.Errorf("exit %d, stderr %q, stdout %q", code, stderr, out)
+	}
+}

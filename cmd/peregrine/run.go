@@ -61,6 +61,11 @@ started before it), and a kernel with BTF.`,
 			if err != nil {
 				return err
 			}
+			outs, err := startOutputs(v, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer outs.close(cmd.ErrOrStderr(), outputsDrain)
 			opts := runtime.LiveOptions{Ruleset: res.Ruleset, Matching: m,
 				RingBufferSize: v.GetInt("ring-buffer-size"), Mode: bpf.AttachMode(v.GetString("attach-mode")),
 				NoKernelFilter: v.GetBool("no-kernel-filter")}
@@ -103,11 +108,10 @@ started before it), and a kernel with BTF.`,
 			if url := v.GetString("bundle-url"); url != "" {
 				go pollBundle(ctx, v, url, running, stderr)
 			}
-			printAlert := alertPrinter(cmd.OutOrStdout(), alertFormat(v))
 			var tally alertTally
 			stage := noise.New(func(a runtime.Alert) error {
 				tally.add(a.Rule)
-				return printAlert(a)
+				return outs.emit(a)
 			})
 			emit := stage.Alert
 			go tickNoise(ctx, stage, stderr)
@@ -170,7 +174,7 @@ started before it), and a kernel with BTF.`,
 	cmd.Flags().Duration("bundle-poll-interval", time.Minute, "time between bundle polls")
 	cmd.Flags().BoolP("list", "L", false, "list the rules run would load, with their descriptions, and exit")
 	cmd.Flags().Bool("dry-run", false, "load and compile the rules, say what would be captured, attach nothing, and exit")
-	cmd.Flags().BoolP("unbuffered", "U", false, "write each alert as it is raised (always: Peregrine does not buffer alerts; accepted as Falco takes it)")
+	cmd.Flags().BoolP("unbuffered", "U", false, "flush each alert as it is written (buffered_outputs off)")
 	return cmd
 }
 
@@ -180,6 +184,9 @@ started before it), and a kernel with BTF.`,
 func runWithoutCapture(v *viper.Viper, cmd *cobra.Command) error {
 	res, err := loadRules(v, cmd.ErrOrStderr(), true)
 	if err != nil {
+		return err
+	}
+	if _, err := outputConfig(v); err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
