@@ -14,19 +14,23 @@ export BPF_CLANG BPF_STRIP BPF_CFLAGS
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/peregrine
 
-# The test command the README and CI use.
+# The test command the README and CI use: the main module, then deploy/,
+# a module of its own (its tests validate the manifests with the
+# Kubernetes and kustomize libraries, kept out of the main go.mod).
 test:
 	$(GO) test -count=1 ./...
+	cd deploy && $(GO) test -count=1 ./...
 
 # golangci-lint, pinned in its own module (tools/go.mod) so that the main
 # go.mod stays free of its dependencies; .golangci.yml enables the linters,
 # depguard among them for the layering the design states.
-GOLANGCI_LINT ?= $(GO) tool -modfile=tools/go.mod golangci-lint
+GOLANGCI_LINT ?= $(GO) tool -modfile=$(CURDIR)/tools/go.mod golangci-lint
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GOLANGCI_LINT) run ./...
+	cd deploy && $(GO) vet ./... && $(GOLANGCI_LINT) run ./...
 
 # Benchmarks: replay throughput and allocations with the upstream rules.
 bench:

@@ -47,6 +47,9 @@ func TestMain(m *testing.M) {
 		fmt.Println(ns)
 		os.Exit(0)
 	}
+	if mode := os.Getenv("PEREGRINE_LOAD_MODE"); mode != "" {
+		os.Exit(loadOnce(AttachMode(mode)))
+	}
 	os.Exit(m.Run())
 }
 

@@ -128,11 +128,15 @@ const TracefsDir = "/sys/kernel/tracing"
 // ensureTracefs mounts tracefs when it is not mounted, as per-syscall
 // tracepoints need it.
 func ensureTracefs() error {
-	if _, err := os.Stat(TracefsDir + "/events"); err == nil {
+	_, err := os.Stat(TracefsDir + "/events")
+	if err == nil {
 		return nil
 	}
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("tracefs on %s: %w (it is root's alone: not root, the agent needs CAP_DAC_READ_SEARCH)", TracefsDir, err)
+	}
 	if err := unix.Mount("nodev", TracefsDir, "tracefs", 0, ""); err != nil {
-		return fmt.Errorf("mount tracefs on %s: %w", TracefsDir, err)
+		return fmt.Errorf("mount tracefs on %s: %w (mounting it needs CAP_SYS_ADMIN: mount tracefs there before starting, or attach through raw tracepoints)", TracefsDir, err)
 	}
 	return nil
 }

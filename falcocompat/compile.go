@@ -574,7 +574,7 @@ func (l *Loader) compileRule(d *ruleDef, pr *prepared) *policy.Rule {
 	}
 	r := &policy.Rule{
 		Name: d.name, Desc: string(d.desc), Condition: expr, Output: tmpl, Priority: d.priority,
-		Source: d.source, Tags: append([]string{}, d.tags...), Enabled: d.enabled, Pos: d.pos,
+		Source: d.source, Tags: append([]string{}, d.tags...), Enabled: d.enabled, Pos: d.pos, Noise: d.noise,
 	}
 	types, all := policy.InferEventTypes(expr)
 	if !all {

@@ -155,6 +155,7 @@ type ruleDef struct {
 	warnEvt    bool
 	skipUnk    bool
 	exceptions []*exceptionDef
+	noise      policy.Noise
 	index      int
 	pos        Pos
 	file       string
@@ -335,6 +336,20 @@ func (r *itemReader) strings(key string) []string {
 		out = append(out, it.value)
 	}
 	return out
+}
+
+// noise reads the rule's throttle, skip_events and dedup keys into n.
+func (r *itemReader) noise(n *policy.Noise) {
+	for _, k := range policy.NoiseKeys {
+		v := r.n.get(k)
+		if v == nil {
+			continue
+		}
+		if err := policy.ParseNoise(k, v.plain(), n); err != nil {
+			r.failAt(v, err.Error())
+			return
+		}
+	}
 }
 
 // checkKeys warns about keys the item kind does not know.
@@ -660,9 +675,9 @@ func (l *Loader) addMacro(r *itemReader) {
 }
 
 var (
-	ruleKeys        = []string{"rule", "condition", "output", "desc", "priority", "source", "enabled", "capture", "capture_duration", "warn_evttypes", "skip-if-unknown-filter", "tags", "exceptions", "override", "append"}
+	ruleKeys        = []string{"rule", "condition", "output", "desc", "priority", "source", "enabled", "capture", "capture_duration", "warn_evttypes", "skip-if-unknown-filter", "tags", "exceptions", "override", "append", "throttle", "skip_events", "dedup"}
 	ruleAppendable  = []string{"condition", "output", "desc", "tags", "exceptions"}
-	ruleReplaceable = []string{"condition", "output", "desc", "priority", "capture", "capture_duration", "tags", "exceptions", "enabled", "warn_evttypes", "skip-if-unknown-filter"}
+	ruleReplaceable = []string{"condition", "output", "desc", "priority", "capture", "capture_duration", "tags", "exceptions", "enabled", "warn_evttypes", "skip-if-unknown-filter", "throttle", "skip_events", "dedup"}
 )
 
 func (l *Loader) addRule(r *itemReader) {
@@ -736,6 +751,7 @@ func (l *Loader) addRule(r *itemReader) {
 	d.skipUnk = r.boolean("skip-if-unknown-filter", false)
 	d.tags = r.strings("tags")
 	d.exceptions = l.readExceptions(r, nil)
+	r.noise(&d.noise)
 	if r.err {
 		return
 	}
@@ -841,6 +857,12 @@ func (l *Loader) overrideRule(r *itemReader, prev *ruleDef, nn *ynode, ops map[s
 			prev.warnEvt = r.boolean(key, true)
 		case "skip-if-unknown-filter":
 			prev.skipUnk = r.boolean(key, false)
+		case "throttle", "skip_events", "dedup":
+			// Replaced one key at a time: a rule overriding its
+			// throttle keeps its dedup.
+			if err := policy.ParseNoise(key, v.plain(), &prev.noise); err != nil {
+				r.failAt(v, err.Error())
+			}
 		}
 		if r.err {
 			return

@@ -2,6 +2,7 @@ package falcocompat
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -55,6 +56,42 @@ func (n *ynode) get(key string) *ynode {
 		if k.value == key {
 			return n.vals[i]
 		}
+	}
+	return nil
+}
+
+// plain returns the node as YAML decoders give it: strings, whole
+// numbers as int, floats, booleans, []any and map[string]any.
+func (n *ynode) plain() any {
+	switch n.kind {
+	case yScalar:
+		if !n.quoted {
+			switch strings.ToLower(n.value) {
+			case "true", "yes", "on":
+				return true
+			case "false", "no", "off":
+				return false
+			}
+			if i, err := strconv.Atoi(n.value); err == nil {
+				return i
+			}
+			if f, err := strconv.ParseFloat(n.value, 64); err == nil {
+				return f
+			}
+		}
+		return n.value
+	case ySeq:
+		out := make([]any, len(n.items))
+		for i, it := range n.items {
+			out[i] = it.plain()
+		}
+		return out
+	case yMap:
+		out := make(map[string]any, len(n.keys))
+		for i, k := range n.keys {
+			out[k.value] = n.vals[i].plain()
+		}
+		return out
 	}
 	return nil
 }

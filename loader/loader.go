@@ -55,6 +55,9 @@ type Options struct {
 	Bundle rego.BundleOptions
 	// Default loads the embedded default ruleset when no path is given.
 	Default bool
+	// Settings apply to the rules loaded (the configuration's priority,
+	// rule selection, append_output and noise_control).
+	Settings Settings
 }
 
 // Result is what Load gives: the ruleset (nil when there are errors),
@@ -78,6 +81,7 @@ func Load(paths []string, opts Options) *Result {
 	}
 	res := load(paths, opts.Bundle)
 	if res.Ruleset != nil {
+		res.Ruleset = &policy.Ruleset{Rules: opts.Settings.Apply(res.Ruleset.Rules)}
 		res.Warnings = append(res.Warnings, Warnings(res.Ruleset)...)
 	}
 	return res
@@ -295,11 +299,21 @@ func FalcoData(res *Result) map[string]any {
 type Running struct {
 	base   *Result
 	bundle *rego.Bundle
+	// settings apply to the bundle's rules, as Load applied them to the
+	// base's.
+	settings Settings
 }
 
 // NewRunning returns the composition of base (a Load result without
 // errors) with no bundle.
 func NewRunning(base *Result) Running { return Running{base: base} }
+
+// WithSettings returns the composition whose bundle rules get s, as the
+// base's got them from Load.
+func (r Running) WithSettings(s Settings) Running {
+	r.settings = s
+	return r
+}
 
 // Base returns the base rules' load result.
 func (r Running) Base() *Result { return r.base }
@@ -315,7 +329,7 @@ func (r Running) Ruleset() *policy.Ruleset {
 		rs = append(rs, r.base.Ruleset.Rules...)
 	}
 	if r.bundle != nil {
-		rs = append(rs, r.bundle.Rules...)
+		rs = append(rs, r.settings.Apply(r.bundle.Rules)...)
 	}
 	return &policy.Ruleset{Rules: rs}
 }
@@ -324,7 +338,7 @@ func (r Running) Ruleset() *policy.Ruleset {
 // the bundle's rules are compiled again when base's Falco lists differ
 // from the ones they see.
 func (r Running) WithBase(base *Result) (Running, error) {
-	out := Running{base: base, bundle: r.bundle}
+	out := Running{base: base, bundle: r.bundle, settings: r.settings}
 	if r.bundle != nil {
 		b, err := withLists(r.bundle, FalcoData(base))
 		if err != nil {
@@ -346,7 +360,7 @@ func (r Running) WithBundle(b *rego.Bundle) (Running, error) {
 	if err != nil {
 		return r, err
 	}
-	return Running{base: r.base, bundle: nb}, nil
+	return Running{base: r.base, bundle: nb, settings: r.settings}, nil
 }
 
 // withLists returns b with rules that see data beside its documents,

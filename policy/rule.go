@@ -78,6 +78,18 @@ type Rule struct {
 	EventTypes []string
 	// Pos is where the rule was defined.
 	Pos Pos
+	// Noise thins the rule's alerts out (throttle, skip_events, dedup).
+	Noise Noise
+	// ExtraFields are fields added to the rule's JSON output_fields
+	// (append_output's extra_fields), in order.
+	ExtraFields []ExtraField
+}
+
+// ExtraField is an output field a rule's JSON alert carries beyond its
+// output template's: Name and the template its value is rendered from.
+type ExtraField struct {
+	Name  string
+	Value Template
 }
 
 // Ruleset is an ordered list of rules. Order matters: with first-match

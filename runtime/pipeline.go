@@ -59,6 +59,12 @@ type Alert struct {
 	Time time.Time
 	// Output is the rule's output template rendered with the event.
 	Output string
+	// Suppressed counts the alerts of the same rule and key that the
+	// rule's throttle or skip_events held back since the last one sent.
+	Suppressed uint64
+	// Repeats counts the alerts dedup folded into this one (the last of
+	// them), sent at the end of its window; 0 for an alert sent at once.
+	Repeats uint64
 	// TraceID is the trace id of the event's span when the event was
 	// traced (Pipeline.Observe), in hex; "" otherwise.
 	TraceID string

@@ -52,6 +52,7 @@ type Metrics struct {
 	src        Sources
 	mu         sync.Mutex
 	suppressed map[string]uint64
+	suppSource func() map[string]uint64
 	outputs    func() []OutputStat
 	attrMu     sync.Mutex
 	attrs      map[*runtime.RuleInfo]metric.MeasurementOption
@@ -238,6 +239,15 @@ func (m *Metrics) AddSuppressed(rule string, n uint64) {
 	m.mu.Unlock()
 }
 
+// SetSuppressed makes the metrics read, besides what AddSuppressed
+// added, the alerts suppressed so far by rule name from f (nil: none), a
+// noise stage's cumulative counts. It is safe for concurrent use.
+func (m *Metrics) SetSuppressed(f func() map[string]uint64) {
+	m.mu.Lock()
+	m.suppSource = f
+	m.mu.Unlock()
+}
+
 // SetOutputStats makes the metrics read the outputs' queues with f (nil:
 // none). It is safe for concurrent use.
 func (m *Metrics) SetOutputStats(f func() []OutputStat) {
@@ -248,10 +258,16 @@ func (m *Metrics) SetOutputStats(f func() []OutputStat) {
 
 func (m *Metrics) suppressedCopy() map[string]uint64 {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	out := make(map[string]uint64, len(m.suppressed))
 	for k, v := range m.suppressed {
 		out[k] = v
+	}
+	f := m.suppSource
+	m.mu.Unlock()
+	if f != nil {
+		for k, v := range f() {
+			out[k] += v
+		}
 	}
 	return out
 }

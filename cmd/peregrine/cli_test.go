@@ -16,7 +16,7 @@ func TestFalcoFlags(t *testing.T) {
 	local := filepath.Join(dir, "local.yaml")
 	os.WriteFile(local, []byte("- rule: Local extra\n  desc: a local rule\n  condition: evt.type = openat and proc.name = dog\n  output: dog opened %fd.name\n  priority: notice\n"), 0o644)
 	cfg := filepath.Join(dir, "peregrine.yaml")
-	os.WriteFile(cfg, []byte("rules:\n  - "+local+"\n"), 0o644)
+	os.WriteFile(cfg, []byte("rules_files:\n  - "+local+"\n"), 0o644)
 	events := `{"evt.type":"openat","proc.name":"dog","fd.name":"/x"}` + "\n"
 
 	// The embedded default rules: as many as list prints.
@@ -41,8 +41,9 @@ func TestFalcoFlags(t *testing.T) {
 		{"-o sets a key", events, []string{"replay", "-r", local, "--events", "-", "-o", "json=true"}, 0, `^\{"hostname"`},
 		{"-o takes Falco's json_output", events, []string{"replay", "-r", local, "--events", "-", "-o", "json_output=true"}, 0, `"rule":"Local extra"`},
 		{"-o wins over the config file", events, []string{"replay", "-c", cfg, "--events", "-", "-o", "rules=" + filepath.Join(dir, "missing.yaml")}, 1, `missing\.yaml`},
-		{"-o of an unknown key", "", []string{"validate", "-o", "priority=debug"}, 1,
-			`-o priority=debug: peregrine validate has no key "priority" \(its keys are its long flag names: peregrine validate --help\)`},
+		{"-o of an unknown key", "", []string{"validate", "-o", "priorty=debug"}, 1,
+			`-o priorty=debug: peregrine validate has no key "priorty" \(its keys are its long flag names, peregrine validate --help, and the configuration keys, peregrine config default\)`},
+		{"-o of a nested configuration key", events, []string{"replay", "-r", local, "--events", "-", "-o", "priority=error"}, 0, `^$`},
 		{"-o without =", "", []string{"validate", "-o", "json"}, 1, `-o json: want key=value`},
 		{"-L lists rules with descriptions", "", []string{"run", "-L", "-r", local}, 0, `RULE\s+DESCRIPTION\nLocal extra\s+a local rule\n`},
 		{"--list with the default rules", "", []string{"run", "--list"}, 0, `Credential file read by untrusted program\s+A program`},

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/spf13/viper"
 
@@ -13,12 +15,35 @@ import (
 // loadRules loads the -r paths (the embedded default ruleset when there
 // are none and withDefault is set) through the rules loader and prints
 // the warnings and errors to stderr; errors exit 1.
+//
+// The configuration's settings (priority, rules, append_output,
+// noise_control) apply to the loaded rules. Files of the configuration's
+// rules_files that do not exist are left out with a warning, as Falco
+// leaves them out; a -r path that does not exist is an error.
 func loadRules(v *viper.Viper, stderr io.Writer, withDefault bool) (*loader.Result, error) {
-	paths := v.GetStringSlice("rules")
+	settings, err := ruleSettings(v)
+	if err != nil {
+		return nil, err
+	}
+	paths := v.GetStringSlice("rules_files")
+	if !v.GetBool("rules-from-flag") && len(paths) > 0 {
+		var exist []string
+		for _, p := range paths {
+			if _, err := os.Stat(p); err != nil && p != loader.DefaultPath {
+				fmt.Fprintf(stderr, "peregrine: warning: rules_files: %s does not exist: left out\n", p)
+				continue
+			}
+			exist = append(exist, p)
+		}
+		if len(exist) == 0 {
+			return nil, fmt.Errorf("none of the configuration's rules_files exists (%s)", strings.Join(paths, ", "))
+		}
+		paths = exist
+	}
 	if len(paths) == 0 && !withDefault {
 		return nil, fmt.Errorf("no rules: give -r PATH")
 	}
-	res := loader.Load(paths, loader.Options{Bundle: bundleOptions(v), Default: withDefault})
+	res := loader.Load(paths, loader.Options{Bundle: bundleOptions(v), Default: withDefault, Settings: settings})
 	printLoad(stderr, res)
 	if len(res.Errors) > 0 {
 		return res, exitError{1}

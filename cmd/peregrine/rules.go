@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/policy/rego"
 	"github.com/peregrine-sec/peregrine/runtime"
+	"github.com/peregrine-sec/peregrine/runtime/noise"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -33,7 +35,7 @@ func newValidateCmd(v *viper.Viper) *cobra.Command {
 		Short: "Load rule files, report errors and warnings, exit 1 on errors (and on warnings with --strict)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res := loader.Load(v.GetStringSlice("rules"), loader.Options{Bundle: bundleOptions(v), Default: true})
+			res := loader.Load(v.GetStringSlice("rules_files"), loader.Options{Bundle: bundleOptions(v), Default: true})
 			if v.GetBool("strict") {
 				// Warnings are reported as the errors they become.
 				res.Errors = append(res.Warnings, res.Errors...)
@@ -152,7 +154,10 @@ opa eval -i takes it; peregrine fields --rego prints its paths).`,
 				return err
 			}
 			name, input := v.GetString("events"), v.GetString("input")
-			emit := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
+			// The noise stage runs on the events' own times; the
+			// dedup windows still open at the end are sent then.
+			stage := noise.New(alertPrinter(cmd.OutOrStdout(), alertFormat(v)))
+			emit := stage.Alert
 			switch {
 			case name != "" && input != "":
 				return fmt.Errorf("give --events or --input, not both")
@@ -161,7 +166,7 @@ opa eval -i takes it; peregrine fields --rego prints its paths).`,
 				if err != nil {
 					return err
 				}
-				return pipe.Run(oneEvent(ev), emit, nil)
+				return errors.Join(pipe.Run(oneEvent(ev), emit, nil), stage.Close())
 			}
 			in := cmd.InOrStdin()
 			switch name {
@@ -177,7 +182,7 @@ opa eval -i takes it; peregrine fields --rego prints its paths).`,
 				defer f.Close()
 				in = f
 			}
-			return runtime.Replay(pipe, name, in, emit)
+			return errors.Join(runtime.Replay(pipe, name, in, emit), stage.Close())
 		},
 	}
 	addRulesFlag(cmd)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,10 +20,12 @@ import (
 	"github.com/peregrine-sec/peregrine/bpf"
 	"github.com/peregrine-sec/peregrine/compiler"
 	"github.com/peregrine-sec/peregrine/falcocompat"
+	"github.com/peregrine-sec/peregrine/internal/privileges"
 	"github.com/peregrine-sec/peregrine/loader"
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/policy/rego"
 	"github.com/peregrine-sec/peregrine/runtime"
+	"github.com/peregrine-sec/peregrine/runtime/noise"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -35,16 +38,21 @@ func newRunCmd(v *viper.Viper) *cobra.Command {
 attaches Peregrine's eBPF capture program for the syscalls the rules need,
 and prints an alert for every event a rule matches, until SIGINT or SIGTERM.
 SIGHUP reloads the rules; a rules file that does not load is reported and
-the running rules stay. It needs root (CAP_BPF, CAP_PERFMON and
-CAP_SYS_ADMIN) and a kernel with BTF.`,
+the running rules stay. It needs root, or CAP_BPF and CAP_PERFMON (and
+CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the details of processes
+started before it), and a kernel with BTF.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if v.GetBool("list") || v.GetBool("dry-run") {
 				return runWithoutCapture(v, cmd)
 			}
-			if err := checkPrivileges(); err != nil {
+			privWarnings, err := checkPrivileges()
+			if err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "peregrine run:", err)
 				return exitError{1}
+			}
+			for _, w := range privWarnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "peregrine: warning:", w)
 			}
 			tel, err := startTelemetry(cmd.Context(), v, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
@@ -59,6 +67,11 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			if err != nil {
 				return err
 			}
+			outs, err := startOutputs(v, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer outs.close(cmd.ErrOrStderr(), outputsDrain)
 			opts := runtime.LiveOptions{Ruleset: res.Ruleset, Matching: m,
 				RingBufferSize: v.GetInt("ring-buffer-size"), Mode: bpf.AttachMode(v.GetString("attach-mode")),
 				NoKernelFilter: v.GetBool("no-kernel-filter")}
@@ -75,12 +88,15 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
+			stderr, err := newLogWriter(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
 			live, err := runtime.StartLive(opts)
 			if err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "peregrine run:", err)
 				return exitError{1}
 			}
-			stderr := cmd.ErrOrStderr()
 			if err := tel.attach(live, stderr); err != nil {
 				return errors.Join(err, live.Close())
 			}
@@ -94,17 +110,21 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			running := &runningRules{live: live, rules: loader.NewRunning(res)}
-			go reloadOnHangup(ctx, hup, v, running, stderr)
+			settings, _ := ruleSettings(v) // loadRules read them without error
+			running := &runningRules{live: live, rules: loader.NewRunning(res).WithSettings(settings)}
+			rl := &reloader{cmd: cmd, running: running, stderr: stderr}
+			rl.start(ctx, hup, v)
 			if url := v.GetString("bundle-url"); url != "" {
 				go pollBundle(ctx, v, url, running, stderr)
 			}
-			printAlert := alertPrinter(cmd.OutOrStdout(), v.GetBool("json"))
 			var tally alertTally
-			emit := func(a runtime.Alert) error {
+			stage := noise.New(func(a runtime.Alert) error {
 				tally.add(a.Rule)
-				return printAlert(a)
-			}
+				return outs.emit(a)
+			})
+			emit := stage.Alert
+			tel.wire(outs.set.Stats, stage.Counts)
+			go tickNoise(ctx, stage, stderr)
 			// "stopping" as the signal comes, or once Run returns for it.
 			var stopping sync.Once
 			sayStopping := func() { stopping.Do(func() { fmt.Fprintln(stderr, "peregrine: stopping") }) }
@@ -118,12 +138,18 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 			}()
 			runErr := live.Run(ctx, emit, func(err error) { fmt.Fprintln(stderr, "peregrine:", err) })
 			close(ran)
+			if err := stage.Close(); err != nil {
+				fmt.Fprintln(stderr, "peregrine:", err)
+			}
 			if ctx.Err() != nil {
 				sayStopping()
 			}
 			metrics, merr := live.Metrics()
 			if merr == nil {
-				printRunSummary(stderr, metrics, &tally)
+				printRunSummary(stderr, metrics, &tally, stage.Counts())
+				if ok, refused := rl.applied.Load(), rl.refused.Load(); ok+refused > 0 {
+					fmt.Fprintf(stderr, "peregrine: reloads %d applied, %d refused\n", ok, refused)
+				}
 			}
 			if err := live.Close(); err != nil {
 				fmt.Fprintln(stderr, "peregrine: closing the capture:", err)
@@ -159,7 +185,7 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 	cmd.Flags().Duration("bundle-poll-interval", time.Minute, "time between bundle polls")
 	cmd.Flags().BoolP("list", "L", false, "list the rules run would load, with their descriptions, and exit")
 	cmd.Flags().Bool("dry-run", false, "load and compile the rules, say what would be captured, attach nothing, and exit")
-	cmd.Flags().BoolP("unbuffered", "U", false, "write each alert as it is raised (always: Peregrine does not buffer alerts; accepted as Falco takes it)")
+	cmd.Flags().BoolP("unbuffered", "U", false, "flush each alert as it is written (buffered_outputs off)")
 	return cmd
 }
 
@@ -169,6 +195,9 @@ CAP_SYS_ADMIN) and a kernel with BTF.`,
 func runWithoutCapture(v *viper.Viper, cmd *cobra.Command) error {
 	res, err := loadRules(v, cmd.ErrOrStderr(), true)
 	if err != nil {
+		return err
+	}
+	if _, err := outputConfig(v); err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
@@ -205,10 +234,10 @@ type runningRules struct {
 
 // setBase runs base in place of the -r rules. On error the running rules
 // stay.
-func (r *runningRules) setBase(base *loader.Result) ([]string, error) {
+func (r *runningRules) setBase(base *loader.Result, settings loader.Settings) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	next, err := r.rules.WithBase(base)
+	next, err := r.rules.WithSettings(settings).WithBase(base)
 	if err != nil {
 		return nil, err
 	}
@@ -247,36 +276,6 @@ func (r *runningRules) apply(next loader.Running) ([]string, error) {
 	return append(bundleWarnings(next), warnings...), err
 }
 
-// reloadOnHangup reloads the rules on each SIGHUP hup delivers; a ruleset that does not load
-// or compile is reported and the running one kept.
-func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, v *viper.Viper, running *runningRules, stderr io.Writer) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-		}
-		res, err := loadRules(v, stderr, true)
-		if err != nil {
-			var ee exitError
-			if errors.As(err, &ee) {
-				err = fmt.Errorf("the rules have errors (above)")
-			}
-			fmt.Fprintln(stderr, "peregrine: reload failed, the running rules stay:", err)
-			continue
-		}
-		warnings, err := running.setBase(res)
-		for _, w := range warnings {
-			fmt.Fprintln(stderr, "peregrine: reload:", w)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "peregrine: reload failed, the running rules stay:", err)
-			continue
-		}
-		fmt.Fprintf(stderr, "peregrine: reloaded %d rules\n", len(res.Ruleset.Enabled()))
-	}
-}
-
 // pollBundle polls an OPA bundle service and runs each new bundle's rules
 // after the base rules; failures are reported and the last good rules stay.
 func pollBundle(ctx context.Context, v *viper.Viper, url string, running *runningRules, stderr io.Writer) {
@@ -303,16 +302,10 @@ func pollBundle(ctx context.Context, v *viper.Viper, url string, running *runnin
 }
 
 // alertPrinter returns an emit function printing Falco's text or JSON line.
-func alertPrinter(out io.Writer, asJSON bool) func(runtime.Alert) error {
+func alertPrinter(out io.Writer, f falcocompat.Format) func(runtime.Alert) error {
 	host, _ := os.Hostname()
 	return func(a runtime.Alert) error {
-		if !asJSON {
-			_, err := fmt.Fprintln(out, falcocompat.TextLine(a.Time, a.Rule.Priority, a.Output))
-			return err
-		}
-		j := falcocompat.NewAlertJSON(host, a.Rule, a.Event, a.Time, a.Output)
-		traceField(j.OutputFields, a)
-		line, err := j.Marshal()
+		line, err := f.Line(host, a.Rule, a.Event, a.Time, a.Output, a.Suppressed, a.Repeats)
 		if err != nil {
 			return err
 		}
@@ -321,8 +314,25 @@ func alertPrinter(out io.Writer, asJSON bool) func(runtime.Alert) error {
 	}
 }
 
+// tickNoise sends the noise stage's dedup alerts as their windows end.
+func tickNoise(ctx context.Context, stage *noise.Stage, stderr io.Writer) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := stage.Tick(now); err != nil {
+				fmt.Fprintln(stderr, "peregrine:", err)
+			}
+		}
+	}
+}
+
 // alertTally counts a run's alerts by rule and by priority, for the
-// summary printed on exit. Only the goroutine that emits alerts adds.
+// summary printed on exit. Only the noise stage's emit adds (one at a
+// time).
 type alertTally struct {
 	byRule     map[string]uint64
 	byPriority map[policy.Priority]uint64
@@ -341,7 +351,7 @@ func (t *alertTally) add(r *policy.Rule) {
 // printRunSummary writes what a run saw and raised, as Falco prints its
 // statistics on exit: the kernel's counts, the events evaluated, the
 // alerts by priority (most severe first) and by rule (most first).
-func printRunSummary(w io.Writer, m runtime.Metrics, t *alertTally) {
+func printRunSummary(w io.Writer, m runtime.Metrics, t *alertTally, held map[string]noise.Counts) {
 	k := m.Kernel
 	fmt.Fprintf(w, "peregrine: syscalls seen %d (32-bit %d), filtered in the kernel %d, sent to userspace %d, lost %d, unrecorded %d; events evaluated %d\n",
 		k.SyscallsSeen, k.SyscallsSeenIA32, k.EventsFiltered, k.EventsSent, k.EventsLost, k.EventsUnsaved, m.Userspace.EventsEvaluated)
@@ -367,6 +377,18 @@ func printRunSummary(w io.Writer, m runtime.Metrics, t *alertTally) {
 	for _, r := range rules {
 		fmt.Fprintf(w, "  %s: %d\n", r, t.byRule[r])
 	}
+	names := make([]string, 0, len(held))
+	for r, c := range held {
+		if c.Suppressed()+c.Untracked > 0 {
+			names = append(names, r)
+		}
+	}
+	sort.Strings(names)
+	for _, r := range names {
+		c := held[r]
+		fmt.Fprintf(w, "peregrine: %s: %d alerts suppressed (throttle %d, skip_events %d, dedup %d), %d untracked\n",
+			r, c.Suppressed(), c.Throttled, c.Skipped, c.Deduped, c.Untracked)
+	}
 }
 
 // writeMetrics writes the final counters with the names the CLI documents.
@@ -388,41 +410,26 @@ func writeMetrics(path string, m runtime.Metrics) error {
 	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
-// Capability bits from include/uapi/linux/capability.h.
-const (
-	capSysAdmin = 21
-	capPerfmon  = 38
-	capBPF      = 39
-)
-
-// checkPrivileges says exactly what is missing to load eBPF programs.
-func checkPrivileges() error {
+// checkPrivileges says exactly what is missing to load and attach the
+// capture: an error for the capabilities without which it cannot start,
+// and a warning for each one whose absence leaves fields of the processes
+// started before the agent empty (internal/privileges says why each is
+// needed).
+func checkPrivileges() (warnings []string, err error) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		return fmt.Errorf("the kernel exposes no BTF at /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF): %w", err)
+		return nil, fmt.Errorf("the kernel exposes no BTF at /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF): %w", err)
 	}
-	data, err := os.ReadFile("/proc/self/status")
+	eff, err := privileges.Effective()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var eff uint64
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%x", &eff); err != nil {
-				return fmt.Errorf("reading CapEff in /proc/self/status: %w", err)
-			}
-		}
+	required, optional := privileges.Missing(eff)
+	if len(required) > 0 {
+		return nil, fmt.Errorf("missing capabilities %s: run as root, or with %s (deploy/ has a systemd unit and a Kubernetes DaemonSet that grant exactly these)",
+			strings.Join(privileges.Names(required), ", "), strings.Join(privileges.Names(privileges.Agent), ", "))
 	}
-	var missing []string
-	for _, c := range []struct {
-		bit  uint
-		name string
-	}{{capBPF, "CAP_BPF"}, {capPerfmon, "CAP_PERFMON"}, {capSysAdmin, "CAP_SYS_ADMIN"}} {
-		if eff&(1<<c.bit) == 0 {
-			missing = append(missing, c.name)
-		}
+	for _, c := range optional {
+		warnings = append(warnings, fmt.Sprintf("no %s: cannot %s; those fields are empty in alerts", c.Name, c.Why))
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("missing capabilities %s: run as root", strings.Join(missing, ", "))
-	}
-	return nil
+	return warnings, nil
 }

@@ -90,6 +90,13 @@ next:
 	return n
 }
 
+// tail returns the last n lines.
+func (l *lines) tail(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.all[max(0, len(l.all)-n):], "\n")
+}
+
 func (l *lines) text() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -129,7 +136,7 @@ func (l *lines) waitFor(t *testing.T, what string, poke func(), subs ...string) 
 		case <-l.seen:
 		case <-time.After(250 * time.Millisecond):
 		case <-deadline:
-			t.Fatalf("timed out waiting for %s (%q)", what, subs)
+			t.Fatalf("timed out waiting for %s (%q); the last lines:\n%s", what, subs, l.tail(20))
 		}
 	}
 }

@@ -16,8 +16,11 @@ import (
 
 	"github.com/peregrine-sec/peregrine/bpf"
 	"github.com/peregrine-sec/peregrine/compiler"
+	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/loader"
+	"github.com/peregrine-sec/peregrine/output"
 	"github.com/peregrine-sec/peregrine/runtime"
+	"github.com/peregrine-sec/peregrine/runtime/noise"
 	"github.com/peregrine-sec/peregrine/telemetry"
 )
 
@@ -217,9 +220,39 @@ func (rt *runTelemetry) close(stderr io.Writer) {
 	}
 }
 
-// traceField adds the alert's trace id to its JSON output fields.
-func traceField(fields map[string]any, a runtime.Alert) {
-	if a.TraceID != "" {
-		fields["trace_id"] = a.TraceID
+// wire makes the run's metrics read the outputs' queues (stats, the
+// output set's Stats) and the noise stage's suppressed alerts (counts, its
+// Counts); nil when telemetry is off.
+func (rt *runTelemetry) wire(stats func() []output.Stats, counts func() map[string]noise.Counts) {
+	if rt == nil || rt.metrics == nil {
+		return
 	}
+	rt.metrics.SetOutputStats(func() []telemetry.OutputStat {
+		var out []telemetry.OutputStat
+		for _, s := range stats() {
+			out = append(out, telemetry.OutputStat{Name: s.Name, Queued: s.Queued, Dropped: s.Dropped, Failed: s.Failed})
+		}
+		return out
+	})
+	rt.metrics.SetSuppressed(func() map[string]uint64 {
+		out := map[string]uint64{}
+		for rule, c := range counts() {
+			out[rule] = c.Suppressed()
+		}
+		return out
+	})
+}
+
+// renderAlert is the alert's line as the outputs take it (Format.Line),
+// with, in JSON, the trace id of a traced event in output_fields.trace_id.
+func renderAlert(f falcocompat.Format, host string, a runtime.Alert) ([]byte, error) {
+	if !f.JSON || a.TraceID == "" {
+		return f.Line(host, a.Rule, a.Event, a.Time, a.Output, a.Suppressed, a.Repeats)
+	}
+	j := f.Alert(host, a.Rule, a.Event, a.Time, a.Output, a.Suppressed, a.Repeats)
+	if j.OutputFields == nil {
+		j.OutputFields = map[string]any{}
+	}
+	j.OutputFields["trace_id"] = a.TraceID
+	return j.Marshal()
 }

@@ -45,6 +45,9 @@ func Binary(t testing.TB) string {
 	return ""
 }
 
+// FreePort returns a loopback TCP port nothing listens on now.
+func FreePort(t testing.TB) int { return freePort(t) }
+
 func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -57,6 +60,25 @@ func freePort(t testing.TB) int {
 
 // New configures an nginx (not started) on a free loopback port.
 func New(t testing.TB) *Server {
+	t.Helper()
+	return NewConf(t, func(dir string, port int) string {
+		return fmt.Sprintf(`
+	access_log %[1]s/access.log;
+	types { application/gzip gz; }
+	default_type application/octet-stream;
+	server {
+		listen 127.0.0.1:%[2]d;
+		root %[1]s/www;
+	}
+`, dir, port)
+	})
+}
+
+// NewConf configures an nginx (not started) whose http block is what
+// http returns for its directory and a free loopback port (on which
+// Start waits for it to listen); the rest of the configuration (the
+// pid file, error log and temporary paths, in dir) is New's.
+func NewConf(t testing.TB, http func(dir string, port int) string) *Server {
 	t.Helper()
 	n := &Server{t: t, bin: Binary(t), dir: t.TempDir(), port: freePort(t)}
 	for _, d := range []string{"www", "tmp"} {
@@ -77,26 +99,27 @@ pid %[2]s/nginx.pid;
 error_log %[2]s/error.log info;
 events { worker_connections 64; }
 http {
-	access_log %[2]s/access.log;
 	client_body_temp_path %[2]s/tmp/body;
 	proxy_temp_path %[2]s/tmp/proxy;
 	fastcgi_temp_path %[2]s/tmp/fastcgi;
 	uwsgi_temp_path %[2]s/tmp/uwsgi;
 	scgi_temp_path %[2]s/tmp/scgi;
-	types { application/gzip gz; }
-	default_type application/octet-stream;
-	server {
-		listen 127.0.0.1:%[3]d;
-		root %[2]s/www;
-	}
+%[3]s
 }
-`, user, n.dir, n.port)
+`, user, n.dir, http(n.dir, n.port))
 	if err := os.WriteFile(filepath.Join(n.dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(n.Stop)
 	return n
 }
+
+// Dir returns the server's directory (its configuration, logs and
+// document root, www).
+func (n *Server) Dir() string { return n.dir }
+
+// Port returns the port Start waits for.
+func (n *Server) Port() int { return n.port }
 
 // URL returns the URL of the file name of the document root.
 func (n *Server) URL(name string) string {

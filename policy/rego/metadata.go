@@ -120,6 +120,13 @@ func metadata(c *ast.Compiler, pkgPath ast.Ref, modules []*ast.Module, alerts []
 			r.Tags = append(r.Tags, s)
 		}
 	}
+	for _, k := range policy.NoiseKeys {
+		if mv, ok := own["custom."+k]; ok {
+			if err := policy.ParseNoise(k, mv.val, &r.Noise); err != nil {
+				return nil, errorf(mv.loc, "metadata custom.%v", err)
+			}
+		}
+	}
 	out, err := str("custom.output")
 	if err != nil {
 		return nil, err
