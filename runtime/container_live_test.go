@@ -1,0 +1,187 @@
+package runtime_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peregrine-sec/peregrine/container"
+	"github.com/peregrine-sec/peregrine/internal/podmantest"
+	"github.com/peregrine-sec/peregrine/runtime"
+)
+
+// warnings collects a resolver's warnings.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) add(s string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, s)
+}
+
+func (w *warnings) list() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.msgs...)
+}
+
+// containerName is a name no other run of the test uses.
+func containerName(what string) string {
+	return fmt.Sprintf("pg-%s-%d-%d", what, os.Getpid(), time.Now().UnixNano()%1e6)
+}
+
+const (
+	ruleTerminalShell = "Terminal shell in container"
+	ruleCredentials   = "Credential file read by untrusted program"
+)
+
+// TestLiveContainerMetadata runs a real Podman container whose first
+// process is a shell on a terminal that reads /etc/shadow at once: the
+// container starts and execs within a millisecond, so the alerts are held
+// until Podman's API (its service, on the test's own socket) has answered.
+// Both default rules fire with the container's id, name and image as
+// `podman inspect` reports them.
+func TestLiveContainerMetadata(t *testing.T) {
+	pm := podmantest.New(t)
+	requireRoot(t)
+	pm.Build()
+	sock := pm.Service()
+	var warn warnings
+	res := container.NewResolver(container.Options{Sockets: []container.Socket{{Kind: "podman", Path: sock}}, Warn: warn.add})
+	t.Cleanup(func() { res.Close() })
+	le := startLive(t, defaultRules(t), runtime.LiveOptions{Containers: res})
+
+	name := containerName("shell")
+	start := time.Now()
+	pm.Run(name, []string{"-t"}, "sh", "-c", "cat /etc/shadow >/dev/null; exec sleep 60")
+	in := pm.Inspect(name)
+	shell := le.wait(t, "the shell in "+name, func(a runtime.Alert) bool {
+		return a.Rule.Name == ruleTerminalShell && field(a, "container.id") == in.ID[:12]
+	})
+	cat := le.wait(t, "cat /etc/shadow in "+name, func(a runtime.Alert) bool {
+		return a.Rule.Name == ruleCredentials && field(a, "container.id") == in.ID[:12]
+	})
+	t.Logf("container started and alerted in %v", time.Since(start))
+	le.mu.Lock()
+	for _, a := range le.alerts {
+		if field(a, "container.id") == in.ID[:12] {
+			t.Logf("alert: %s: %s", a.Rule.Name, a.Output)
+		}
+	}
+	le.mu.Unlock()
+	for _, a := range []runtime.Alert{shell, cat} {
+		want := map[string]string{
+			"container.id":               in.ID[:12],
+			"container.full_id":          in.ID,
+			"container.name":             in.Name,
+			"container.image":            in.ImageName,
+			"container.image.repository": "localhost/peregrine-busybox",
+			"container.image.tag":        "test",
+			"container.image.id":         in.Image,
+			"container.type":             "podman",
+			"container.privileged":       "false",
+		}
+		for f, w := range want {
+			if got := field(a, f); got != w {
+				t.Errorf("%s: %s = %q, want %q (podman inspect)", a.Rule.Name, f, got, w)
+			}
+		}
+		if !strings.Contains(a.Output, "container_name="+in.Name) {
+			t.Errorf("%s: output %q does not name the container %s", a.Rule.Name, a.Output, in.Name)
+		}
+		if got := field(a, "container.image.digest"); !strings.HasPrefix(got, "sha256:") {
+			t.Errorf("%s: container.image.digest = %q, want the image's sha256 digest", a.Rule.Name, got)
+		}
+		if field(a, "k8s.pod.name") != "" {
+			t.Errorf("%s: k8s.pod.name = %q outside Kubernetes", a.Rule.Name, field(a, "k8s.pod.name"))
+		}
+		// container.start_ts is the start of the container's first
+		// process: after the test began, before the alert's event.
+		ts, evt := field(a, "container.start_ts"), field(a, "evt.rawtime")
+		if ts == "" || ts > evt || ts < fmt.Sprint(start.Add(-time.Second).UnixNano()) {
+			t.Errorf("%s: container.start_ts = %q, event at %s, test began %d", a.Rule.Name, ts, evt, start.UnixNano())
+		}
+	}
+	if !strings.Contains(shell.Output, "image_repository=localhost/peregrine-busybox image_tag=test") {
+		t.Errorf("shell alert output %q lacks the image", shell.Output)
+	}
+	m, err := le.live.Metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("containers %+v, alerts held %d, late %d", m.Containers, m.AlertsHeld, m.AlertsLate)
+	if m.AlertsLate != 0 {
+		t.Errorf("%d alerts went out at the deadline without metadata", m.AlertsLate)
+	}
+	if m.Containers.Found == 0 || m.Containers.Unavailable != 0 {
+		t.Errorf("lookups: %+v", m.Containers)
+	}
+	if w := warn.list(); len(w) != 0 {
+		t.Errorf("warnings with a live socket: %q", w)
+	}
+}
+
+// TestLiveContainerDeadSocket: with the runtime's socket missing, dead or
+// not a socket, the resolver says so once at start and counts it; the
+// container's events still raise their alerts (with its id, without the
+// runtime's fields), and nothing stalls.
+func TestLiveContainerDeadSocket(t *testing.T) {
+	pm := podmantest.New(t)
+	requireRoot(t)
+	pm.Build()
+	dir := t.TempDir()
+	notSocket := filepath.Join(dir, "podman.sock")
+	if err := os.WriteFile(notSocket, []byte("not a socket"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(dir, "missing", "podman.sock"), notSocket} {
+		t.Run(filepath.Base(filepath.Dir(path)), func(t *testing.T) {
+			var warn warnings
+			begun := time.Now()
+			res := container.NewResolver(container.Options{Sockets: []container.Socket{{Kind: "podman", Path: path}}, Warn: warn.add})
+			t.Cleanup(func() { res.Close() })
+			if d := time.Since(begun); d > 2*time.Second {
+				t.Errorf("NewResolver took %v with a dead socket", d)
+			}
+			if w := warn.list(); len(w) != 1 || !strings.Contains(w[0], path) {
+				t.Fatalf("warnings at start: %q, want one naming %s", w, path)
+			}
+			le := startLive(t, defaultRules(t), runtime.LiveOptions{Containers: res})
+			name := containerName("dead")
+			pm.Run(name, []string{"-t"}, "sh", "-c", "cat /etc/shadow >/dev/null; exec sleep 60")
+			in := pm.Inspect(name)
+			for _, rule := range []string{ruleTerminalShell, ruleCredentials} {
+				a := le.wait(t, rule+" in "+name, func(a runtime.Alert) bool {
+					return a.Rule.Name == rule && field(a, "container.id") == in.ID[:12]
+				})
+				if got := field(a, "container.name"); got != "" {
+					t.Errorf("%s: container.name = %q without a runtime", rule, got)
+				}
+				if !strings.Contains(a.Output, "container_name=<NA>") {
+					t.Errorf("%s: output %q", rule, a.Output)
+				}
+			}
+			m, err := le.live.Metrics()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("containers %+v, alerts held %d, late %d, kernel lost %d", m.Containers, m.AlertsHeld, m.AlertsLate, m.Kernel.EventsLost)
+			if m.Containers.Unavailable != 1 || m.Containers.Errors == 0 || m.Containers.Found != 0 {
+				t.Errorf("counters %+v: want 1 unavailable engine and the failed lookups counted", m.Containers)
+			}
+			if m.Kernel.EventsLost != 0 {
+				t.Errorf("%d events lost", m.Kernel.EventsLost)
+			}
+			if w := warn.list(); len(w) != 1 {
+				t.Errorf("warnings: %q, want the one at start", w)
+			}
+		})
+	}
+}
