@@ -76,7 +76,9 @@ func (c *containerdEngine) Inspect(ctx context.Context, id string) (*Metadata, e
 		}
 		if sandbox != "" {
 			if sb, err := c.cli.LoadSandbox(nctx, sandbox); err == nil {
-				m.PodLabels, _ = sb.Labels(nctx)
+				if labels, err := sb.Labels(nctx); err == nil && len(labels) > 0 {
+					m.PodLabels = labels
+				}
 			}
 		}
 		return m, nil

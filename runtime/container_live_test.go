@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/peregrine-sec/peregrine/container"
+	"github.com/peregrine-sec/peregrine/internal/containerdtest"
 	"github.com/peregrine-sec/peregrine/internal/podmantest"
 	"github.com/peregrine-sec/peregrine/runtime"
 )
@@ -230,5 +231,55 @@ func TestLiveContainerDeadSocket(t *testing.T) {
 				t.Errorf("warnings: %q, want the one at start", w)
 			}
 		})
+	}
+}
+
+// TestLiveContainerdMetadata runs a container through a real containerd,
+// as the CRI runs a pod's (k8s.io namespace, CRI labels, a kubepods
+// cgroup): the credential rule's alert carries the pod's name, namespace
+// and uid, and the container's name and image, from containerd's API.
+func TestLiveContainerdMetadata(t *testing.T) {
+	pm := podmantest.New(t)
+	requireRoot(t)
+	cd := containerdtest.Start(t, pm)
+	res := container.NewResolver(container.Options{Sockets: []container.Socket{{Kind: "containerd", Path: cd.Socket}},
+		Warn: func(s string) { t.Errorf("warning: %s", s) }})
+	t.Cleanup(func() { res.Close() })
+	le := startLive(t, defaultRules(t), runtime.LiveOptions{Containers: res})
+	pod := containerdtest.Pod{Name: "shop-7d9f", Namespace: "payments", UID: "0c6e1f2a-8b3d-4e5f-a1b2-c3d4e5f60718", Container: "api"}
+	id := cd.Run(pod, "sh", "-c", "cat /etc/shadow >/dev/null; exec sleep 60")
+	a := le.wait(t, "cat /etc/shadow in the pod", func(a runtime.Alert) bool {
+		return a.Rule.Name == ruleCredentials && field(a, "container.id") == id[:12]
+	})
+	want := map[string]string{
+		"container.full_id":          id,
+		"container.type":             "containerd",
+		"container.name":             pod.Container,
+		"container.image":            podmantest.Image,
+		"container.image.repository": "localhost/peregrine-busybox",
+		"k8s.pod.name":               pod.Name,
+		"k8s.ns.name":                pod.Namespace,
+		"k8s.pod.uid":                pod.UID,
+		// Debian's busybox runs its applets by exec'ing /proc/self/exe,
+		// argv[0] the applet's name: the kernel's comm is "exe".
+		"proc.name":    "exe",
+		"proc.exe":     "cat",
+		"proc.exepath": "/bin/busybox",
+		"fd.name":      "/etc/shadow",
+	}
+	for f, w := range want {
+		if got := field(a, f); got != w {
+			t.Errorf("%s = %q, want %q", f, got, w)
+		}
+	}
+	if !strings.Contains(a.Output, "container_name="+pod.Container) {
+		t.Errorf("output %q", a.Output)
+	}
+	m, err := le.live.Metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.AlertsLate != 0 || m.Containers.Found == 0 {
+		t.Errorf("containers %+v, late %d", m.Containers, m.AlertsLate)
 	}
 }
