@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -281,5 +282,76 @@ func TestLiveContainerdMetadata(t *testing.T) {
 	}
 	if m.AlertsLate != 0 || m.Containers.Found == 0 {
 		t.Errorf("containers %+v, late %d", m.Containers, m.AlertsLate)
+	}
+}
+
+// heldRules are rules whose conditions read the runtime's fields, and one
+// whose condition does not: evaluated before Podman has answered,
+// "Not our image" would match (the repository absent, its negation true)
+// and "Busybox image shell" would not.
+const heldRules = `
+- rule: Busybox image shell
+  desc: a shell in the test image
+  condition: evt.type in (execve, execveat) and evt.dir = < and container.image.repository = localhost/peregrine-busybox and proc.name = sh
+  output: shell in %container.name from %container.image
+  priority: WARNING
+- rule: Any container shell
+  desc: a shell in any container
+  condition: evt.type in (execve, execveat) and evt.dir = < and container.id != host and proc.name = sh
+  output: shell in %container.id
+  priority: NOTICE
+- rule: Not our image
+  desc: a shell in a container of another image
+  condition: evt.type in (execve, execveat) and evt.dir = < and container.id != host and proc.name = sh and not container.image.repository startswith localhost/
+  output: shell in %container.id from another image
+  priority: NOTICE
+`
+
+// TestLiveContainerConditionHeld: rules whose condition reads container
+// metadata are decided once the lookup the exec started has ended, under
+// both rule matchings: the first matching rule still wins under first, and
+// a rule that needs no metadata alerts at once under all.
+func TestLiveContainerConditionHeld(t *testing.T) {
+	pm := podmantest.New(t)
+	requireRoot(t)
+	pm.Build()
+	sock := pm.Service()
+	rs := loadRules(t, "held.yaml", []byte(heldRules))
+	for _, c := range []struct {
+		name     string
+		matching runtime.Matching
+		want     []string
+	}{
+		{"all", runtime.MatchAll, []string{"Busybox image shell", "Any container shell"}},
+		{"first", runtime.MatchFirst, []string{"Busybox image shell"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := container.NewResolver(container.Options{Sockets: []container.Socket{{Kind: "podman", Path: sock}},
+				Warn: func(s string) { t.Errorf("warning: %s", s) }})
+			t.Cleanup(func() { res.Close() })
+			le := startLiveMatching(t, rs, runtime.LiveOptions{Containers: res, Matching: c.matching})
+			name := containerName("held")
+			id := pm.Run(name, nil, "sh", "-c", "exec sleep 60")
+			in := pm.Inspect(name)
+			mine := func(a runtime.Alert) bool { return field(a, "container.id") == id[:12] }
+			le.wait(t, "the shell's alerts", func(a runtime.Alert) bool { return mine(a) && a.Rule.Name == c.want[0] })
+			// Every alert of the event is out once Run has ended.
+			le.stop()
+			var got []string
+			for _, a := range le.alerts {
+				if mine(a) {
+					got = append(got, a.Rule.Name)
+					if a.Rule.Name == "Busybox image shell" && a.Output != "shell in "+in.Name+" from "+in.ImageName {
+						t.Errorf("output %q", a.Output)
+					}
+				}
+			}
+			slices.Sort(got)
+			want := slices.Clone(c.want)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("alerts %q, want %q", got, want)
+			}
+		})
 	}
 }
