@@ -98,13 +98,15 @@ func (p *Pipeline) evaluateHeld(in *Input, dst []Alert) (out []Alert, held bool)
 	if plan == nil {
 		return dst, false // replayed events carry their values
 	}
+	// Pending first: it is a pointer test for the host's events, where
+	// the candidates would be computed twice.
+	wait := p.holder.Pending(in.Event)
+	if wait == nil {
+		return dst, false
+	}
 	p.cand = plan.Candidates(syscall, mask, p.cand)
 	nd := p.needs.of(plan)
 	if !intersects(p.cand, nd.any) {
-		return dst, false
-	}
-	wait := p.holder.Pending(in.Event)
-	if wait == nil {
 		return dst, false
 	}
 	first := p.matching == MatchFirst
