@@ -146,6 +146,10 @@ type Stats struct {
 	// cache full); Cached is how many it holds.
 	Evicted uint64 `json:"evicted"`
 	Cached  int    `json:"cached"`
+	// LookupTime is the time the lookups took, from Request to their
+	// end, summed; LookupMax the longest.
+	LookupTime time.Duration `json:"lookup_ns"`
+	LookupMax  time.Duration `json:"lookup_max_ns"`
 }
 
 // Resolver looks containers up once each, in the background, and keeps
@@ -168,14 +172,16 @@ type Resolver struct {
 	cancel                                          context.CancelFunc
 	unavailable, lookups, found, notFound, errs, no atomic.Uint64
 	evicted                                         atomic.Uint64
+	lookupTime, lookupMax                           atomic.Int64
 }
 
 type entry struct {
-	id   string
-	md   *Metadata
-	st   State
-	done chan struct{} // closed when st leaves Pending
-	elem *list.Element
+	id    string
+	asked time.Time // when Request started the lookup
+	md    *Metadata
+	st    State
+	done  chan struct{} // closed when st leaves Pending
+	elem  *list.Element
 }
 
 // NewResolver makes the engines of opts.Sockets and pings them all at
@@ -259,7 +265,7 @@ func (r *Resolver) Request(id, full, kind string) {
 		r.mu.Unlock()
 		return
 	}
-	e := &entry{id: id, st: Pending, done: make(chan struct{})}
+	e := &entry{id: id, st: Pending, done: make(chan struct{}), asked: time.Now()}
 	e.elem = r.lru.PushFront(e)
 	r.entries[id] = e
 	for len(r.entries) > r.capacity {
@@ -332,6 +338,14 @@ func (r *Resolver) lookup(e *entry, full, kind string) {
 }
 
 func (r *Resolver) finish(e *entry, md *Metadata, st State) {
+	took := int64(time.Since(e.asked))
+	r.lookupTime.Add(took)
+	for {
+		max := r.lookupMax.Load()
+		if took <= max || r.lookupMax.CompareAndSwap(max, took) {
+			break
+		}
+	}
 	r.mu.Lock()
 	e.md, e.st = md, st
 	r.mu.Unlock()
@@ -393,7 +407,8 @@ func (r *Resolver) Stats() Stats {
 	r.mu.Unlock()
 	return Stats{Engines: len(r.engines), Unavailable: r.unavailable.Load(), Lookups: r.lookups.Load(),
 		Found: r.found.Load(), NotFound: r.notFound.Load(), Errors: r.errs.Load(), NoEngine: r.no.Load(),
-		Evicted: r.evicted.Load(), Cached: n}
+		Evicted: r.evicted.Load(), Cached: n,
+		LookupTime: time.Duration(r.lookupTime.Load()), LookupMax: time.Duration(r.lookupMax.Load())}
 }
 
 // Close stops the lookups under way and closes the engines; it returns

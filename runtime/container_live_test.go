@@ -59,7 +59,9 @@ func TestLiveContainerMetadata(t *testing.T) {
 	var warn warnings
 	res := container.NewResolver(container.Options{Sockets: []container.Socket{{Kind: "podman", Path: sock}}, Warn: warn.add})
 	t.Cleanup(func() { res.Close() })
-	le := startLive(t, defaultRules(t), runtime.LiveOptions{Containers: res})
+	// Podman's answers took 20-130 ms on a loaded 2-core machine: the
+	// deadline is raised so that CI's load cannot make the test a race.
+	le := startLive(t, defaultRules(t), runtime.LiveOptions{Containers: res, ContainerDeadline: 3 * time.Second})
 
 	name := containerName("shell")
 	start := time.Now()
@@ -123,11 +125,9 @@ func TestLiveContainerMetadata(t *testing.T) {
 	if m.AlertsLate != 0 {
 		t.Errorf("%d alerts went out at the deadline without metadata", m.AlertsLate)
 	}
-	// The shell's exec started the lookup and matched at once: its alert
-	// was held, not raced.
-	if m.AlertsHeld == 0 {
-		t.Errorf("no alert was held for the lookup")
-	}
+	// Whether the alerts were held depends on when the lookup began: at
+	// the first event of runc in the container's cgroup, it may have
+	// ended by the shell's exec; either way they carry the metadata.
 	if m.Containers.Found == 0 || m.Containers.Unavailable != 0 {
 		t.Errorf("lookups: %+v", m.Containers)
 	}
@@ -246,7 +246,7 @@ func TestLiveContainerdMetadata(t *testing.T) {
 	res := container.NewResolver(container.Options{Sockets: []container.Socket{{Kind: "containerd", Path: cd.Socket}},
 		Warn: func(s string) { t.Errorf("warning: %s", s) }})
 	t.Cleanup(func() { res.Close() })
-	le := startLive(t, defaultRules(t), runtime.LiveOptions{Containers: res})
+	le := startLive(t, defaultRules(t), runtime.LiveOptions{Containers: res, ContainerDeadline: 3 * time.Second})
 	pod := containerdtest.Pod{Name: "shop-7d9f", Namespace: "payments", UID: "0c6e1f2a-8b3d-4e5f-a1b2-c3d4e5f60718", Container: "api"}
 	id := cd.Run(pod, "sh", "-c", "cat /etc/shadow >/dev/null; exec sleep 60")
 	a := le.wait(t, "cat /etc/shadow in the pod", func(a runtime.Alert) bool {
@@ -329,7 +329,7 @@ func TestLiveContainerConditionHeld(t *testing.T) {
 			res := container.NewResolver(container.Options{Sockets: []container.Socket{{Kind: "podman", Path: sock}},
 				Warn: func(s string) { t.Errorf("warning: %s", s) }})
 			t.Cleanup(func() { res.Close() })
-			le := startLiveMatching(t, rs, runtime.LiveOptions{Containers: res, Matching: c.matching})
+			le := startLiveMatching(t, rs, runtime.LiveOptions{Containers: res, Matching: c.matching, ContainerDeadline: 3 * time.Second})
 			name := containerName("held")
 			id := pm.Run(name, nil, "sh", "-c", "exec sleep 60")
 			in := pm.Inspect(name)

@@ -88,7 +88,9 @@ func TestRunContainers(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			metrics := filepath.Join(t.TempDir(), "metrics.json")
-			cmd, alerts, logs := startCLI(t, os.Args[0], "run", "--container-socket", c.socket, "--metrics-file", metrics)
+			// A deadline CI's load cannot outlast (Podman answers in
+			// 20-130 ms on a loaded machine).
+			cmd, alerts, logs := startCLI(t, os.Args[0], "run", "--container-socket", c.socket, "--container-deadline", "3s", "--metrics-file", metrics)
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
 			defer cmd.Process.Kill()

@@ -397,6 +397,7 @@ func writeMetrics(path string, m runtime.Metrics) error {
 		"containers.no_engine":           m.Containers.NoEngine,
 		"containers.evicted":             m.Containers.Evicted,
 		"containers.engines_unavailable": m.Containers.Unavailable,
+		"containers.lookup_max_ns":       uint64(m.Containers.LookupMax),
 	}
 	data, err := json.MarshalIndent(flat, "", "  ")
 	if err != nil {
