@@ -314,6 +314,11 @@ func (r *Resolver) lookup(e *entry, full, kind string) {
 		ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
 		md, err := en.Inspect(ctx, id)
 		cancel()
+		if r.ctx.Err() != nil {
+			// Closed: the lookup is abandoned, not failed.
+			r.finish(e, nil, Failed)
+			return
+		}
 		switch {
 		case err == nil:
 			r.found.Add(1)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -353,5 +354,47 @@ func TestLiveContainerConditionHeld(t *testing.T) {
 				t.Errorf("alerts %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestLiveContainerEvicted: once a container's processes are gone, its
+// metadata leaves the cache at the next sweep (here every 500 ms, on an
+// exit; 10 s by default).
+func TestLiveContainerEvicted(t *testing.T) {
+	pm := podmantest.New(t)
+	requireRoot(t)
+	pm.Build()
+	sock := pm.Service()
+	res := container.NewResolver(container.Options{Sockets: []container.Socket{{Kind: "podman", Path: sock}},
+		Warn: func(s string) { t.Errorf("warning: %s", s) }})
+	t.Cleanup(func() { res.Close() })
+	le := startLive(t, defaultRules(t), runtime.LiveOptions{Containers: res, ContainerSweep: 500 * time.Millisecond})
+	name := containerName("gone")
+	id := pm.Run(name, nil, "sh", "-c", "exec sleep 60")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, st, _ := res.Get(id[:12]); st == container.Known {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not looked up in 10 s: %+v", name, res.Stats())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	pm.Podman("rm", "-f", "-t", "0", name)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		// Exits make the engine sweep.
+		run(t, exec.Command("true"))
+		if _, st, _ := res.Get(id[:12]); st == container.Unknown {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still cached 10 s after its removal: %+v", name, res.Stats())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if s := le.live.ContainerStats(); s.Evicted == 0 {
+		t.Errorf("stats %+v", s)
 	}
 }

@@ -21,8 +21,8 @@ import (
 // metadata waits for a lookup under way.
 const DefaultContainerDeadline = 250 * time.Millisecond
 
-// containerSweep is how often the cache drops the containers no process
-// runs in any more.
+// containerSweep is how often, by default, the cache drops the
+// containers no process runs in any more.
 const containerSweep = 10 * time.Second
 
 // metaField reads one runtime field of a container from its metadata.
@@ -215,10 +215,10 @@ func (l *Live) requestContainer(p *proctable.Process) {
 	l.containers.Request(p.ContainerID, full, p.ContainerRuntime)
 }
 
-// sweepContainers drops from the cache, every containerSweep, the
+// sweepContainers drops from the cache, every l.sweepEvery, the
 // containers no process of the table runs in.
 func (l *Live) sweepContainers(now time.Time) {
-	if l.containers == nil || now.Sub(l.lastSweep) < containerSweep {
+	if l.containers == nil || now.Sub(l.lastSweep) < l.sweepEvery {
 		return
 	}
 	l.lastSweep = now

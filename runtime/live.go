@@ -49,6 +49,9 @@ type LiveOptions struct {
 	// ContainerDeadline is how long an alert whose rule needs container
 	// metadata waits for a lookup under way (0: DefaultContainerDeadline).
 	ContainerDeadline time.Duration
+	// ContainerSweep is how often the metadata of containers no process
+	// runs in any more is dropped (0: 10 s), checked at exits.
+	ContainerSweep time.Duration
 }
 
 // Live is a running capture: the eBPF probe, the process table it keeps,
@@ -93,6 +96,7 @@ type Live struct {
 	containers *container.Resolver
 	requested  map[string]bool
 	lastSweep  time.Time
+	sweepEvery time.Duration
 }
 
 // planHistory is how many plans Live keeps for the records still queued
@@ -156,6 +160,10 @@ func StartLive(opts LiveOptions) (*Live, error) {
 		syscalls:     SyscallsFor(opts.Ruleset),
 		execFilename: map[int32]string{},
 		containers:   opts.Containers,
+		sweepEvery:   opts.ContainerSweep,
+	}
+	if l.sweepEvery <= 0 {
+		l.sweepEvery = containerSweep
 	}
 	if l.containers != nil {
 		deadline := opts.ContainerDeadline
