@@ -306,6 +306,11 @@ const heldRules = `
   condition: evt.type in (execve, execveat) and evt.dir = < and container.id != host and proc.name = sh and not container.image.repository startswith localhost/
   output: shell in %container.id from another image
   priority: NOTICE
+- rule: Data mount shell
+  desc: a shell in a container with the host's directory on /data, read-only
+  condition: evt.type in (execve, execveat) and evt.dir = < and proc.name = sh and container.mount.dest[DATA] = /data and container.mount.rdwr[0] = false
+  output: shell with %container.mount[0] source=%container.mount.source[/data] mode=%container.mount.mode[/tmp/*/*]
+  priority: NOTICE
 `
 
 // TestLiveContainerConditionHeld: rules whose condition reads container
@@ -317,13 +322,14 @@ func TestLiveContainerConditionHeld(t *testing.T) {
 	requireRoot(t)
 	pm.Build()
 	sock := pm.Service()
-	rs := loadRules(t, "held.yaml", []byte(heldRules))
+	data := t.TempDir()
+	rs := loadRules(t, "held.yaml", []byte(strings.ReplaceAll(heldRules, "DATA", data)))
 	for _, c := range []struct {
 		name     string
 		matching runtime.Matching
 		want     []string
 	}{
-		{"all", runtime.MatchAll, []string{"Busybox image shell", "Any container shell"}},
+		{"all", runtime.MatchAll, []string{"Busybox image shell", "Any container shell", "Data mount shell"}},
 		{"first", runtime.MatchFirst, []string{"Busybox image shell"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -332,7 +338,7 @@ func TestLiveContainerConditionHeld(t *testing.T) {
 			t.Cleanup(func() { res.Close() })
 			le := startLiveMatching(t, rs, runtime.LiveOptions{Containers: res, Matching: c.matching, ContainerDeadline: 3 * time.Second})
 			name := containerName("held")
-			id := pm.Run(name, nil, "sh", "-c", "exec sleep 60")
+			id := pm.Run(name, []string{"-v", data + ":/data:ro"}, "sh", "-c", "exec sleep 60")
 			in := pm.Inspect(name)
 			mine := func(a runtime.Alert) bool { return field(a, "container.id") == id[:12] }
 			le.wait(t, "the shell's alerts", func(a runtime.Alert) bool { return mine(a) && a.Rule.Name == c.want[0] })
@@ -341,8 +347,13 @@ func TestLiveContainerConditionHeld(t *testing.T) {
 			var got []string
 			for _, a := range le.alerts {
 				if mine(a) {
+					t.Logf("%s: %s", a.Rule.Name, a.Output)
 					got = append(got, a.Rule.Name)
 					if a.Rule.Name == "Busybox image shell" && a.Output != "shell in "+in.Name+" from "+in.ImageName {
+						t.Errorf("output %q", a.Output)
+					}
+					if a.Rule.Name == "Data mount shell" && (!strings.HasPrefix(a.Output, "shell with "+data+":/data::false:") ||
+						!strings.HasSuffix(a.Output, " source="+data+" mode=")) {
 						t.Errorf("output %q", a.Output)
 					}
 				}

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"path"
+	"strconv"
 	"time"
 
 	"github.com/peregrine-sec/peregrine/container"
@@ -181,22 +183,73 @@ func (s *liveEvent) metadata() *container.Metadata {
 	return s.meta
 }
 
-// labelValue is container.label[KEY] and k8s.pod.label[KEY].
-func (s *liveEvent) labelValue(base policy.Key, arg string) (policy.Value, bool) {
+// metaArgValue is a runtime field taking an argument: container.label[KEY],
+// k8s.pod.label[KEY], container.mount[...] and its parts.
+func (s *liveEvent) metaArgValue(base policy.Key, arg string) (policy.Value, bool) {
 	md := s.metadata()
 	if md == nil {
 		return policy.Value{}, false
 	}
-	return labelOf(md, base, arg)
+	return argOf(md, base, arg)
 }
 
-func labelOf(md *container.Metadata, base policy.Key, arg string) (policy.Value, bool) {
+// isMetaArg tells whether base is a runtime field taking an argument.
+func isMetaArg(base policy.Key) bool {
+	_, mount := mountParts[base]
+	return mount || base == keyContainerLabel || base == keyPodLabel
+}
+
+func argOf(md *container.Metadata, base policy.Key, arg string) (policy.Value, bool) {
+	if part, ok := mountParts[base]; ok {
+		if m, ok := mountOf(md, base, arg); ok {
+			return policy.Text(part(m)), true
+		}
+		return policy.Value{}, false
+	}
 	labels := md.Labels
 	if base == keyPodLabel {
 		labels = md.PodLabels
 	}
 	v, ok := labels[arg]
 	return policy.Text(v), ok
+}
+
+var keyMountSource = policy.MustKey("container.mount.source")
+
+// mountParts are the container.mount fields, each with the part of the
+// mount it gives.
+var mountParts = map[policy.Key]func(container.Mount) string{
+	policy.MustKey("container.mount"):             container.Mount.String,
+	keyMountSource:                                func(m container.Mount) string { return m.Source },
+	policy.MustKey("container.mount.dest"):        func(m container.Mount) string { return m.Destination },
+	policy.MustKey("container.mount.mode"):        func(m container.Mount) string { return m.Mode },
+	policy.MustKey("container.mount.propagation"): func(m container.Mount) string { return m.Propagation },
+	policy.MustKey("container.mount.rdwr"): func(m container.Mount) string {
+		return strconv.FormatBool(m.RW)
+	},
+}
+
+// mountOf finds the mount an argument names, as Falco does: by index, or
+// by path, a glob matched against the mount's destination for
+// container.mount.source and its source for the others; the first that
+// matches.
+func mountOf(md *container.Metadata, base policy.Key, arg string) (container.Mount, bool) {
+	if i, err := strconv.Atoi(arg); err == nil {
+		if i >= 0 && i < len(md.Mounts) {
+			return md.Mounts[i], true
+		}
+		return container.Mount{}, false
+	}
+	for _, m := range md.Mounts {
+		target := m.Source
+		if base == keyMountSource {
+			target = m.Destination
+		}
+		if ok, _ := path.Match(arg, target); ok {
+			return m, true
+		}
+	}
+	return container.Mount{}, false
 }
 
 // requestContainer asks for the metadata of p's container once.
@@ -270,7 +323,7 @@ func (l *Live) Complete(ev *policy.Event) {
 	if ek := l.envKeys.Load(); ek != nil {
 		for _, k := range ek.labels {
 			arg, _ := k.Arg()
-			if v, ok := labelOf(md, k.Base(), arg); ok {
+			if v, ok := argOf(md, k.Base(), arg); ok {
 				ev.SetKey(k, v)
 			}
 		}

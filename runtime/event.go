@@ -264,9 +264,10 @@ func (s *liveEvent) Value(e *policy.Event, k policy.Key) (policy.Value, bool) {
 		}
 		v, ok := envValue(s.p.Env, arg)
 		return policy.Text(v), ok
-	case keyContainerLabel, keyPodLabel:
-		return s.labelValue(base, arg)
 	default:
+		if isMetaArg(base) {
+			return s.metaArgValue(base, arg)
+		}
 		if own, ok := ancestorBases[base]; ok {
 			return own(s, k.Index())
 		}
@@ -507,7 +508,8 @@ func envValue(env []string, name string) (string, bool) {
 
 // envKeys are the variables the rules look up with proc.env[NAME], in
 // their conditions or outputs: the ones an alert's event keeps; labels
-// are the container.label[KEY] and k8s.pod.label[KEY] they name.
+// are the container.label[KEY], k8s.pod.label[KEY] and container.mount*[ARG]
+// they name.
 type envKeys struct {
 	keys   []policy.Key
 	labels []policy.Key
@@ -525,7 +527,8 @@ func envKeysOf(rs *policy.Ruleset) *envKeys {
 		switch f.Field.Name {
 		case "proc.env":
 			to = &out.keys
-		case "container.label", "k8s.pod.label":
+		case "container.label", "k8s.pod.label", "container.mount", "container.mount.source", "container.mount.dest",
+			"container.mount.mode", "container.mount.rdwr", "container.mount.propagation":
 			to = &out.labels
 		default:
 			return
