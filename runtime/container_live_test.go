@@ -281,6 +281,7 @@ func TestLiveContainerdMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("containers %+v, alerts held %d, late %d", m.Containers, m.AlertsHeld, m.AlertsLate)
 	if m.AlertsLate != 0 || m.Containers.Found == 0 {
 		t.Errorf("containers %+v, late %d", m.Containers, m.AlertsLate)
 	}

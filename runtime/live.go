@@ -429,8 +429,12 @@ func (l *Live) handle(r *bpf.Record) *policy.Event {
 			}
 		}
 		if v2, v1, ok := r.Cgroups(); ok {
-			// The child was made in other cgroups than its parent's.
+			// The child was made in other cgroups than its parent's
+			// (clone3 into a container's cgroup): its lookup starts now.
 			l.table.SetCgroup(child.Pid, r.Args[2], cgroupOf(v2, v1))
+			if p, ok := l.table.Get(child.Pid); ok {
+				l.requestContainer(p)
+			}
 		}
 		return nil
 	case bpf.KindExec:
