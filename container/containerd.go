@@ -30,15 +30,22 @@ func NewContainerd(path string) (Engine, error) {
 	return &containerdEngine{socket: path, cli: cli}, nil
 }
 
-func (c *containerdEngine) Kind() string   { return "containerd" }
-func (c *containerdEngine) Socket() string { return c.socket }
-func (c *containerdEngine) Close() error   { return c.cli.Close() }
+// Kind implements Engine: the runtime's name.
+func (c *containerdEngine) Kind() string { return "containerd" }
 
+// Socket implements Engine: the API socket's path.
+func (c *containerdEngine) Socket() string { return c.socket }
+
+// Close implements Engine: it releases the client's connections and returns the client's error.
+func (c *containerdEngine) Close() error { return c.cli.Close() }
+
+// Ping implements Engine: it returns the error of the connection or of the call.
 func (c *containerdEngine) Ping(ctx context.Context) error {
 	_, err := c.cli.Version(ctx)
 	return err
 }
 
+// Inspect implements Engine: it returns ErrNotFound for a container the runtime does not run, else the error of the call.
 func (c *containerdEngine) Inspect(ctx context.Context, id string) (*Metadata, error) {
 	nss, err := c.cli.NamespaceService().List(ctx)
 	if err != nil {

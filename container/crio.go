@@ -27,8 +27,13 @@ func NewCRIO(path string) (Engine, error) {
 	return &crioEngine{socket: path, http: &http.Client{Transport: tr}}, nil
 }
 
-func (c *crioEngine) Kind() string   { return "cri-o" }
+// Kind implements Engine: the runtime's name.
+func (c *crioEngine) Kind() string { return "cri-o" }
+
+// Socket implements Engine: the API socket's path.
 func (c *crioEngine) Socket() string { return c.socket }
+
+// Close implements Engine: it releases the client's connections and returns the client's error.
 func (c *crioEngine) Close() error {
 	c.http.CloseIdleConnections()
 	return nil
@@ -50,6 +55,7 @@ func (c *crioEngine) get(ctx context.Context, path string, v any) (int, error) {
 	return resp.StatusCode, json.NewDecoder(resp.Body).Decode(v)
 }
 
+// Ping implements Engine: it returns the error of the connection or of the call.
 func (c *crioEngine) Ping(ctx context.Context) error {
 	var info map[string]any
 	_, err := c.get(ctx, "/info", &info)
@@ -67,6 +73,7 @@ type crioContainer struct {
 	IPs         []string          `json:"ip_addresses"`
 }
 
+// Inspect implements Engine: it returns ErrNotFound for a container the runtime does not run, else the error of the call.
 func (c *crioEngine) Inspect(ctx context.Context, id string) (*Metadata, error) {
 	var ci crioContainer
 	code, err := c.get(ctx, "/containers/"+url.PathEscape(id), &ci)

@@ -30,15 +30,22 @@ func NewDocker(kind, path string) (Engine, error) {
 	return &dockerEngine{kind: kind, socket: path, cli: cli}, nil
 }
 
-func (d *dockerEngine) Kind() string   { return d.kind }
-func (d *dockerEngine) Socket() string { return d.socket }
-func (d *dockerEngine) Close() error   { return d.cli.Close() }
+// Kind implements Engine: the runtime's name.
+func (d *dockerEngine) Kind() string { return d.kind }
 
+// Socket implements Engine: the API socket's path.
+func (d *dockerEngine) Socket() string { return d.socket }
+
+// Close implements Engine: it releases the client's connections and returns the client's error.
+func (d *dockerEngine) Close() error { return d.cli.Close() }
+
+// Ping implements Engine: it returns the error of the connection or of the call.
 func (d *dockerEngine) Ping(ctx context.Context) error {
 	_, err := d.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
 	return err
 }
 
+// Inspect implements Engine: it returns ErrNotFound for a container the runtime does not run, else the error of the call.
 func (d *dockerEngine) Inspect(ctx context.Context, id string) (*Metadata, error) {
 	res, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {

@@ -125,7 +125,9 @@ type Options struct {
 	Capacity int
 	// Timeout bounds one lookup (0: 2 s) and Ping at start (0: 1 s).
 	Timeout, PingTimeout time.Duration
-	// Warn receives each warning, once per cause (nil: none).
+	// Warn receives each warning, once per cause (nil: none): a socket
+	// that does not answer at start, or the first failed lookup of one
+	// that did. It may be called from several goroutines at once.
 	Warn func(string)
 }
 
