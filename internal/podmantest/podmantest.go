@@ -12,6 +12,8 @@ package podmantest
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -102,14 +104,22 @@ var (
 	buildErr  error
 )
 
-// Build imports the test image, once per test binary: a root file system
-// of busybox with its applets, /etc/passwd and an /etc/shadow, as a tar
-// made here. It returns Image.
+// Build imports the test image, once per test binary unless Podman has it
+// already with the same root file system (from an earlier run, or another
+// test binary running at the same time, whose containers a re-import would
+// orphan): busybox with its applets, /etc/passwd and an /etc/shadow, as a
+// tar made here, its digest in the image's label peregrine.rootfs. It
+// returns Image.
 func (p *Podman) Build() string {
 	p.t.Helper()
 	buildOnce.Do(func() {
 		var tarball bytes.Buffer
 		if buildErr = rootfs(&tarball); buildErr != nil {
+			return
+		}
+		sum := sha256.Sum256(tarball.Bytes())
+		digest := hex.EncodeToString(sum[:])
+		if have, err := p.Try("image", "inspect", "--format", `{{index .Labels "peregrine.rootfs"}}`, Image); err == nil && strings.TrimSpace(have) == digest {
 			return
 		}
 		dir, err := os.MkdirTemp("", "podmantest")
@@ -122,7 +132,7 @@ func (p *Podman) Build() string {
 		if buildErr = os.WriteFile(path, tarball.Bytes(), 0o600); buildErr != nil {
 			return
 		}
-		_, buildErr = p.Try("import", "--change", "CMD=/bin/sh", path, Image)
+		_, buildErr = p.Try("import", "--change", "CMD=/bin/sh", "--change", "LABEL=peregrine.rootfs="+digest, path, Image)
 	})
 	if buildErr != nil {
 		p.t.Fatalf("build the test image: %v", buildErr)
@@ -140,7 +150,9 @@ func rootfs(w io.Writer) error {
 		return err
 	}
 	tw := tar.NewWriter(w)
-	now := time.Now()
+	// A fixed time: the same files make the same tar, and its digest says
+	// whether the image is up to date.
+	now := time.Unix(0, 0)
 	dir := func(name string) error {
 		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: 0o755, ModTime: now})
 	}
