@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -126,6 +127,19 @@ type Pipeline struct {
 
 	evaluated atomic.Uint64
 	raised    atomic.Uint64
+
+	// The holding of alerts that need enrichment still under way (Hold).
+	holder   Holder
+	deadline time.Duration
+	needs    needsCache
+	later    []uint64
+	// emit and onError are Run's while it runs; emitMu serialises the
+	// alerts of Run and of the held events; holds counts those waiting.
+	emit       func(Alert) error
+	onError    func(error)
+	emitMu     sync.Mutex
+	holds      sync.WaitGroup
+	held, late atomic.Uint64
 }
 
 // NewPipeline compiles the enabled rules of rs as `peregrine run` compiles
@@ -188,12 +202,20 @@ func (p *Pipeline) Match(in *Input, dst []int) (*compiler.Plan, []int) {
 	return plan, plan.Tree.Match(in.Event, p.matching == MatchFirst, p.cand, dst)
 }
 
-// Evaluate appends to dst the alerts in raises.
+// Evaluate appends to dst the alerts in raises. Inside Run, with a Holder
+// (Hold) saying that the event's enrichment is under way, the rules whose
+// condition or output needs what is missing are evaluated or rendered
+// later, off this path (see Hold); their alerts go to Run's emit then.
 func (p *Pipeline) Evaluate(in *Input, dst []Alert) []Alert {
 	if in.Event == nil {
 		return dst
 	}
 	p.evaluated.Add(1)
+	if p.holder != nil && p.emit != nil {
+		if out, held := p.evaluateHeld(in, dst); held {
+			return out
+		}
+	}
 	plan, matched := p.Match(in, p.matched[:0])
 	p.matched = matched
 	if len(matched) == 0 {
@@ -218,6 +240,13 @@ func (p *Pipeline) Evaluate(in *Input, dst []Alert) []Alert {
 // it cannot read or an alert it cannot write). A recording error goes to
 // onError and never stops Run.
 func (p *Pipeline) Run(next func(*Input) error, emit func(Alert) error, onError func(error)) error {
+	p.emit, p.onError = emit, onError
+	defer func() {
+		// The held alerts go out before Run returns: none is lost at the
+		// end of a capture.
+		p.holds.Wait()
+		p.emit, p.onError = nil, nil
+	}()
 	var in Input
 	for {
 		in = Input{}
@@ -240,14 +269,28 @@ func (p *Pipeline) Run(next func(*Input) error, emit func(Alert) error, onError 
 			}
 		}
 		p.alerts = p.Evaluate(&in, p.alerts[:0])
-		for _, a := range p.alerts {
-			p.raised.Add(1)
-			if err := emit(a); err != nil {
-				if onError == nil {
-					return err
-				}
-				onError(err)
-			}
+		if err := p.send(p.alerts); err != nil {
+			return err
 		}
 	}
+}
+
+// send hands alerts to Run's emit, one caller at a time; it returns emit's
+// error when there is no onError to report it.
+func (p *Pipeline) send(alerts []Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	p.emitMu.Lock()
+	defer p.emitMu.Unlock()
+	for _, a := range alerts {
+		p.raised.Add(1)
+		if err := p.emit(a); err != nil {
+			if p.onError == nil {
+				return err
+			}
+			p.onError(err)
+		}
+	}
+	return nil
 }
