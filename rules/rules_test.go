@@ -22,6 +22,7 @@ var captureFields = strings.Fields(`
 	proc.pcmdline proc.aname proc.aexepath proc.tty proc.cwd proc.sname proc.sid proc.vpgid
 	proc.duration proc.pid proc.ppid proc.is_exe_from_memfd
 	user.uid user.name user.loginuid group.gid group.name container.id container.name
+	container.image container.image.repository container.image.tag k8s.ns.name k8s.pod.name
 	fd.name fd.typechar fd.type fd.directory fd.filename fd.num fd.l4proto fd.sip fd.sport
 	fd.cip fd.cport fd.lport fd.rport fd.connected
 	fs.path.name fs.path.source fs.path.target thread.cap_effective`)

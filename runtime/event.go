@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/peregrine-sec/peregrine/bpf"
+	"github.com/peregrine-sec/peregrine/container"
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/runtime/proctable"
 	"github.com/peregrine-sec/peregrine/syscalls"
@@ -36,6 +37,10 @@ type liveEvent struct {
 	fd     []keyValue // the fd fields, once fdRead
 	fdRead bool
 	paths  [2]userPath // the capture's user strings made absolute
+	// meta is the runtime's metadata of the process's container, once
+	// metaRead (nil while unknown).
+	meta     *container.Metadata
+	metaRead bool
 }
 
 const atFDCWD = -100
@@ -161,16 +166,9 @@ func init() {
 			}
 			return policy.Uint(uint64(s.p.Duration(s.r.Timestamp))), true
 		},
-		"container.start_ts": func(s *liveEvent, _ *policy.Event, _ policy.Key) (policy.Value, bool) {
-			return policy.Uint(s.l.bootEpoch), s.onHost()
-		},
-		"container.duration": func(s *liveEvent, _ *policy.Event, _ policy.Key) (policy.Value, bool) {
-			now := uint64(int64(s.r.Timestamp) + s.l.bootToWall)
-			if !s.onHost() || now <= s.l.bootEpoch {
-				return policy.Value{}, false
-			}
-			return policy.Uint(now - s.l.bootEpoch), true
-		},
+	}
+	for name, f := range containerFields() {
+		fields[name] = f
 	}
 	for name, get := range processGetters {
 		if _, ok := fields[name]; !ok {
@@ -267,6 +265,9 @@ func (s *liveEvent) Value(e *policy.Event, k policy.Key) (policy.Value, bool) {
 		v, ok := envValue(s.p.Env, arg)
 		return policy.Text(v), ok
 	default:
+		if isMetaArg(base) {
+			return s.metaArgValue(base, arg)
+		}
 		if own, ok := ancestorBases[base]; ok {
 			return own(s, k.Index())
 		}
@@ -292,6 +293,11 @@ func (s *liveEvent) Keys(fn func(policy.Key)) {
 		if env := s.l.envKeys.Load(); env != nil {
 			for _, k := range env.keys {
 				fn(k)
+			}
+			if !isHost(s.p.ContainerID) {
+				for _, k := range env.labels {
+					fn(k)
+				}
 			}
 		}
 	}
@@ -337,12 +343,6 @@ func (s *liveEvent) loginUID() int64 {
 		return -1
 	}
 	return int64(s.r.LoginUID)
-}
-
-// onHost tells whether the process runs outside containers, with a boot
-// time to give container.start_ts.
-func (s *liveEvent) onHost() bool {
-	return s.p != nil && isHost(s.p.ContainerID) && s.l.bootEpoch > 0
 }
 
 // process returns the process table's fields of the event's process
@@ -507,9 +507,12 @@ func envValue(env []string, name string) (string, bool) {
 }
 
 // envKeys are the variables the rules look up with proc.env[NAME], in
-// their conditions or outputs: the ones an alert's event keeps.
+// their conditions or outputs: the ones an alert's event keeps; labels
+// are the container.label[KEY], k8s.pod.label[KEY] and container.mount*[ARG]
+// they name.
 type envKeys struct {
-	keys []policy.Key
+	keys   []policy.Key
+	labels []policy.Key
 }
 
 // envKeysOf returns the environment keys of a ruleset's enabled rules.
@@ -517,12 +520,22 @@ func envKeysOf(rs *policy.Ruleset) *envKeys {
 	seen := map[policy.Key]bool{}
 	out := &envKeys{}
 	add := func(f *policy.FieldRef) {
-		if f == nil || f.Field == nil || f.Field.Name != "proc.env" || !f.HasArg {
+		if f == nil || f.Field == nil || !f.HasArg {
+			return
+		}
+		var to *[]policy.Key
+		switch f.Field.Name {
+		case "proc.env":
+			to = &out.keys
+		case "container.label", "k8s.pod.label", "container.mount", "container.mount.source", "container.mount.dest",
+			"container.mount.mode", "container.mount.rdwr", "container.mount.propagation":
+			to = &out.labels
+		default:
 			return
 		}
 		if k, ok := policy.KeyOfRef(f); ok && !seen[k] {
 			seen[k] = true
-			out.keys = append(out.keys, k)
+			*to = append(*to, k)
 		}
 	}
 	for _, r := range rs.Enabled() {

@@ -19,6 +19,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/peregrine-sec/peregrine/bpf"
 	"github.com/peregrine-sec/peregrine/compiler"
+	"github.com/peregrine-sec/peregrine/container"
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/runtime/proctable"
 	"github.com/peregrine-sec/peregrine/syscalls"
@@ -41,6 +42,16 @@ type LiveOptions struct {
 	// NoKernelFilter turns the kernel filter off: every captured syscall
 	// reaches userspace, as with Falco (for comparison).
 	NoKernelFilter bool
+	// Containers, when set, looks up the metadata of the containers the
+	// processes run in (container.name, image, k8s.*); without it those
+	// fields are absent in containers. Live does not close it.
+	Containers *container.Resolver
+	// ContainerDeadline is how long an alert whose rule needs container
+	// metadata waits for a lookup under way (0: DefaultContainerDeadline).
+	ContainerDeadline time.Duration
+	// ContainerSweep is how often the metadata of containers no process
+	// runs in any more is dropped (0: 10 s), checked at exits.
+	ContainerSweep time.Duration
 }
 
 // Live is a running capture: the eBPF probe, the process table it keeps,
@@ -84,6 +95,13 @@ type Live struct {
 	sent [maxSyscallNr]atomic.Uint64
 	// onPlan is called with each plan applied (OnPlan).
 	onPlan atomic.Pointer[func(*compiler.Plan)]
+	// containers looks container metadata up (nil: none); requested
+	// holds the containers asked for, lastSweep when the cache was last
+	// swept of gone containers.
+	containers *container.Resolver
+	requested  map[string]bool
+	lastSweep  time.Time
+	sweepEvery time.Duration
 }
 
 // maxSyscallNr bounds the syscall numbers Live counts per syscall.
@@ -149,6 +167,18 @@ func StartLive(opts LiveOptions) (*Live, error) {
 		proc:         procRoot,
 		syscalls:     SyscallsFor(opts.Ruleset),
 		execFilename: map[int32]string{},
+		containers:   opts.Containers,
+		sweepEvery:   opts.ContainerSweep,
+	}
+	if l.sweepEvery <= 0 {
+		l.sweepEvery = containerSweep
+	}
+	if l.containers != nil {
+		deadline := opts.ContainerDeadline
+		if deadline <= 0 {
+			deadline = DefaultContainerDeadline
+		}
+		l.pipe.Hold(l, deadline)
 	}
 	if opts.Record != nil {
 		l.pipe.Record(opts.Record)
@@ -179,6 +209,12 @@ func StartLive(opts LiveOptions) (*Live, error) {
 	if err := l.table.Bootstrap(); err != nil {
 		return nil, errors.Join(fmt.Errorf("read %s: %w", procRoot, err), probe.Close())
 	}
+	// The containers already running are looked up now, not at their
+	// first alert.
+	for _, p := range l.table.Containers() {
+		l.requestContainer(p)
+	}
+	l.lastSweep = time.Now()
 	return l, nil
 }
 
@@ -370,6 +406,12 @@ type Metrics struct {
 		Processes       int    `json:"processes"`
 	} `json:"userspace"`
 	Alerts uint64 `json:"alerts"`
+	// Containers are the metadata lookups' counters; AlertsHeld counts
+	// the alerts that waited for a lookup, AlertsLate those of them sent
+	// at the deadline with the fields still absent.
+	Containers container.Stats `json:"containers"`
+	AlertsHeld uint64          `json:"alerts_held"`
+	AlertsLate uint64          `json:"alerts_late"`
 }
 
 // Metrics reads the kernel counters and the userspace ones.
@@ -383,6 +425,8 @@ func (l *Live) Metrics() (Metrics, error) {
 	m.Userspace.EventsEvaluated = l.pipe.Evaluated()
 	m.Userspace.Processes = l.table.Len()
 	m.Alerts = l.pipe.Raised()
+	m.Containers = l.ContainerStats()
+	m.AlertsHeld, m.AlertsLate = l.pipe.Held()
 	return m, nil
 }
 
@@ -428,8 +472,12 @@ func (l *Live) handle(r *bpf.Record) *policy.Event {
 			}
 		}
 		if v2, v1, ok := r.Cgroups(); ok {
-			// The child was made in other cgroups than its parent's.
+			// The child was made in other cgroups than its parent's
+			// (clone3 into a container's cgroup): its lookup starts now.
 			l.table.SetCgroup(child.Pid, r.Args[2], cgroupOf(v2, v1))
+			if p, ok := l.table.Get(child.Pid); ok {
+				l.requestContainer(p)
+			}
 		}
 		return nil
 	case bpf.KindExec:
@@ -447,6 +495,7 @@ func (l *Live) handle(r *bpf.Record) *policy.Event {
 				delete(l.execFilename, e.Pid)
 			}
 		}
+		l.sweepContainers(time.Now())
 		return nil
 	case bpf.KindSyscall:
 		ev := l.event(r)
@@ -525,6 +574,14 @@ func (l *Live) exec(r *bpf.Record) {
 		l.table.SetCgroup(pid, r.CgroupKey, cgroupOf(v2, v1))
 	} else {
 		l.refreshCgroup(pid, r.CgroupKey)
+	}
+	// A container's first exec starts its lookup: by the time a rule
+	// matches, the runtime has often answered. Container runtimes give
+	// the first process its terminal and session (setsid, TIOCSCTTY)
+	// between fork and exec, unseen: they are read again.
+	if p, ok := l.table.Get(pid); ok && !isHost(p.ContainerID) {
+		_ = l.table.RefreshSession(pid) // gone: what the table had stays
+		l.requestContainer(p)
 	}
 }
 

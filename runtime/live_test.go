@@ -54,9 +54,15 @@ type liveEngine struct {
 // ends.
 func startLive(t *testing.T, rs *policy.Ruleset, opts runtime.LiveOptions) *liveEngine {
 	t.Helper()
+	opts.Matching = runtime.MatchAll
+	return startLiveMatching(t, rs, opts)
+}
+
+// startLiveMatching is startLive with opts.Matching as given.
+func startLiveMatching(t *testing.T, rs *policy.Ruleset, opts runtime.LiveOptions) *liveEngine {
+	t.Helper()
 	requireRoot(t)
 	opts.Ruleset = rs
-	opts.Matching = runtime.MatchAll
 	live, err := runtime.StartLive(opts)
 	if err != nil {
 		t.Fatal(err)

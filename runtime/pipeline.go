@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -130,6 +131,18 @@ type Pipeline struct {
 	evaluated atomic.Uint64
 	raised    atomic.Uint64
 
+	// The holding of alerts that need enrichment still under way (Hold).
+	holder   Holder
+	deadline time.Duration
+	needs    needsCache
+	later    []uint64
+	// emit and onError are Run's while it runs; emitMu serialises the
+	// alerts of Run and of the held events; holds counts those waiting.
+	emit       func(Alert) error
+	onError    func(error)
+	emitMu     sync.Mutex
+	holds      sync.WaitGroup
+	held, late atomic.Uint64
 	// Telemetry (observe.go): nil stats and tracer cost one branch.
 	stats         *Stats
 	tracer        EventTracer
@@ -216,12 +229,20 @@ func (p *Pipeline) candidates(in *Input) (*compiler.Plan, bool) {
 	return plan, true
 }
 
-// Evaluate appends to dst the alerts in raises.
+// Evaluate appends to dst the alerts in raises. Inside Run, with a Holder
+// (Hold) saying that the event's enrichment is under way, the rules whose
+// condition or output needs what is missing are evaluated or rendered
+// later, off this path (see Hold); their alerts go to Run's emit then.
 func (p *Pipeline) Evaluate(in *Input, dst []Alert) []Alert {
 	if in.Event == nil {
 		return dst
 	}
 	p.evaluated.Add(1)
+	if p.holder != nil && p.emit != nil {
+		if out, held := p.evaluateHeld(in, dst); held {
+			return out
+		}
+	}
 	var plan *compiler.Plan
 	var matched []int
 	traceID := ""
@@ -253,6 +274,13 @@ func (p *Pipeline) Evaluate(in *Input, dst []Alert) []Alert {
 // it cannot read or an alert it cannot write). A recording error goes to
 // onError and never stops Run.
 func (p *Pipeline) Run(next func(*Input) error, emit func(Alert) error, onError func(error)) error {
+	p.emit, p.onError = emit, onError
+	defer func() {
+		// The held alerts go out before Run returns: none is lost at the
+		// end of a capture.
+		p.holds.Wait()
+		p.emit, p.onError = nil, nil
+	}()
 	var in Input
 	for {
 		in = Input{}
@@ -275,16 +303,30 @@ func (p *Pipeline) Run(next func(*Input) error, emit func(Alert) error, onError 
 			}
 		}
 		p.alerts = p.Evaluate(&in, p.alerts[:0])
-		for i := range p.alerts {
-			a := p.alerts[i]
-			p.raised.Add(1)
-			p.countAlert(&a)
-			if err := emit(a); err != nil {
-				if onError == nil {
-					return err
-				}
-				onError(err)
-			}
+		if err := p.send(p.alerts); err != nil {
+			return err
 		}
 	}
+}
+
+// send hands alerts to Run's emit, one caller at a time; it returns emit's
+// error when there is no onError to report it.
+func (p *Pipeline) send(alerts []Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	p.emitMu.Lock()
+	defer p.emitMu.Unlock()
+	for i := range alerts {
+		a := alerts[i]
+		p.raised.Add(1)
+		p.countAlert(&a) // under emitMu: the held events' alerts come from other goroutines
+		if err := p.emit(a); err != nil {
+			if p.onError == nil {
+				return err
+			}
+			p.onError(err)
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/peregrine-sec/peregrine/bpf"
 	"github.com/peregrine-sec/peregrine/compiler"
+	"github.com/peregrine-sec/peregrine/container"
 	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/rules"
 	"github.com/peregrine-sec/peregrine/runtime/proctable"
@@ -79,7 +80,17 @@ func BenchmarkUserspaceRecord(b *testing.B) {
 	rulesets := []struct {
 		name string
 		live func(testing.TB) *Live
-	}{{"default", newTestLive}, {"upstream", func(tb testing.TB) *Live {
+	}{{"default", newTestLive}, {"default-containers", func(tb testing.TB) *Live {
+		// With container metadata on, as run has it: the pipeline holds
+		// (an emit set, as inside Run) and a resolver (here with no
+		// engine) is asked about containers; the record's process is on
+		// the host, the common case this measures.
+		l := newTestLive(tb)
+		l.containers = container.NewResolver(container.Options{Sockets: []container.Socket{}})
+		l.pipe.Hold(l, DefaultContainerDeadline)
+		l.pipe.emit = func(Alert) error { return nil }
+		return l
+	}}, {"upstream", func(tb testing.TB) *Live {
 		if _, err := os.Stat(upstreamRules); err != nil {
 			if os.Getenv("CI") != "" {
 				tb.Fatalf("upstream rules needed in CI: %v", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/peregrine-sec/peregrine/bpf"
 	"github.com/peregrine-sec/peregrine/compiler"
+	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/runtime"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -24,6 +25,10 @@ type explainRule struct {
 	// KernelDecided is true when, for every syscall, the kernel predicate
 	// is the whole condition.
 	KernelDecided bool `json:"kernel_decided"`
+	// ContainerMetadata names the fields from the container runtime the
+	// rule reads (absent when none): an alert of a container not yet
+	// looked up waits for them, for at most run's --container-deadline.
+	ContainerMetadata *policy.MetadataNeeds `json:"container_metadata,omitempty"`
 }
 
 type explainSyscall struct {
@@ -150,6 +155,9 @@ func buildExplain(plan *compiler.Plan, syscalls []string, only string) explainOu
 		if er.KernelDecided {
 			er.Residual = "true"
 		}
+		if nd := policy.NeedsMetadata(r); nd.Any() {
+			er.ContainerMetadata = &nd
+		}
 		out.Rules = append(out.Rules, er)
 	}
 	if s.Warnings == nil {
@@ -174,6 +182,23 @@ func printExplain(w io.Writer, out explainOutput) {
 			fmt.Fprintf(w, "  decided in the kernel\n")
 		} else {
 			fmt.Fprintf(w, "  userspace: %s\n", r.Residual)
+		}
+		if m := r.ContainerMetadata; m != nil {
+			var parts []string
+			if len(m.Condition) > 0 {
+				parts = append(parts, "condition reads "+strings.Join(m.Condition, ","))
+			}
+			if m.Residual {
+				parts = append(parts, "its Rego residual may read any")
+			}
+			if len(m.Output) > 0 {
+				parts = append(parts, "output reads "+strings.Join(m.Output, ","))
+			}
+			when := "its alerts wait for a container's lookup"
+			if m.InCondition() {
+				when = "decided once a container's lookup is done"
+			}
+			fmt.Fprintf(w, "  container metadata: %s (%s, at most --container-deadline)\n", strings.Join(parts, "; "), when)
 		}
 	}
 	fmt.Fprintf(w, "\n%d rules, %d classes, %d syscalls captured\n", s.Rules, s.Classes, len(s.Syscalls))

@@ -92,6 +92,19 @@ started before it), and a kernel with BTF.`,
 			if err != nil {
 				return err
 			}
+			containers, err := containerResolver(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if containers != nil {
+				defer func() {
+					if err := containers.Close(); err != nil {
+						fmt.Fprintln(cmd.ErrOrStderr(), "peregrine: closing the container runtime clients:", err)
+					}
+				}()
+				opts.Containers = containers
+				opts.ContainerDeadline = v.GetDuration("container-deadline")
+			}
 			live, err := runtime.StartLive(opts)
 			if err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "peregrine run:", err)
@@ -175,6 +188,8 @@ started before it), and a kernel with BTF.`,
 	addRulesFlag(cmd)
 	addTelemetryFlags(cmd)
 	cmd.Flags().Bool("json", false, "print alerts in Falco's JSON format")
+	cmd.Flags().StringArray("container-socket", nil, "a container runtime's API socket, as KIND:PATH (docker, podman, containerd, cri-o) or a path whose name says the kind (repeatable); none: no container metadata; default: the runtimes' usual sockets that exist")
+	cmd.Flags().Duration("container-deadline", runtime.DefaultContainerDeadline, "how long an alert whose rule needs container metadata waits for a lookup under way, before it goes out with those fields empty")
 	cmd.Flags().String("metrics-file", "", "write the final counters as JSON to this file on exit")
 	cmd.Flags().String("record", "", "write every event that reached userspace to this file, in the replay format")
 	cmd.Flags().Int("ring-buffer-size", 8<<20, "kernel ring buffer size in bytes (a power of two)")
@@ -356,6 +371,10 @@ func printRunSummary(w io.Writer, m runtime.Metrics, t *alertTally, held map[str
 	fmt.Fprintf(w, "peregrine: syscalls seen %d (32-bit %d), filtered in the kernel %d, sent to userspace %d, lost %d, unrecorded %d; events evaluated %d\n",
 		k.SyscallsSeen, k.SyscallsSeenIA32, k.EventsFiltered, k.EventsSent, k.EventsLost, k.EventsUnsaved, m.Userspace.EventsEvaluated)
 	fmt.Fprintf(w, "peregrine: alerts %d\n", t.total)
+	if c := m.Containers; c.Engines > 0 || c.Lookups > 0 {
+		fmt.Fprintf(w, "peregrine: containers looked up %d (found %d, not found %d, errors %d, no engine %d), engines unavailable %d; alerts held for metadata %d, sent without it at the deadline %d\n",
+			c.Lookups, c.Found, c.NotFound, c.Errors, c.NoEngine, c.Unavailable, m.AlertsHeld, m.AlertsLate)
+	}
 	prios := make([]policy.Priority, 0, len(t.byPriority))
 	for p := range t.byPriority {
 		prios = append(prios, p)
@@ -394,14 +413,24 @@ func printRunSummary(w io.Writer, m runtime.Metrics, t *alertTally, held map[str
 // writeMetrics writes the final counters with the names the CLI documents.
 func writeMetrics(path string, m runtime.Metrics) error {
 	flat := map[string]uint64{
-		"kernel.syscalls_seen":        m.Kernel.SyscallsSeen,
-		"kernel.events_sent":          m.Kernel.EventsSent,
-		"kernel.events_lost":          m.Kernel.EventsLost,
-		"kernel.events_filtered":      m.Kernel.EventsFiltered,
-		"kernel.events_unsaved":       m.Kernel.EventsUnsaved,
-		"userspace.events_evaluated":  m.Userspace.EventsEvaluated,
-		"userspace.processes_tracked": uint64(m.Userspace.Processes),
-		"alerts":                      m.Alerts,
+		"kernel.syscalls_seen":           m.Kernel.SyscallsSeen,
+		"kernel.events_sent":             m.Kernel.EventsSent,
+		"kernel.events_lost":             m.Kernel.EventsLost,
+		"kernel.events_filtered":         m.Kernel.EventsFiltered,
+		"kernel.events_unsaved":          m.Kernel.EventsUnsaved,
+		"userspace.events_evaluated":     m.Userspace.EventsEvaluated,
+		"userspace.processes_tracked":    uint64(m.Userspace.Processes),
+		"alerts":                         m.Alerts,
+		"alerts.held":                    m.AlertsHeld,
+		"alerts.late":                    m.AlertsLate,
+		"containers.lookups":             m.Containers.Lookups,
+		"containers.found":               m.Containers.Found,
+		"containers.not_found":           m.Containers.NotFound,
+		"containers.errors":              m.Containers.Errors,
+		"containers.no_engine":           m.Containers.NoEngine,
+		"containers.evicted":             m.Containers.Evicted,
+		"containers.engines_unavailable": m.Containers.Unavailable,
+		"containers.lookup_max_ns":       uint64(m.Containers.LookupMax),
 	}
 	data, err := json.MarshalIndent(flat, "", "  ")
 	if err != nil {

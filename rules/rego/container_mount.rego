@@ -4,7 +4,8 @@
 #   Rego twin of the Falco rule of the same name. A process inside a
 #   container mounted a file system. Containers seldom need to; mounting the
 #   host disk, cgroupfs or procfs from a privileged container is a well
-#   known escape.
+#   known escape. The runtime's own mounts, before the container's first
+#   exec, are not.
 # custom:
 #   priority: WARNING
 #   tags: [container, filesystem, mitre_privilege_escalation, T1611]
@@ -21,4 +22,12 @@ alert if {
 	input.evt.type == "mount"
 	input.evt.failed == false
 	input.container.id != "host"
+	not container_runtime_names[input.proc.name]
+	not startswith(input.proc.name, "runc:")
+}
+
+# The default rules' container_runtime_names list.
+container_runtime_names := {
+	"runc", "crun", "youki", "containerd", "containerd-shim", "dockerd", "docker", "conmon",
+	"crio", "podman", "buildah", "lxc-start", "lxd", "kubelet",
 }

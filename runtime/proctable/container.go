@@ -23,6 +23,17 @@ var containerPrefixes = []struct{ prefix, runtime string }{
 // reports its innermost container. Any other path gives ("host", "host").
 // It never fails.
 func ParseContainerID(cgroupPath string) (id, runtime string) {
+	full, runtime := ParseFullContainerID(cgroupPath)
+	if runtime == "host" {
+		return full, runtime
+	}
+	return full[:12], runtime
+}
+
+// ParseFullContainerID is ParseContainerID with the container's full id
+// (64 hex chars), which some runtimes' APIs need (containerd's); ("host",
+// "host") outside containers. It never fails.
+func ParseFullContainerID(cgroupPath string) (id, runtime string) {
 	comps := strings.Split(cgroupPath, "/")
 	kube := false
 	for _, c := range comps {
@@ -35,17 +46,17 @@ func ParseContainerID(cgroupPath string) (id, runtime string) {
 		c := comps[i]
 		if isContainerID(c) {
 			if i > 0 && comps[i-1] == "docker" {
-				return c[:12], "docker"
+				return c, "docker"
 			}
 			if kube {
-				return c[:12], "containerd"
+				return c, "containerd"
 			}
 			continue
 		}
 		name := strings.TrimSuffix(c, ".scope")
 		for _, cp := range containerPrefixes {
 			if rest, ok := strings.CutPrefix(name, cp.prefix); ok && isContainerID(rest) {
-				return rest[:12], cp.runtime
+				return rest, cp.runtime
 			}
 		}
 	}

@@ -522,3 +522,41 @@ func ReadCgroup(procRoot string, pid int32) (Cgroup, error) {
 	cg.Path, cg.ContainerID, cg.Runtime = parseCgroup(data)
 	return cg, nil
 }
+
+// Containers returns the containers the table's processes run in, the
+// host left out: by id (12 characters), one of its processes.
+func (t *Table) Containers() map[string]*Process {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := map[string]*Process{}
+	for _, p := range t.procs {
+		if p.ContainerID != "host" && p.ContainerID != "" {
+			out[p.ContainerID] = p
+		}
+	}
+	return out
+}
+
+// RefreshSession re-reads pid's controlling terminal, session and process
+// group from /proc/PID/stat: what a process that made itself a session
+// leader before its exec (a container's first process, given the
+// container's terminal) changed without the table seeing it. It returns
+// the read error (the process may be gone), leaving the entry as it was.
+func (t *Table) RefreshSession(pid int32) error {
+	data, err := os.ReadFile(filepath.Join(t.procRoot, strconv.Itoa(int(pid)), "stat"))
+	if err != nil {
+		return err
+	}
+	sf, err := parseStat(string(data))
+	if err != nil {
+		return err
+	}
+	t.update(pid, func(p *Process) bool {
+		if p.Tty == sf.TtyNr && p.Sid == sf.Session && p.Pgid == sf.Pgrp {
+			return false
+		}
+		p.Tty, p.Sid, p.Pgid = sf.TtyNr, sf.Session, sf.Pgrp
+		return true
+	})
+	return nil
+}
