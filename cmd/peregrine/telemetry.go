@@ -75,11 +75,14 @@ func startTelemetry(ctx context.Context, v *viper.Viper, stdout, stderr io.Write
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
-	snapPath := v.GetString("metrics-snapshot-file")
+	snapPath, snapInterval, err := snapshotSettings(v, stderr)
+	if err != nil {
+		return nil, err
+	}
 	if !cfg.Enabled() && snapPath == "" {
 		return nil, nil
 	}
-	rt := &runTelemetry{stats: runtime.NewStats(cfg.RuleTimingEvery), snapInterval: v.GetDuration("metrics-snapshot-interval")}
+	rt := &runTelemetry{stats: runtime.NewStats(cfg.RuleTimingEvery), snapInterval: snapInterval}
 	if snapPath != "" {
 		if rt.snapInterval <= 0 {
 			return nil, fmt.Errorf("--metrics-snapshot-interval %v: want a positive duration", rt.snapInterval)
@@ -103,6 +106,32 @@ func startTelemetry(ctx context.Context, v *viper.Viper, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "peregrine: metrics on http://%s/metrics\n", addr)
 	}
 	return rt, nil
+}
+
+// snapshotSettings reads where and how often metrics snapshots go: the
+// --metrics-snapshot-* flags, else falco.yaml's metrics keys (enabled,
+// interval, output_file). Falco's output_rule, snapshots as alerts, is
+// not done: a warning says so.
+func snapshotSettings(v *viper.Viper, stderr io.Writer) (string, time.Duration, error) {
+	path, interval := v.GetString("metrics-snapshot-file"), v.GetDuration("metrics-snapshot-interval")
+	if path != "" || !v.GetBool("metrics.enabled") {
+		return path, interval, nil
+	}
+	path = v.GetString("metrics.output_file")
+	if s := v.GetString("metrics.interval"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return "", 0, fmt.Errorf("metrics.interval %q: want a positive duration such as 15m or 1h", s)
+		}
+		interval = d
+	}
+	if v.GetBool("metrics.output_rule") {
+		fmt.Fprintln(stderr, "peregrine: warning: metrics.output_rule: snapshots are not sent as alerts; they go to metrics.output_file and the metrics endpoint")
+	}
+	if path == "" {
+		fmt.Fprintln(stderr, "peregrine: warning: metrics.enabled without metrics.output_file: no snapshots are written (the metrics endpoint, --metrics-listen, serves the counters)")
+	}
+	return path, interval, nil
 }
 
 // loadRules is loadRules in a span (peregrine.rules.load) saying what
