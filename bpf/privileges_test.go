@@ -2,9 +2,9 @@ package bpf
 
 import (
 	"fmt"
+	"github.com/peregrine-sec/peregrine/internal/privtest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,27 +38,8 @@ func loadOnce(mode AttachMode) int {
 // CAP_DAC_READ_SEARCH to find tracefs (mode 0700).
 func TestLoadCapabilities(t *testing.T) {
 	requireRoot(t)
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("setpriv (util-linux) is missing: .ci/run installs it")
-		}
-		t.Skip("setpriv (util-linux) is not installed")
-	}
-	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(dir, "bpf.test")
-	data, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	setpriv := privtest.Setpriv(t)
+	dir, bin := privtest.PublicCopy(t, "bpf.test")
 	_, tracefsErr := os.Stat(TracefsDir + "/events")
 
 	all := privileges.Names(privileges.Agent)

@@ -2,6 +2,7 @@ package output
 
 import (
 	"context"
+	"github.com/peregrine-sec/peregrine/internal/peertest"
 	"io"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func BenchmarkSend(b *testing.B) {
 			cfg := DefaultConfig()
 			cfg.JSONOutput = true
 			if c.http {
-				cfg.HTTP.Enabled, cfg.HTTP.URL = true, "http://"+silentPeer(b)+"/"
+				cfg.HTTP.Enabled, cfg.HTTP.URL = true, "http://"+peertest.Silent(b)+"/"
 			}
 			s, err := New(cfg, Options{Stdout: io.Discard})
 			if err != nil {

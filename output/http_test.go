@@ -10,12 +10,12 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/peregrine-sec/peregrine/internal/peertest"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -90,7 +90,7 @@ func newCerts(t *testing.T, dir string) certs {
 // same way. tls, when not empty, are the ssl directives of the server.
 func alertNginx(t *testing.T, tls string) (*nginxtest.Server, string) {
 	t.Helper()
-	sink := nginxtest.FreePort(t)
+	sink := peertest.FreePort(t)
 	srv := nginxtest.NewConf(t, func(dir string, port int) string {
 		ssl := ""
 		if tls != "" {
@@ -320,38 +320,6 @@ func TestHTTPMTLS(t *testing.T) {
 	}
 }
 
-// silentPeer accepts connections and never answers (nor reads); it
-// closes them when the test ends.
-func silentPeer(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
-
 // TestHTTPNeverAnswers: an HTTP peer that accepts and never answers costs
 // only the http output's queue: stdout gets every alert, the http output
 // drops and counts the rest, and Close gives up at its deadline, saying
@@ -361,7 +329,7 @@ func TestHTTPNeverAnswers(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.OutputsQueue.Capacity = 1000
 	cfg.JSONOutput = true
-	cfg.HTTP.Enabled, cfg.HTTP.URL = true, "http://"+silentPeer(t)+"/"
+	cfg.HTTP.Enabled, cfg.HTTP.URL = true, "http://"+peertest.Silent(t)+"/"
 	cfg.HTTP.Timeout, cfg.HTTP.MaxRetries = 2*time.Second, 1
 	s := newSet(t, cfg, Options{Stdout: &out})
 	const n = 20000

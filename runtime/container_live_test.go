@@ -396,8 +396,10 @@ func TestLiveContainerEvicted(t *testing.T) {
 	pm.Podman("rm", "-f", "-t", "0", name)
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		// Exits make the engine sweep.
-		run(t, exec.Command("true"))
+		// Exits make the engine sweep. They come in per-CPU batches of
+		// 32 (the container's own among them): enough exits flush the
+		// batch on every CPU.
+		run(t, exec.Command("sh", "-c", "for i in $(seq 80); do /bin/true; done"))
 		if _, st, _ := res.Get(id[:12]); st == container.Unknown {
 			break
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/peregrine-sec/peregrine/internal/privtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -247,18 +248,7 @@ func TestRunUnprivileged(t *testing.T) {
 		}
 		t.Skip("dropping privileges to another user needs root")
 	}
-	// The build directory is private to root: copy the binary out.
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	os.Chmod(filepath.Dir(dir), 0o755)
-	bin := filepath.Join(dir, "peregrine")
-	data, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir, bin := privtest.PublicCopy(t, "peregrine")
 	cmd := exec.Command(bin, "run")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PEREGRINE_RUN_MAIN=1")

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/peregrine-sec/peregrine/internal/privtest"
 	"io"
 	"os"
 	"os/exec"
@@ -36,29 +37,10 @@ const nobody = 65534
 // of it is spare.
 func TestCapabilitySet(t *testing.T) {
 	requireRoot(t)
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("setpriv (util-linux) is missing: .ci/run installs it")
-		}
-		t.Skip("setpriv (util-linux) is not installed")
-	}
-	dir := t.TempDir()
-	// The build directory is private to root: the agent, when not root,
-	// and the watched process need a binary and files they can reach.
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(dir, "peregrine")
-	data, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	setpriv := privtest.Setpriv(t)
+	// The agent, when not root, and the watched process need a binary
+	// and files they can reach.
+	dir, bin := privtest.PublicCopy(t, "peregrine")
 	marker := filepath.Join(dir, "marker")
 	if err := os.WriteFile(marker, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)

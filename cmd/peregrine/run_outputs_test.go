@@ -3,14 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
+	"github.com/peregrine-sec/peregrine/internal/peertest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,38 +19,6 @@ import (
 	"github.com/peregrine-sec/peregrine/internal/nginxtest"
 	"github.com/peregrine-sec/peregrine/output"
 )
-
-// neverAnswers listens on a loopback port, accepts connections and never
-// answers nor reads; it stops when the test ends.
-func neverAnswers(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
 
 // total is the number of lines collected so far.
 func (l *lines) total() int {
@@ -83,7 +50,7 @@ func TestRunHTTPOutputNeverAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd, alerts, logs := startCLI(t, os.Args[0], "run", "-r", rules, "--ring-buffer-size", strconv.Itoa(64<<20),
-		"-o", "http_output.enabled=true", "-o", "http_output.url=http://"+neverAnswers(t)+"/alerts", "-o", "http_output.timeout=2s")
+		"-o", "http_output.enabled=true", "-o", "http_output.url=http://"+peertest.Silent(t)+"/alerts", "-o", "http_output.timeout=2s")
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	defer func() {
@@ -295,7 +262,7 @@ func TestRunFileOutputReopen(t *testing.T) {
 // output_fields.
 func TestRunHTTPOutputNginx(t *testing.T) {
 	requireRoot(t)
-	sink := nginxtest.FreePort(t)
+	sink := peertest.FreePort(t)
 	srv := nginxtest.NewConf(t, func(dir string, port int) string {
 		return fmt.Sprintf(`
 	access_log off;

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/peregrine-sec/peregrine/internal/privtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,17 +77,9 @@ func TestRunStops(t *testing.T) {
 // processes it learns of), and a marker rule shows the capture ran.
 func TestRunNeverAlertsOnItself(t *testing.T) {
 	requireRoot(t)
-	dir := t.TempDir()
 	// A copy of the binary, so that the rule names run's process and not
 	// this test's.
-	bin := filepath.Join(dir, "peregrine-self")
-	data, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir, bin := privtest.PublicCopy(t, "peregrine-self")
 	marker := filepath.Join(dir, "marker")
 	os.WriteFile(marker, nil, 0o644)
 	rules := filepath.Join(dir, "self.yaml")

@@ -6,6 +6,7 @@ package nginxtest
 import (
 	"bytes"
 	"fmt"
+	"github.com/peregrine-sec/peregrine/internal/peertest"
 	"net"
 	"os"
 	"os/exec"
@@ -45,19 +46,6 @@ func Binary(t testing.TB) string {
 	return ""
 }
 
-// FreePort returns a loopback TCP port nothing listens on now.
-func FreePort(t testing.TB) int { return freePort(t) }
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // New configures an nginx (not started) on a free loopback port.
 func New(t testing.TB) *Server {
 	t.Helper()
@@ -80,7 +68,7 @@ func New(t testing.TB) *Server {
 // pid file, error log and temporary paths, in dir) is New's.
 func NewConf(t testing.TB, http func(dir string, port int) string) *Server {
 	t.Helper()
-	n := &Server{t: t, bin: Binary(t), dir: t.TempDir(), port: freePort(t)}
+	n := &Server{t: t, bin: Binary(t), dir: t.TempDir(), port: peertest.FreePort(t)}
 	for _, d := range []string{"www", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(n.dir, d), 0o755); err != nil {
 			t.Fatal(err)

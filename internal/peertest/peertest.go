@@ -1,7 +1,7 @@
-// Package peertest runs real telemetry receivers for end-to-end tests:
-// Prometheus (Debian's package) scraping a target, and Jaeger v2 (built
-// from the module proxy by .ci/run into a cache outside the repository)
-// receiving OTLP. Each runs with its own configuration in a temporary
+// Package peertest runs real peers for end-to-end tests: telemetry
+// receivers, Prometheus (Debian's package) scraping a target and Jaeger
+// v2 (built from the module proxy by .ci/run into a cache outside the
+// repository) receiving OTLP, and a TCP peer that never answers. Each runs with its own configuration in a temporary
 // directory, on free loopback ports, and stops when the test ends. A
 // missing binary skips the test, and fails it when CI is set.
 package peertest
@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,6 +44,39 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Silent listens on a loopback port, accepts connections and neither
+// reads nor answers, as a hung collector does; it returns its address and
+// stops when the test ends.
+func Silent(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
 }
 
 // start runs a receiver, logging to a file in dir, stopped (SIGTERM, then
