@@ -1,8 +1,8 @@
 package main
 
 import (
+	"github.com/peregrine-sec/peregrine/internal/peertest"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -49,23 +49,8 @@ func BenchmarkEvaluateWithOutputs(b *testing.B) {
 			v := viper.New()
 			v.Set("json_output", c.json)
 			if c.http {
-				l, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer l.Close()
-				var conns []net.Conn
-				go func() {
-					for {
-						c, err := l.Accept()
-						if err != nil {
-							return
-						}
-						conns = append(conns, c) // held open, never answered
-					}
-				}()
 				v.Set("http_output.enabled", true)
-				v.Set("http_output.url", "http://"+l.Addr().String()+"/")
+				v.Set("http_output.url", "http://"+peertest.Silent(b)+"/")
 			}
 			outs, err := startOutputs(v, io.Discard, io.Discard)
 			if err != nil {
@@ -97,6 +82,77 @@ func BenchmarkEvaluateWithOutputs(b *testing.B) {
 			stats := outs.set.Stats()
 			b.ReportMetric(float64(stats[0].Dropped)/float64(n), "stdout-drops/op")
 			outs.close(io.Discard, 100*time.Millisecond)
+		})
+	}
+}
+
+// BenchmarkEvaluateWithOutputsPaired is BenchmarkEvaluateWithOutputs with
+// the two sets of outputs side by side in one loop, in alternating blocks
+// of events, so that both see the same heap, collector and machine: it
+// reports each one's events/s and their ratio (http/stdout; issue 13 wants
+// at least 0.95).
+func BenchmarkEvaluateWithOutputsPaired(b *testing.B) {
+	dir := filepath.Join("..", "..", "..", "shared", "falco")
+	res := falcocompat.LoadPaths(filepath.Join(dir, "falco_rules.yaml"))
+	if err := res.Err(); err != nil {
+		if os.Getenv("CI") != "" {
+			b.Fatal(err)
+		}
+		b.Skip(err)
+	}
+	pipe, err := runtime.NewPipeline(res.Ruleset, runtime.MatchFirst)
+	if err != nil {
+		b.Fatal(err)
+	}
+	line := []byte(`{"evt.type":"openat","proc.name":"cat","fd.name":"/etc/shadow","user.uid":0,"evt.arg.flags":"O_RDONLY","fd.typechar":"f","fd.num":3,"proc.aname":["cat","bash","sshd"],"evt.rawres":3}`)
+	for _, asJSON := range []bool{false, true} {
+		name := "text"
+		if asJSON {
+			name = "json"
+		}
+		b.Run(name, func(b *testing.B) {
+			var sets [2]*runOutputs
+			for i := range sets {
+				v := viper.New()
+				v.Set("json_output", asJSON)
+				if i == 1 {
+					v.Set("http_output.enabled", true)
+					v.Set("http_output.url", "http://"+peertest.Silent(b)+"/")
+				}
+				outs, err := startOutputs(v, io.Discard, io.Discard)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer outs.close(io.Discard, 100*time.Millisecond)
+				sets[i] = outs
+			}
+			ev := policy.NewEvent()
+			var alerts []runtime.Alert
+			var took [2]time.Duration
+			var events [2]int
+			const block = 256
+			n := 0
+			for b.Loop() {
+				i := n / block % 2
+				n++
+				start := time.Now()
+				if err := policy.DecodeEventInto(ev, line, uint64(n)); err != nil {
+					b.Fatal(err)
+				}
+				alerts = pipe.Evaluate(&runtime.Input{Event: ev}, alerts[:0])
+				if len(alerts) != 1 {
+					b.Fatalf("%d alerts", len(alerts))
+				}
+				if err := sets[i].emit(alerts[0]); err != nil {
+					b.Fatal(err)
+				}
+				took[i] += time.Since(start)
+				events[i]++
+			}
+			rate := func(i int) float64 { return float64(events[i]) / took[i].Seconds() }
+			b.ReportMetric(rate(0), "stdout-events/s")
+			b.ReportMetric(rate(1), "http-events/s")
+			b.ReportMetric(rate(1)/rate(0), "http/stdout")
 		})
 	}
 }
