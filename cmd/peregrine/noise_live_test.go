@@ -99,7 +99,8 @@ func TestLiveNoise(t *testing.T) {
 	os.WriteFile(rules, []byte(openRule("Throttled open", paths["throttled"], "  throttle: {rate: 5, per: 1h}\n")+
 		openRule("Deduped open", paths["deduped"], "  dedup: {window: 1h}\n")+
 		openRule("Skipped open", paths["skipped"], "  skip_events: {count: 50, within: 1h}\n")), 0o644)
-	cmd, alerts, logs := startCLI(t, os.Args[0], "run", "-r", rules, "-o", "json_output=true")
+	metricsFile := filepath.Join(dir, "metrics.json")
+	cmd, alerts, logs := startCLI(t, os.Args[0], "run", "-r", rules, "-o", "json_output=true", "--metrics-file", metricsFile)
 	defer cmd.Process.Kill()
 	logs.waitFor(t, "the capture", nil, "capturing")
 	// Opens until the first alert (the probe is attached once
@@ -138,6 +139,18 @@ func TestLiveNoise(t *testing.T) {
 	skipped := byRule(got, "Skipped open")
 	if len(skipped) != 1 || skipped[0].OutputFields["peregrine.suppressed"] != float64(49) {
 		t.Errorf("skip_events count 50: want one alert telling 49 held back, got %+v", skipped)
+	}
+	var counts map[string]uint64
+	data, err := os.ReadFile(metricsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &counts); err != nil {
+		t.Fatal(err)
+	}
+	if counts["alerts.suppressed"] != 995+999+49 || counts["output.stdout.delivered"] != uint64(len(got)) {
+		t.Errorf("metrics file: alerts.suppressed %d (want %d), output.stdout.delivered %d (want %d)",
+			counts["alerts.suppressed"], 995+999+49, counts["output.stdout.delivered"], len(got))
 	}
 }
 

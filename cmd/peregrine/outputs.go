@@ -44,6 +44,8 @@ type runOutputs struct {
 	host   string
 	format falcocompat.Format
 	done   chan struct{}
+	// closed are the outputs' final counts, once close has run.
+	closed []output.Stats
 }
 
 // startOutputs starts the outputs v configures, stdout writing to out
@@ -97,13 +99,18 @@ func (o *runOutputs) emit(a runtime.Alert) error {
 	return nil
 }
 
-// close drains the outputs for up to within (run gives outputsDrain)
+// close drains the outputs for up to within (once: a second call returns
+// the first one's counts) (run gives outputsDrain)
 // and writes a line for each output that lost alerts.
-func (o *runOutputs) close(stderr io.Writer, within time.Duration) {
+func (o *runOutputs) close(stderr io.Writer, within time.Duration) []output.Stats {
+	if o.closed != nil {
+		return o.closed
+	}
 	close(o.done)
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	stats, _ := o.set.Close(ctx)
+	o.closed = stats
 	for _, st := range stats {
 		if st.Lost() == 0 && st.Restarts == 0 {
 			continue
@@ -115,4 +122,5 @@ func (o *runOutputs) close(stderr io.Writer, within time.Duration) {
 		}
 		fmt.Fprintln(stderr)
 	}
+	return stats
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/internal/privileges"
 	"github.com/peregrine-sec/peregrine/loader"
+	"github.com/peregrine-sec/peregrine/output"
 	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/policy/rego"
 	"github.com/peregrine-sec/peregrine/runtime"
@@ -157,6 +158,7 @@ started before it), and a kernel with BTF.`,
 			if ctx.Err() != nil {
 				sayStopping()
 			}
+			outStats := outs.close(cmd.ErrOrStderr(), outputsDrain)
 			metrics, merr := live.Metrics()
 			if merr == nil {
 				printRunSummary(stderr, metrics, &tally, stage.Counts())
@@ -180,7 +182,7 @@ started before it), and a kernel with BTF.`,
 				fmt.Fprintf(stderr, "peregrine: %d syscalls unrecorded: the kernel had no task storage for their arguments\n", metrics.Kernel.EventsUnsaved)
 			}
 			if path := v.GetString("metrics-file"); path != "" {
-				return writeMetrics(path, metrics)
+				return writeMetrics(path, metrics, outStats, stage.Counts())
 			}
 			return nil
 		},
@@ -411,7 +413,7 @@ func printRunSummary(w io.Writer, m runtime.Metrics, t *alertTally, held map[str
 }
 
 // writeMetrics writes the final counters with the names the CLI documents.
-func writeMetrics(path string, m runtime.Metrics) error {
+func writeMetrics(path string, m runtime.Metrics, outputs []output.Stats, held map[string]noise.Counts) error {
 	flat := map[string]uint64{
 		"kernel.syscalls_seen":           m.Kernel.SyscallsSeen,
 		"kernel.events_sent":             m.Kernel.EventsSent,
@@ -431,6 +433,16 @@ func writeMetrics(path string, m runtime.Metrics) error {
 		"containers.evicted":             m.Containers.Evicted,
 		"containers.engines_unavailable": m.Containers.Unavailable,
 		"containers.lookup_max_ns":       uint64(m.Containers.LookupMax),
+	}
+	for _, o := range outputs {
+		flat["output."+o.Name+".delivered"] = o.Delivered
+		flat["output."+o.Name+".dropped"] = o.Dropped
+		flat["output."+o.Name+".failed"] = o.Failed
+		flat["output."+o.Name+".undelivered"] = o.Undelivered
+	}
+	for _, c := range held {
+		flat["alerts.suppressed"] += c.Suppressed()
+		flat["alerts.untracked"] += c.Untracked
 	}
 	data, err := json.MarshalIndent(flat, "", "  ")
 	if err != nil {
