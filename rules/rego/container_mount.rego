@@ -5,7 +5,8 @@
 #   container mounted a file system. Containers seldom need to; mounting the
 #   host disk, cgroupfs or procfs from a privileged container is a well
 #   known escape. The runtime's own mounts, before the container's first
-#   exec, are not.
+#   exec (runc init binding its binary into runc's state directory among
+#   them), are not.
 # custom:
 #   priority: WARNING
 #   tags: [container, filesystem, mitre_privilege_escalation, T1611]
@@ -24,6 +25,14 @@ alert if {
 	input.container.id != "host"
 	not container_runtime_names[input.proc.name]
 	not startswith(input.proc.name, "runc:")
+	not runc_state_mount
+}
+
+# runc init (named exe: runc runs it as /proc/self/exe) binds runc's own
+# binary into its state directory before the container starts.
+runc_state_mount if {
+	container_runtime_names[input.proc.pname]
+	startswith(input.fs.path.target, "/run/runc/")
 }
 
 # The default rules' container_runtime_names list.

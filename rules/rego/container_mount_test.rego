@@ -20,3 +20,19 @@ test_umount if {
 	doc := json.patch(mount("3ad8c0f1e2b4", false), [{"op": "replace", "path": "/evt/type", "value": "umount2"}])
 	not container_mount.alert with input as doc
 }
+
+test_runc_state_mount if {
+	doc := object.union(mount("3ad8c0f1e2b4", false), {
+		"proc": {"name": "exe", "pname": "runc"},
+		"fs": {"path": {"target": "/run/runc/3ad8c0f1e2b4/runc.wnhAfy"}},
+	})
+	not container_mount.alert with input as doc
+}
+
+test_runc_child_mount_elsewhere if {
+	doc := object.union(mount("3ad8c0f1e2b4", false), {
+		"proc": {"name": "exe", "pname": "runc"},
+		"fs": {"path": {"target": "/mnt"}},
+	})
+	container_mount.alert with input as doc
+}
