@@ -32,6 +32,11 @@ func (c *recorder) read(p *Probe) {
 		if rec.Kind == KindFork && c.pids[rec.Pid] {
 			c.pids[uint32(rec.Ret)] = true
 		}
+		// A child that made no captured syscall before its exec has its
+		// fork folded into the exec record (Args[1] is the parent).
+		if rec.Kind == KindExec && rec.Flags&FlagForked != 0 && c.pids[uint32(rec.Args[1])] {
+			c.pids[rec.Pid] = true
+		}
 		if rec.Kind == KindSyscall && c.pids[rec.Pid] {
 			// Keep the blobs: the reader reuses its buffer.
 			for i, b := range rec.Blobs {
@@ -117,10 +122,22 @@ func TestKernelMatchesEmulator(t *testing.T) {
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("workload: %v", err)
 			}
-			time.Sleep(300 * time.Millisecond)
-			observer.Flush()
-			judged.Flush()
-			time.Sleep(100 * time.Millisecond)
+			// Until both captures have read everything (a loaded machine
+			// can take a while), at most 10 s.
+			for last, deadline := -1, time.Now().Add(10*time.Second); time.Now().Before(deadline); {
+				time.Sleep(300 * time.Millisecond)
+				observer.Flush()
+				judged.Flush()
+				obs.mu.Lock()
+				jud.mu.Lock()
+				n := len(obs.recs) + len(jud.recs)
+				jud.mu.Unlock()
+				obs.mu.Unlock()
+				if n == last && n > 0 {
+					break
+				}
+				last = n
+			}
 
 			obs.mu.Lock()
 			jud.mu.Lock()
