@@ -80,7 +80,7 @@ var configKeys = []configKey{
 	{name: "syscall_event_timeouts", ignored: true, why: "no such timeouts"},
 	{name: "syscall_event_drops", ignored: true, why: "losses are counted and reported on exit"},
 	{name: "falco_libs", ignored: true, why: "no libs"},
-	{name: "container_engines", ignored: true},
+	{name: "container_engines", ignored: true, why: "--container-socket names the runtimes' sockets"},
 	{name: "buffer_format_base64", ignored: true, why: "buffers are written as text"},
 }
 
@@ -134,9 +134,10 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 			return err
 		}
 		if len(ignored) > 0 {
-			fmt.Fprintf(cmd.ErrOrStderr(), "peregrine: warning: %s: keys with no effect in Peregrine: %s\n", path, strings.Join(ignored, ", "))
+			fmt.Fprintf(cmd.ErrOrStderr(), "peregrine: warning: %s: keys with no effect in Peregrine: %s (peregrine config check says why)\n", path, strings.Join(ignored, ", "))
 		}
 		v.Set("config-file", path)
+		v.Set("config-ignored", ignored)
 	}
 	overrides, _ := cmd.Flags().GetStringArray("option")
 	for _, o := range overrides {
@@ -504,5 +505,12 @@ func checkConfig(v *viper.Viper, out, stderr io.Writer) error {
 		file = "no configuration file"
 	}
 	fmt.Fprintf(out, "%s: ok, %d rules enabled\n", file, len(res.Ruleset.Enabled()))
+	for _, k := range v.GetStringSlice("config-ignored") {
+		why := "Peregrine has no such setting"
+		if ck := lookupConfigKey(k); ck != nil && ck.why != "" {
+			why = ck.why
+		}
+		fmt.Fprintf(out, "  %s: no effect: %s\n", k, why)
+	}
 	return nil
 }

@@ -47,7 +47,7 @@ func TestUpstreamFalcoYAML(t *testing.T) {
 		t.Fatalf("exit %d:\n%s%s", code, out, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
-	m := regexp.MustCompile(`^peregrine: warning: .*: keys with no effect in Peregrine: (.*)$`).FindStringSubmatch(lines[0])
+	m := regexp.MustCompile(`^peregrine: warning: .*: keys with no effect in Peregrine: (.*) \(peregrine config check says why\)$`).FindStringSubmatch(lines[0])
 	if len(lines) != 1 || m == nil {
 		t.Fatalf("want one warning, got:\n%s", stderr)
 	}
@@ -62,6 +62,20 @@ func TestUpstreamFalcoYAML(t *testing.T) {
 	for _, honoured := range []string{"rules_files", "priority", "json_output", "rule_matching", "stdout_output", "http_output", "append_output"} {
 		if slices.Contains(strings.Split(m[1], ", "), honoured) {
 			t.Errorf("warning names %s", honoured)
+		}
+	}
+}
+
+// TestConfigCheckSaysWhy: config check names each key with no effect
+// and what Peregrine does instead.
+func TestConfigCheckSaysWhy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "falco.yaml")
+	os.WriteFile(path, []byte("rules_files: [\"@default\"]\nengine:\n  kind: modern_ebpf\nsyscall_event_drops:\n  actions: [log]\n"), 0o644)
+	out, stderr, code := run(t, "", "-c", path, "config", "check")
+	for _, want := range []string{"  engine: no effect: Peregrine has one engine, its own eBPF probe\n",
+		"  syscall_event_drops: no effect: losses are counted and reported on exit\n"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, stdout %q (stderr %q): want %q", code, out, stderr, want)
 		}
 	}
 }
