@@ -31,38 +31,7 @@ func (c *RuleCount) Passed() uint64 { return c.Evaluated.Load() + c.Skipped.Load
 // (indexed by rule number, at least len(Rules()) long). It allocates
 // nothing.
 func (t *Tree) MatchCounted(ev *policy.Event, first bool, candidates []uint64, dst []int, counts []*RuleCount) []int {
-	m, _ := t.pool.Get().(*Matcher)
-	if m == nil {
-		m = t.NewMatcher()
-	}
-	m.gen++
-	m.buf = m.buf[:0]
-	typed := t.typedCandidates(ev)
-	done := false
-	for w := 0; w < len(typed); w++ {
-		word := typed[w]
-		if candidates != nil {
-			if w >= len(candidates) {
-				break
-			}
-			word &= candidates[w]
-		}
-		for ; word != 0; word &= word - 1 {
-			i := w<<6 | bits.TrailingZeros64(word)
-			c := counts[i]
-			if done {
-				c.Skipped.Add(1)
-				continue
-			}
-			c.Evaluated.Add(1)
-			if t.conds[i](m, ev) {
-				dst = append(dst, i)
-				done = first
-			}
-		}
-	}
-	t.pool.Put(m)
-	return dst
+	return t.matchObserved(ev, first, candidates, dst, counts, nil)
 }
 
 // MatchEach is Match that calls each for every rule whose condition it
@@ -73,10 +42,17 @@ func (t *Tree) MatchCounted(ev *policy.Event, first bool, candidates []uint64, d
 // events: it reads the clock twice per rule. counts, when not nil, counts
 // as MatchCounted does.
 func (t *Tree) MatchEach(ev *policy.Event, first bool, candidates []uint64, dst []int, counts []*RuleCount, each func(rule int, matched bool, start time.Time, took time.Duration)) []int {
+	return t.matchObserved(ev, first, candidates, dst, counts, each)
+}
+
+// matchObserved is MatchCounted (each nil) and MatchEach. Match keeps its
+// own loop, which pays for neither.
+func (t *Tree) matchObserved(ev *policy.Event, first bool, candidates []uint64, dst []int, counts []*RuleCount, each func(rule int, matched bool, start time.Time, took time.Duration)) []int {
 	m, _ := t.pool.Get().(*Matcher)
 	if m == nil {
 		m = t.NewMatcher()
 	}
+	defer t.pool.Put(m)
 	m.gen++
 	m.buf = m.buf[:0]
 	typed := t.typedCandidates(ev)
@@ -93,7 +69,7 @@ func (t *Tree) MatchEach(ev *policy.Event, first bool, candidates []uint64, dst 
 			i := w<<6 | bits.TrailingZeros64(word)
 			if done {
 				if counts == nil {
-					break
+					return dst
 				}
 				counts[i].Skipped.Add(1)
 				continue
@@ -101,16 +77,20 @@ func (t *Tree) MatchEach(ev *policy.Event, first bool, candidates []uint64, dst 
 			if counts != nil {
 				counts[i].Evaluated.Add(1)
 			}
-			start := time.Now()
-			ok := t.conds[i](m, ev)
-			each(i, ok, start, time.Since(start))
+			var ok bool
+			if each == nil {
+				ok = t.conds[i](m, ev)
+			} else {
+				start := time.Now()
+				ok = t.conds[i](m, ev)
+				each(i, ok, start, time.Since(start))
+			}
 			if ok {
 				dst = append(dst, i)
 				done = first
 			}
 		}
 	}
-	t.pool.Put(m)
 	return dst
 }
 

@@ -675,9 +675,11 @@ func (l *Loader) addMacro(r *itemReader) {
 }
 
 var (
-	ruleKeys        = []string{"rule", "condition", "output", "desc", "priority", "source", "enabled", "capture", "capture_duration", "warn_evttypes", "skip-if-unknown-filter", "tags", "exceptions", "override", "append", "throttle", "skip_events", "dedup"}
+	// Peregrine's noise keys (policy.NoiseKeys) are rule keys too, and
+	// replaceable.
+	ruleKeys        = append([]string{"rule", "condition", "output", "desc", "priority", "source", "enabled", "capture", "capture_duration", "warn_evttypes", "skip-if-unknown-filter", "tags", "exceptions", "override", "append"}, policy.NoiseKeys...)
 	ruleAppendable  = []string{"condition", "output", "desc", "tags", "exceptions"}
-	ruleReplaceable = []string{"condition", "output", "desc", "priority", "capture", "capture_duration", "tags", "exceptions", "enabled", "warn_evttypes", "skip-if-unknown-filter", "throttle", "skip_events", "dedup"}
+	ruleReplaceable = append([]string{"condition", "output", "desc", "priority", "capture", "capture_duration", "tags", "exceptions", "enabled", "warn_evttypes", "skip-if-unknown-filter"}, policy.NoiseKeys...)
 )
 
 func (l *Loader) addRule(r *itemReader) {
@@ -857,9 +859,11 @@ func (l *Loader) overrideRule(r *itemReader, prev *ruleDef, nn *ynode, ops map[s
 			prev.warnEvt = r.boolean(key, true)
 		case "skip-if-unknown-filter":
 			prev.skipUnk = r.boolean(key, false)
-		case "throttle", "skip_events", "dedup":
-			// Replaced one key at a time: a rule overriding its
-			// throttle keeps its dedup.
+		case "capture", "capture_duration":
+			// Falco's captures: accepted, nothing to do.
+		default:
+			// A noise key (policy.NoiseKeys), replaced one at a time: a
+			// rule overriding its throttle keeps its dedup.
 			if err := policy.ParseNoise(key, v.plain(), &prev.noise); err != nil {
 				r.failAt(v, err.Error())
 			}

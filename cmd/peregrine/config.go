@@ -39,8 +39,9 @@ type configKey struct {
 }
 
 // configKeys are the top-level keys of a configuration file besides the
-// flags' own names (written with _ or -): Peregrine's, and every key of
-// Falco's falco.yaml, honoured where Peregrine has the same meaning.
+// flags' own names (written with _ or -) and the outputs' keys (package
+// output's Keys): Peregrine's, and every key of Falco's falco.yaml,
+// honoured where Peregrine has the same meaning.
 var configKeys = []configKey{
 	{name: "rules_files", flag: "rules"},
 	{name: "rules_file", flag: "rules"}, // Falco before 0.38
@@ -55,13 +56,6 @@ var configKeys = []configKey{
 	{name: "json_include_output_fields_property"},
 	{name: "json_include_message_property"},
 	{name: "time_format_iso_8601"},
-	{name: "buffered_outputs"},
-	{name: "outputs_queue"},
-	{name: "stdout_output"},
-	{name: "file_output"},
-	{name: "syslog_output"},
-	{name: "program_output"},
-	{name: "http_output"},
 	{name: "metrics"},
 	{name: "base_syscalls", ignored: true, why: "the process lifecycle comes from scheduler tracepoints, and each syscall the rules need is captured"},
 	{name: "log_level"},
@@ -90,7 +84,16 @@ func lookupConfigKey(name string) *configKey {
 			return &configKeys[i]
 		}
 	}
+	if isOutputKey(name) {
+		return &configKey{name: name}
+	}
 	return nil
+}
+
+// isOutputKey reports whether name is one of the outputs' keys or a map
+// holding some (http_output).
+func isOutputKey(name string) bool {
+	return slices.ContainsFunc(output.Keys(), func(k string) bool { return k == name || strings.HasPrefix(k, name+".") })
 }
 
 // flagKey is the configuration key a flag's value is kept under: its
@@ -195,10 +198,6 @@ func readConfig(v *viper.Viper, cmd *cobra.Command, path string) (ignored []stri
 	return ignored, nil
 }
 
-// falcoKeys are Falco's names for configuration keys that -o takes, where
-// they differ from Peregrine's.
-var falcoKeys = map[string]string{"json_output": "json", "rules_files": "rules", "rule_matching": "rule-matching"}
-
 // applyOption applies one -o key=value: a flag's key (Falco's name, or
 // the flag's name with "_" for "-") as if the flag had been given, so
 // that it is parsed as the flag parses; any other configuration key,
@@ -208,9 +207,9 @@ func applyOption(v *viper.Viper, cmd *cobra.Command, o string) error {
 	if !ok || key == "" {
 		return fmt.Errorf("-o %s: want key=value", o)
 	}
-	name := falcoKeys[key]
-	if name == "" {
-		name = strings.ReplaceAll(key, "_", "-")
+	name := strings.ReplaceAll(key, "_", "-")
+	if ck := lookupConfigKey(key); ck != nil && ck.flag != "" {
+		name = ck.flag // Falco's name for the flag's key
 	}
 	if f := cmd.Flags().Lookup(name); f != nil && name != "option" && name != "help" {
 		if err := cmd.Flags().Set(name, value); err != nil {
@@ -220,9 +219,7 @@ func applyOption(v *viper.Viper, cmd *cobra.Command, o string) error {
 	}
 	top, _, nested := strings.Cut(key, ".")
 	ck := lookupConfigKey(top)
-	outputs := output.Keys()
-	outputKey := slices.ContainsFunc(outputs, func(k string) bool { return strings.HasPrefix(k, top+".") || k == top })
-	if ck == nil || ck.flag != "" || (nested && outputKey && !slices.Contains(outputs, key)) {
+	if ck == nil || ck.flag != "" || (nested && isOutputKey(top) && !slices.Contains(output.Keys(), key)) {
 		return fmt.Errorf("-o %s: %s has no key %q (its keys are its long flag names, peregrine %s --help, and the configuration keys, peregrine config default)", o, cmd.CommandPath(), key, cmd.Name())
 	}
 	var val any

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -91,8 +90,6 @@ func TestRunContainers(t *testing.T) {
 			// A deadline CI's load cannot outlast (Podman answers in
 			// 20-130 ms on a loaded machine).
 			cmd, alerts, logs := startCLI(t, os.Args[0], "run", "--container-socket", c.socket, "--container-deadline", "3s", "--metrics-file", metrics)
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
 			defer cmd.Process.Kill()
 			logs.waitFor(t, "the capture", nil, "capturing")
 			name := fmt.Sprintf("pg-cli-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
@@ -103,18 +100,7 @@ func TestRunContainers(t *testing.T) {
 				want = "container_name=" + in.Name + " image=" + in.ImageName
 			}
 			alerts.waitFor(t, "the shell's alert", nil, "Shell with a terminal started in a container", "container_id="+in.ID[:12], want)
-			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-exited:
-				if err != nil {
-					t.Fatalf("exit: %v\n%s", err, logs.text())
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatalf("still running 10 s after SIGINT\n%s", logs.text())
-			}
-			time.Sleep(100 * time.Millisecond)
+			stopCLI(t, cmd, logs)
 			warned := logs.count("warning: container engine podman")
 			data, err := os.ReadFile(metrics)
 			if err != nil {

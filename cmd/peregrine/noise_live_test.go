@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -62,13 +63,11 @@ func openN(t *testing.T, path string, n int) {
 
 // stopCLI sends SIGINT and waits for the exit; the pipes are read to their
 // end after.
-func stopCLI(t *testing.T, cmd interface {
-	Wait() error
-}, signal func(os.Signal) error, logs *lines) {
+func stopCLI(t *testing.T, cmd *exec.Cmd, logs *lines) {
 	t.Helper()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	if err := signal(syscall.SIGINT); err != nil {
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -117,7 +116,7 @@ func TestLiveNoise(t *testing.T) {
 	}
 	openN(t, paths["skipped"], 1)
 	alerts.waitFor(t, "the 50th skipped match", nil, "Skipped open")
-	stopCLI(t, cmd, cmd.Process.Signal, logs)
+	stopCLI(t, cmd, logs)
 
 	got := parseAlerts(t, alerts.text())
 	log := logs.text()
@@ -219,7 +218,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	close(stop)
 	<-done
-	stopCLI(t, cmd, cmd.Process.Signal, logs)
+	stopCLI(t, cmd, logs)
 
 	got := parseAlerts(t, alerts.text())
 	log := logs.text()
@@ -284,7 +283,7 @@ func TestConfigWatch(t *testing.T) {
 		poke()
 		time.Sleep(10 * time.Millisecond)
 	}
-	stopCLI(t, cmd, cmd.Process.Signal, logs)
+	stopCLI(t, cmd, logs)
 	for _, a := range byRule(parseAlerts(t, alerts.text()), "Dropped rule") {
 		if a.Time.After(reloaded) {
 			t.Errorf("the disabled rule alerted at %v, after the reload at %v", a.Time, reloaded)

@@ -138,19 +138,7 @@ func runWithCaps(t *testing.T, setpriv, bin, dir string, uid int, caps []string,
 		bin, "run", "-r", "@default", "-r", rulesFile)
 	cmd := exec.Command(setpriv, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PEREGRINE_RUN_MAIN=1")
-	outPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	errPipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, stderr := collect(outPipe), collect(errPipe)
+	stdout, stderr := startCommand(t, cmd)
 	exited := make(chan struct{})
 	var waitErr error
 	go func() { waitErr = cmd.Wait(); close(exited) }()

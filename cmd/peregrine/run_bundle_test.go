@@ -108,6 +108,15 @@ func (l *lines) text() string {
 func startCLI(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, stdout, stderr *lines) {
 	t.Helper()
 	cmd = exec.Command(bin, args...)
+	stdout, stderr = startCommand(t, cmd)
+	return cmd, stdout, stderr
+}
+
+// startCommand starts cmd, which runs this test binary as the CLI
+// (perhaps through a wrapper such as setpriv), collecting its stdout and
+// stderr lines.
+func startCommand(t *testing.T, cmd *exec.Cmd) (stdout, stderr *lines) {
+	t.Helper()
 	cmd.Env = append(os.Environ(), "PEREGRINE_RUN_MAIN=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -120,7 +129,7 @@ func startCLI(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, stdout, 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return cmd, collect(out), collect(errOut)
+	return collect(out), collect(errOut)
 }
 
 // waitFor waits until a line contains every one of subs, calling poke

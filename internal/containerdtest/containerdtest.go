@@ -11,12 +11,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/peregrine-sec/peregrine/internal/peertest"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -77,25 +77,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--config", filepath.Join(dir, "config.toml"))
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		_ = os.RemoveAll(dir)
-	})
+	// Removed after containerd stops: cleanups run last registered first.
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	done := peertest.Start(t, dir, "containerd", bin, "--config", filepath.Join(dir, "config.toml"))
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if conn, err := net.Dial("unix", c.Socket); err == nil {
@@ -104,11 +88,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		}
 		select {
 		case <-done:
-			t.Fatalf("containerd exited: %s", log.String())
+			t.Fatal("containerd exited (its log follows)")
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("containerd: no socket after 20 s: %s", log.String())
+			t.Fatal("containerd: no socket after 20 s (its log follows)")
 		}
 	}
 	archive := filepath.Join(dir, "image.tar")

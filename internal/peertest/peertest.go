@@ -79,9 +79,17 @@ func Silent(t testing.TB) string {
 	return l.Addr().String()
 }
 
+// Start runs a peer (args: the program and its arguments), logging to
+// NAME.log in dir, stopped (SIGTERM, then SIGKILL after 10 s) when the
+// test ends, which shows the log's tail when the test failed. The channel
+// it returns is closed when the peer has exited.
+func Start(t testing.TB, dir, name string, args ...string) <-chan struct{} {
+	return start(t, dir, name, args...)
+}
+
 // start runs a receiver, logging to a file in dir, stopped (SIGTERM, then
 // SIGKILL) when the test ends; the log is shown when the test failed.
-func start(t testing.TB, dir, name string, args ...string) {
+func start(t testing.TB, dir, name string, args ...string) <-chan struct{} {
 	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	logf, err := os.Create(logPath)
@@ -113,6 +121,7 @@ func start(t testing.TB, dir, name string, args ...string) {
 			t.Logf("%s log (tail):\n%s", name, b)
 		}
 	})
+	return done
 }
 
 // waitHTTP waits until url answers 200.

@@ -78,11 +78,11 @@ func New(emit func(runtime.Alert) error) *Stage {
 // returns emit's error.
 func (s *Stage) Alert(a runtime.Alert) error {
 	n := a.Rule.Noise
-	if n.Skip == nil && n.Dedup == nil && n.Throttle == nil {
-		return s.emitLocked(a, true)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if n.Skip == nil && n.Dedup == nil && n.Throttle == nil {
+		return s.emit(a)
+	}
 	st := s.rules[a.Rule.Name]
 	if st == nil {
 		st = &ruleState{}
@@ -215,14 +215,6 @@ func (s *Stage) flushLocked(d *dedupState) error {
 	a := d.last
 	a.Repeats = d.repeats
 	return s.throttleLocked(s.rules[a.Rule.Name], s.countsOf(a.Rule.Name), a)
-}
-
-func (s *Stage) emitLocked(a runtime.Alert, lock bool) error {
-	if lock {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-	}
-	return s.emit(a)
 }
 
 func (s *Stage) countsOf(rule string) *Counts {
