@@ -2,7 +2,6 @@ package bpf
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/peregrine-sec/peregrine/compiler"
+	"github.com/peregrine-sec/peregrine/internal/peertest"
 )
 
 // recorder keeps the records a probe delivers for a tree of processes
@@ -20,6 +20,11 @@ type recorder struct {
 	mu   sync.Mutex
 	pids map[uint32]bool
 	recs []Record
+	// execCgroups are the cgroups of the last exec in the tree (when
+	// hasExec), as its record walked them.
+	execCgroups CgroupPair
+	execGen     uint32
+	hasExec     bool
 }
 
 func (c *recorder) read(p *Probe) {
@@ -36,6 +41,9 @@ func (c *recorder) read(p *Probe) {
 		// fork folded into the exec record (Args[1] is the parent).
 		if rec.Kind == KindExec && rec.Flags&FlagForked != 0 && c.pids[uint32(rec.Args[1])] {
 			c.pids[rec.Pid] = true
+		}
+		if rec.Kind == KindExec && c.pids[rec.Pid] && rec.Flags&FlagCgroups != 0 {
+			c.execCgroups, c.execGen, c.hasExec = rec.CgroupPair(), rec.CgroupGen, true
 		}
 		if rec.Kind == KindSyscall && c.pids[rec.Pid] {
 			// Keep the blobs: the reader reuses its buffer.
@@ -81,17 +89,7 @@ func TestKernelMatchesEmulator(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := t.TempDir()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				for c, err := ln.Accept(); err == nil; c, err = ln.Accept() {
-					c.Close()
-				}
-			}()
-			port := ln.Addr().(*net.TCPAddr).Port
+			port := peertest.Closing(t)
 			script := strings.Join([]string{
 				"read x < /etc/hostname", "cat /etc/shadow > /dev/null", "cat /etc/../etc/shadow > /dev/null",
 				// Path shapes the kernel's path scan tells apart, some
@@ -116,6 +114,10 @@ func TestKernelMatchesEmulator(t *testing.T) {
 			obs, jud := &recorder{pids: map[uint32]bool{self: true}}, &recorder{pids: map[uint32]bool{self: true}}
 			go obs.read(observer)
 			go jud.read(judged)
+			// The workload's cgroups (this process's) classified as the
+			// host, as userspace does from an exec record in them: the
+			// judged capture then checks the container dimension too.
+			host, warmup := classifyOwnCgroups(t, judged, jud)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -152,16 +154,21 @@ func TestKernelMatchesEmulator(t *testing.T) {
 			for i := range obs.recs {
 				r := &obs.recs[i]
 				v, ok := r.View()
-				if !ok {
+				if !ok || r.Pid == warmup {
 					continue
 				}
 				row := v.Syscall
+				if r.CgroupPair() == host {
+					v.ContainerKnown, v.InContainer = true, false // what the judged capture knew
+				}
 				want := plan.Encoding.Emulate(v)
 				k := key(r)
 				passed := len(got[k]) > 0
 				var kmask compiler.Mask
+				var kflags uint32
 				if passed {
 					kmask = compiler.Mask(got[k][0].Mask)
+					kflags = got[k][0].Flags
 					got[k] = got[k][1:]
 				}
 				state := row == "chdir" || row == "fchdir"
@@ -178,6 +185,10 @@ func TestKernelMatchesEmulator(t *testing.T) {
 				}
 				if !passed {
 					dropped++
+				} else if !state && r.CgroupPair() == host && plan.Encoding.Positive[compiler.DimContainer] != (compiler.Mask{}) {
+					if f := kflags; f&(FlagContainerKnown|FlagInContainer) != FlagContainerKnown {
+						t.Errorf("%s (%s): record flags %#x, want the host known", k, row, f)
+					}
 				}
 			}
 			if checked < 20 || dropped == 0 {
@@ -185,5 +196,31 @@ func TestKernelMatchesEmulator(t *testing.T) {
 			}
 			t.Logf("%d records judged alike by the kernel and the emulator, %d dropped", checked, dropped)
 		})
+	}
+}
+
+// classifyOwnCgroups runs /bin/true to learn, from its exec record in c,
+// the cgroups this process is in, and classifies them as the host's in p.
+// It returns them and the pid of /bin/true, whose records came before.
+func classifyOwnCgroups(t testing.TB, p *Probe, c *recorder) (CgroupPair, uint32) {
+	t.Helper()
+	warmup := exec.Command("/bin/true")
+	if err := warmup.Run(); err != nil {
+		t.Fatal(err)
+	}
+	// Not Flush: the reader stops at the ErrFlushed it returns.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		c.mu.Lock()
+		pair, gen, ok := c.execCgroups, c.execGen, c.hasExec
+		c.mu.Unlock()
+		if ok {
+			if err := p.ClassifyCgroups(pair, gen, false); err != nil {
+				t.Fatal(err)
+			}
+			return pair, uint32(warmup.Process.Pid)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no exec record of /bin/true")
+		}
 	}
 }

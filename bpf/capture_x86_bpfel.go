@@ -13,6 +13,18 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type captureCgroupClass struct {
+	_         structs.HostLayout
+	Gen       uint32
+	Container uint32
+}
+
+type captureCgroupPair struct {
+	_  structs.HostLayout
+	V2 uint64
+	V1 uint64
+}
+
 type captureCommKey struct {
 	_    structs.HostLayout
 	Gen  uint32
@@ -74,6 +86,7 @@ type captureRecord struct {
 	Ret            int64
 	CgroupId       uint64
 	CgroupKey      uint64
+	CgroupV1Id     uint64
 	Pidns          uint32
 	Mntns          uint32
 	CapEffective   uint64
@@ -97,7 +110,7 @@ type captureRecord struct {
 	Flags          uint32
 	Vpid           uint32
 	ExeFlags       uint32
-	Pad            uint32
+	CgroupGen      uint32
 	Comm           [16]int8
 	Pcomm          [16]int8
 	_              [4]byte
@@ -171,6 +184,10 @@ type captureTaskState struct {
 	Judged      uint32
 	_           [4]byte
 	Mask        [4]uint64
+	Container   uint32
+	Cls         uint32
+	ClsCset     uint64
+	ClsEpoch    uint64
 	ForkPending uint32
 	ForkParent  uint32
 	ForkStart   uint64
@@ -191,40 +208,47 @@ type captureUidRange struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	captureMapCompatNrs        = "compat_nrs"
-	captureMapCounters         = "counters"
-	captureMapEvents           = "events"
-	captureMapExitBatches      = "exit_batches"
-	captureMapFilterComms      = "filter_comms"
-	captureMapFilterCtl        = "filter_ctl"
-	captureMapFilterDims       = "filter_dims"
-	captureMapFilterFeatures   = "filter_features"
-	captureMapFilterPaths      = "filter_paths"
-	captureMapFilterRangeCount = "filter_range_count"
-	captureMapFilterRanges     = "filter_ranges"
-	captureMapFilterSuffixes   = "filter_suffixes"
-	captureMapFilterSyscalls   = "filter_syscalls"
-	captureMapFilterUsage      = "filter_usage"
-	captureMapPathKeyBuf       = "path_key_buf"
-	captureMapRawIds           = "raw_ids"
-	captureMapScratchBuf       = "scratch_buf"
-	captureMapSocketcalls      = "socketcalls"
-	captureMapSyscallDescs     = "syscall_descs"
-	captureMapTaskBlobs        = "task_blobs"
-	captureMapTaskStates       = "task_states"
-	captureMapUnwokenBytes     = "unwoken_bytes"
-	captureProgRawSysEnter     = "raw_sys_enter"
-	captureProgRawSysExit      = "raw_sys_exit"
-	captureProgSchedExec       = "sched_exec"
-	captureProgSchedExit       = "sched_exit"
-	captureProgSchedFork       = "sched_fork"
-	captureProgTaskRename      = "task_rename"
-	captureProgTpSysEnter      = "tp_sys_enter"
-	captureProgTpSysExit       = "tp_sys_exit"
-	captureVarNrExecve         = "nr_execve"
-	captureVarNrExecveat       = "nr_execveat"
-	captureVarSelfTgid         = "self_tgid"
-	captureVarWakeupBytes      = "wakeup_bytes"
+	captureMapCgroupClasses        = "cgroup_classes"
+	captureMapCgroupEpoch          = "cgroup_epoch"
+	captureMapCgroupGen            = "cgroup_gen"
+	captureMapCompatNrs            = "compat_nrs"
+	captureMapCounters             = "counters"
+	captureMapEvents               = "events"
+	captureMapExitBatches          = "exit_batches"
+	captureMapFilterComms          = "filter_comms"
+	captureMapFilterContainers     = "filter_containers"
+	captureMapFilterCtl            = "filter_ctl"
+	captureMapFilterDims           = "filter_dims"
+	captureMapFilterFeatures       = "filter_features"
+	captureMapFilterPaths          = "filter_paths"
+	captureMapFilterRangeCount     = "filter_range_count"
+	captureMapFilterRanges         = "filter_ranges"
+	captureMapFilterSuffixes       = "filter_suffixes"
+	captureMapFilterSyscalls       = "filter_syscalls"
+	captureMapFilterUsage          = "filter_usage"
+	captureMapPathKeyBuf           = "path_key_buf"
+	captureMapRawIds               = "raw_ids"
+	captureMapScratchBuf           = "scratch_buf"
+	captureMapSocketcalls          = "socketcalls"
+	captureMapSyscallDescs         = "syscall_descs"
+	captureMapTaskBlobs            = "task_blobs"
+	captureMapTaskStates           = "task_states"
+	captureMapUnwokenBytes         = "unwoken_bytes"
+	captureProgCgroupAttachTask    = "cgroup_attach_task"
+	captureProgCgroupRename        = "cgroup_rename"
+	captureProgCgroupTransferTasks = "cgroup_transfer_tasks"
+	captureProgRawSysEnter         = "raw_sys_enter"
+	captureProgRawSysExit          = "raw_sys_exit"
+	captureProgSchedExec           = "sched_exec"
+	captureProgSchedExit           = "sched_exit"
+	captureProgSchedFork           = "sched_fork"
+	captureProgTaskRename          = "task_rename"
+	captureProgTpSysEnter          = "tp_sys_enter"
+	captureProgTpSysExit           = "tp_sys_exit"
+	captureVarNrExecve             = "nr_execve"
+	captureVarNrExecveat           = "nr_execveat"
+	captureVarSelfTgid             = "self_tgid"
+	captureVarWakeupBytes          = "wakeup_bytes"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -269,25 +293,32 @@ type captureSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureProgramSpecs struct {
-	RawSysEnter *ebpf.ProgramSpec `ebpf:"raw_sys_enter"`
-	RawSysExit  *ebpf.ProgramSpec `ebpf:"raw_sys_exit"`
-	SchedExec   *ebpf.ProgramSpec `ebpf:"sched_exec"`
-	SchedExit   *ebpf.ProgramSpec `ebpf:"sched_exit"`
-	SchedFork   *ebpf.ProgramSpec `ebpf:"sched_fork"`
-	TaskRename  *ebpf.ProgramSpec `ebpf:"task_rename"`
-	TpSysEnter  *ebpf.ProgramSpec `ebpf:"tp_sys_enter"`
-	TpSysExit   *ebpf.ProgramSpec `ebpf:"tp_sys_exit"`
+	CgroupAttachTask    *ebpf.ProgramSpec `ebpf:"cgroup_attach_task"`
+	CgroupRename        *ebpf.ProgramSpec `ebpf:"cgroup_rename"`
+	CgroupTransferTasks *ebpf.ProgramSpec `ebpf:"cgroup_transfer_tasks"`
+	RawSysEnter         *ebpf.ProgramSpec `ebpf:"raw_sys_enter"`
+	RawSysExit          *ebpf.ProgramSpec `ebpf:"raw_sys_exit"`
+	SchedExec           *ebpf.ProgramSpec `ebpf:"sched_exec"`
+	SchedExit           *ebpf.ProgramSpec `ebpf:"sched_exit"`
+	SchedFork           *ebpf.ProgramSpec `ebpf:"sched_fork"`
+	TaskRename          *ebpf.ProgramSpec `ebpf:"task_rename"`
+	TpSysEnter          *ebpf.ProgramSpec `ebpf:"tp_sys_enter"`
+	TpSysExit           *ebpf.ProgramSpec `ebpf:"tp_sys_exit"`
 }
 
 // captureMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
+	CgroupClasses    *ebpf.MapSpec `ebpf:"cgroup_classes"`
+	CgroupEpoch      *ebpf.MapSpec `ebpf:"cgroup_epoch"`
+	CgroupGen        *ebpf.MapSpec `ebpf:"cgroup_gen"`
 	CompatNrs        *ebpf.MapSpec `ebpf:"compat_nrs"`
 	Counters         *ebpf.MapSpec `ebpf:"counters"`
 	Events           *ebpf.MapSpec `ebpf:"events"`
 	ExitBatches      *ebpf.MapSpec `ebpf:"exit_batches"`
 	FilterComms      *ebpf.MapSpec `ebpf:"filter_comms"`
+	FilterContainers *ebpf.MapSpec `ebpf:"filter_containers"`
 	FilterCtl        *ebpf.MapSpec `ebpf:"filter_ctl"`
 	FilterDims       *ebpf.MapSpec `ebpf:"filter_dims"`
 	FilterFeatures   *ebpf.MapSpec `ebpf:"filter_features"`
@@ -337,11 +368,15 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
+	CgroupClasses    *ebpf.Map `ebpf:"cgroup_classes"`
+	CgroupEpoch      *ebpf.Map `ebpf:"cgroup_epoch"`
+	CgroupGen        *ebpf.Map `ebpf:"cgroup_gen"`
 	CompatNrs        *ebpf.Map `ebpf:"compat_nrs"`
 	Counters         *ebpf.Map `ebpf:"counters"`
 	Events           *ebpf.Map `ebpf:"events"`
 	ExitBatches      *ebpf.Map `ebpf:"exit_batches"`
 	FilterComms      *ebpf.Map `ebpf:"filter_comms"`
+	FilterContainers *ebpf.Map `ebpf:"filter_containers"`
 	FilterCtl        *ebpf.Map `ebpf:"filter_ctl"`
 	FilterDims       *ebpf.Map `ebpf:"filter_dims"`
 	FilterFeatures   *ebpf.Map `ebpf:"filter_features"`
@@ -363,11 +398,15 @@ type captureMaps struct {
 
 func (m *captureMaps) Close() error {
 	return _CaptureClose(
+		m.CgroupClasses,
+		m.CgroupEpoch,
+		m.CgroupGen,
 		m.CompatNrs,
 		m.Counters,
 		m.Events,
 		m.ExitBatches,
 		m.FilterComms,
+		m.FilterContainers,
 		m.FilterCtl,
 		m.FilterDims,
 		m.FilterFeatures,
@@ -402,18 +441,24 @@ type captureVariables struct {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type capturePrograms struct {
-	RawSysEnter *ebpf.Program `ebpf:"raw_sys_enter"`
-	RawSysExit  *ebpf.Program `ebpf:"raw_sys_exit"`
-	SchedExec   *ebpf.Program `ebpf:"sched_exec"`
-	SchedExit   *ebpf.Program `ebpf:"sched_exit"`
-	SchedFork   *ebpf.Program `ebpf:"sched_fork"`
-	TaskRename  *ebpf.Program `ebpf:"task_rename"`
-	TpSysEnter  *ebpf.Program `ebpf:"tp_sys_enter"`
-	TpSysExit   *ebpf.Program `ebpf:"tp_sys_exit"`
+	CgroupAttachTask    *ebpf.Program `ebpf:"cgroup_attach_task"`
+	CgroupRename        *ebpf.Program `ebpf:"cgroup_rename"`
+	CgroupTransferTasks *ebpf.Program `ebpf:"cgroup_transfer_tasks"`
+	RawSysEnter         *ebpf.Program `ebpf:"raw_sys_enter"`
+	RawSysExit          *ebpf.Program `ebpf:"raw_sys_exit"`
+	SchedExec           *ebpf.Program `ebpf:"sched_exec"`
+	SchedExit           *ebpf.Program `ebpf:"sched_exit"`
+	SchedFork           *ebpf.Program `ebpf:"sched_fork"`
+	TaskRename          *ebpf.Program `ebpf:"task_rename"`
+	TpSysEnter          *ebpf.Program `ebpf:"tp_sys_enter"`
+	TpSysExit           *ebpf.Program `ebpf:"tp_sys_exit"`
 }
 
 func (p *capturePrograms) Close() error {
 	return _CaptureClose(
+		p.CgroupAttachTask,
+		p.CgroupRename,
+		p.CgroupTransferTasks,
 		p.RawSysEnter,
 		p.RawSysExit,
 		p.SchedExec,

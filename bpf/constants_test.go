@@ -67,13 +67,17 @@ func TestConstantsAgree(t *testing.T) {
 		"FLAG_CGROUP_INCOMPLETE": FlagCgroupIncomplete, "FLAG_CGROUPS": FlagCgroups,
 		"FLAG_SOCKETCALL": FlagSocketcall, "FLAG_ENV_FAILED": FlagEnvFailed,
 		"FLAG_FORKED": FlagForked, "FLAG_DEFERRED": FlagDeferred,
+		"FLAG_CONTAINER_KNOWN": FlagContainerKnown, "FLAG_IN_CONTAINER": FlagInContainer,
+		"CONTAINER_UNKNOWN": containerUnknown, "CONTAINER_HOST": containerHost, "CONTAINER_IN": containerIn,
+		"CGROUP_CLASSES": cgroupClasses, "EPOCH_USER": epochUser,
 		"EXE_WRITABLE": ExeWritable, "EXE_UPPER_LAYER": ExeUpperLayer, "EXE_FROM_MEMFD": ExeFromMemfd,
 		"EXE_LOWER_LAYER": ExeLowerLayer, "FMODE_CREATED": FModeCreated,
 		// The filter's dimensions, features and usage flags.
 		"DIM_COMM": int64(dimIndex[compiler.DimComm]), "DIM_PARENT": int64(dimIndex[compiler.DimParentComm]),
 		"DIM_PATH": int64(dimIndex[compiler.DimPath]), "DIM_FEATURES": int64(dimIndex[compiler.DimFeatures]),
 		"DIM_UID": int64(dimIndex[compiler.DimUID]), "DIM_LPORT": int64(dimIndex[compiler.DimLocalPort]),
-		"DIM_RPORT": int64(dimIndex[compiler.DimRemotePort]), "NUM_DIMS": numDims,
+		"DIM_RPORT": int64(dimIndex[compiler.DimRemotePort]), "DIM_CONTAINER": int64(dimIndex[compiler.DimContainer]),
+		"NUM_DIMS":       numDims,
 		"NUM_RANGE_DIMS": numRangeDims, "UID_RANGES": uidRanges,
 		"NUM_FEATURES": compiler.NumFeatureVectors,
 		"PATH_KEY_MAX": compiler.PathKeyMax + 1, // the path and its NUL
@@ -81,7 +85,7 @@ func TestConstantsAgree(t *testing.T) {
 		"FEAT_CREAT": compiler.FeatCreat, "FEAT_APPEND": compiler.FeatAppend, "FEAT_EXCL": compiler.FeatExcl,
 		"FEAT_CREATED": compiler.FeatCreated, "FEAT_FAILED": compiler.FeatFailed, "FEAT_DOTDOT": compiler.FeatDotDot,
 		"FEAT_DIR": compiler.FeatDir,
-		"USE_PATH": usePath, "USE_SUFFIX": useSuffix, "USE_DOTDOT": useDotDot,
+		"USE_PATH": usePath, "USE_SUFFIX": useSuffix, "USE_DOTDOT": useDotDot, "USE_CONTAINER": useContainer,
 	}
 	for name, want := range shared {
 		got, ok := c[name]
@@ -104,7 +108,7 @@ func TestConstantsAgree(t *testing.T) {
 		}
 	}
 	// The counter slots are read in the order of the C enum.
-	order := []string{"COUNTER_SEEN", "COUNTER_SENT", "COUNTER_LOST", "COUNTER_FILTERED", "COUNTER_UNSAVED", "COUNTER_COMPAT", "COUNTER_MAX"}
+	order := []string{"COUNTER_SEEN", "COUNTER_SENT", "COUNTER_LOST", "COUNTER_FILTERED", "COUNTER_UNSAVED", "COUNTER_COMPAT", "COUNTER_CONTAINER_FILTERED", "COUNTER_MAX"}
 	for i, n := range order {
 		if c[n] != int64(i) {
 			t.Errorf("%s = %d, Counters reads it as slot %d", n, c[n], i)

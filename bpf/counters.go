@@ -23,13 +23,18 @@ type Counters struct {
 	EventsUnsaved uint64 `json:"events_unsaved"`
 	// SyscallsSeenIA32 counts the 32-bit syscalls among SyscallsSeen.
 	SyscallsSeenIA32 uint64 `json:"syscalls_seen_ia32"`
+	// EventsFilteredContainer counts the EventsFiltered that the container
+	// dimension dropped: syscalls of tasks classified as host (or as in a
+	// container) that only rules for the other could want.
+	EventsFilteredContainer uint64 `json:"events_filtered_container"`
 }
 
 // ReadCounters reads a capture's per-CPU counters map, summed over CPUs.
 // It returns an error naming the counter it could not read.
 func ReadCounters(m *ebpf.Map) (Counters, error) {
 	var c Counters
-	for slot, dst := range []*uint64{&c.SyscallsSeen, &c.EventsSent, &c.EventsLost, &c.EventsFiltered, &c.EventsUnsaved, &c.SyscallsSeenIA32} {
+	for slot, dst := range []*uint64{&c.SyscallsSeen, &c.EventsSent, &c.EventsLost, &c.EventsFiltered, &c.EventsUnsaved, &c.SyscallsSeenIA32,
+		&c.EventsFilteredContainer} {
 		var perCPU []uint64
 		if err := m.Lookup(uint32(slot), &perCPU); err != nil {
 			return c, fmt.Errorf("read counter %d: %w", slot, err)

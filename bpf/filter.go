@@ -10,11 +10,11 @@ import (
 // Kernel filter dimensions, in the C program's numbering (DIM_*).
 var dimIndex = [compiler.NumDims]uint32{
 	compiler.DimComm: 0, compiler.DimParentComm: 1, compiler.DimPath: 2, compiler.DimFeatures: 3, compiler.DimUID: 4,
-	compiler.DimLocalPort: 5, compiler.DimRemotePort: 6,
+	compiler.DimLocalPort: 5, compiler.DimRemotePort: 6, compiler.DimContainer: 7,
 }
 
 const (
-	numDims      = 7
+	numDims      = 8
 	numRangeDims = 3   // NUM_RANGE_DIMS
 	uidRanges    = 256 // UID_RANGES
 )
@@ -138,6 +138,11 @@ func (p *Probe) writeGen(gen uint32, enc *compiler.Encoding) error {
 			return fmt.Errorf("features %d: %w", v, err)
 		}
 	}
+	for i, m := range enc.Container {
+		if err := p.objs.FilterContainers.Put(gen*2+uint32(i), toMask(m)); err != nil {
+			return fmt.Errorf("container entry %d: %w", i, err)
+		}
+	}
 	if err := p.objs.FilterUsage.Put(gen, usage(enc)); err != nil {
 		return fmt.Errorf("usage flags: %w", err)
 	}
@@ -196,6 +201,9 @@ const (
 	usePath   = 1 << 0
 	useSuffix = 1 << 1
 	useDotDot = 1 << 2
+	// useContainer makes the kernel read the task's cgroups: only when a
+	// class checks them.
+	useContainer = 1 << 3
 )
 
 // usage tells the kernel which costly checks a plan needs.
@@ -206,6 +214,9 @@ func usage(enc *compiler.Encoding) uint32 {
 	}
 	if len(enc.Suffixes) > 0 {
 		u |= useSuffix
+	}
+	if !enc.Positive[compiler.DimContainer].IsZero() {
+		u |= useContainer
 	}
 	for v := range enc.Features {
 		if enc.Features[v] != enc.Features[v^compiler.FeatDotDot] {

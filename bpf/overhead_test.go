@@ -109,7 +109,7 @@ func BenchmarkOverhead(b *testing.B) {
 					if mode == "tracepoint+filter" {
 						// A rule on sensitive files: the load generator's
 						// opens of its temp file are dropped in the kernel.
-						if _, err := p.ApplyPlan(sensitiveFilePlan(b).Encoding); err != nil {
+						if _, err := p.ApplyPlan(sensitiveFilePlan(b, "").Encoding); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -216,9 +216,9 @@ func BenchmarkFilterCost(b *testing.B) {
 }
 
 // sensitiveFilePlan compiles a rule on reads of sensitive files.
-func sensitiveFilePlan(b *testing.B) *compiler.Plan {
+func sensitiveFilePlan(b *testing.B, more string) *compiler.Plan {
 	l := falcocompat.NewLoader()
-	l.AddFile("r.yaml", []byte("- rule: r\n  desc: d\n  condition: evt.type in (open, openat, openat2) and evt.is_open_read = true and fd.name in (/etc/shadow, /etc/sudoers)\n  output: o\n  priority: info\n"))
+	l.AddFile("r.yaml", []byte("- rule: r\n  desc: d\n  condition: evt.type in (open, openat, openat2) and evt.is_open_read = true and fd.name in (/etc/shadow, /etc/sudoers)"+more+"\n  output: o\n  priority: info\n"))
 	res := l.Compile()
 	if err := res.Err(); err != nil {
 		b.Fatal(err)
@@ -242,7 +242,54 @@ func BenchmarkProgramCost(b *testing.B) {
 			p, stop := drainedProbe(b, Options{Syscalls: benchmarkSyscalls, Mode: AttachTracepoints})
 			defer stop()
 			if mode == "drop-at-exit" {
-				if _, err := p.ApplyPlan(sensitiveFilePlan(b).Encoding); err != nil {
+				if _, err := p.ApplyPlan(sensitiveFilePlan(b, "").Encoding); err != nil {
+					b.Fatal(err)
+				}
+			}
+			enter := runCost(b, p.objs.TpSysEnter, "ns/enter")
+			exit := runCost(b, p.objs.TpSysExit, "ns/exit")
+			b.ResetTimer()
+			ns := runLoadgen(b, "openat")
+			b.StopTimer()
+			enter()
+			exit()
+			b.ReportMetric(ns, "ns/call")
+		})
+	}
+}
+
+// BenchmarkContainerCost reports what the container dimension costs the
+// entry and exit programs per openat of the load generator, under the
+// sensitive-file rule without it (unused), and with "container.id !=
+// host" added, the load generator's cgroups not classified (unknown),
+// classified as the host's (dropped at the entry) and as a container's
+// (judged on to the exit, as unused is).
+func BenchmarkContainerCost(b *testing.B) {
+	requireRoot(b)
+	enableRunTimeStats(b)
+	for _, mode := range []string{"unused", "unknown", "host", "container"} {
+		b.Run(mode, func(b *testing.B) {
+			p, err := Load(Options{Syscalls: benchmarkSyscalls, Mode: AttachTracepoints})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			c := &recorder{pids: map[uint32]bool{uint32(os.Getpid()): true}}
+			go c.read(p)
+			plan := sensitiveFilePlan(b, "")
+			if mode != "unused" {
+				plan = sensitiveFilePlan(b, " and container.id != host")
+			}
+			if _, err := p.ApplyPlan(plan.Encoding); err != nil {
+				b.Fatal(err)
+			}
+			if mode == "host" || mode == "container" {
+				pair, _ := classifyOwnCgroups(b, p, c)
+				gen, err := p.CgroupGen()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := p.ClassifyCgroups(pair, gen, mode == "container"); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -97,6 +98,9 @@ type Probe struct {
 	// and read the records read since the last poll.
 	poll time.Duration
 	read int
+	// userEpoch is userspace's count of cgroup classes written (see
+	// ClassifyCgroups).
+	userEpoch atomic.Uint32
 	// rawSyscalls are captured through raw tracepoints in tracepoint
 	// mode, because the kernel has no tracepoint for them.
 	rawSyscalls []string
@@ -241,7 +245,8 @@ func (p *Probe) setup(names []string) error {
 		name string
 		prog *ebpf.Program
 	}{{"sched_process_fork", p.objs.SchedFork}, {"sched_process_exec", p.objs.SchedExec}, {"sched_process_exit", p.objs.SchedExit},
-		{"task_rename", p.objs.TaskRename}} {
+		{"task_rename", p.objs.TaskRename}, {"cgroup_rename", p.objs.CgroupRename},
+		{"cgroup_attach_task", p.objs.CgroupAttachTask}, {"cgroup_transfer_tasks", p.objs.CgroupTransferTasks}} {
 		lk, err := link.AttachTracing(link.TracingOptions{Program: l.prog})
 		if err != nil {
 			return fmt.Errorf("attach %s: %w", l.name, explain(err))
@@ -415,7 +420,8 @@ func (p *Probe) Mode() AttachMode { return p.mode }
 func (p *Probe) ProgramIDs() []ebpf.ProgramID {
 	var ids []ebpf.ProgramID
 	for _, prog := range []*ebpf.Program{p.objs.TpSysEnter, p.objs.TpSysExit, p.objs.RawSysEnter,
-		p.objs.RawSysExit, p.objs.SchedFork, p.objs.SchedExec, p.objs.SchedExit, p.objs.TaskRename} {
+		p.objs.RawSysExit, p.objs.SchedFork, p.objs.SchedExec, p.objs.SchedExit, p.objs.TaskRename,
+		p.objs.CgroupRename, p.objs.CgroupAttachTask, p.objs.CgroupTransferTasks} {
 		if info, err := prog.Info(); err == nil {
 			if id, ok := info.ID(); ok {
 				ids = append(ids, id)

@@ -46,6 +46,11 @@ const (
 	// process's first record: its fork was not sent when the process did
 	// nothing userspace saw.
 	FlagDeferred = 1 << 16
+	// FlagContainerKnown: the kernel filter knew whether the task is in a
+	// container (its cgroups were classified, see Probe.ClassifyCgroups),
+	// and FlagInContainer that it is.
+	FlagContainerKnown = 1 << 17
+	FlagInContainer    = 1 << 18
 )
 
 // Exe flags of an exec record (Record.ExeFlags): what the kernel found
@@ -179,7 +184,13 @@ type Record struct {
 	CgroupID       uint64
 	// CgroupKey tells the task's sets of cgroups apart (its css_set): a
 	// change means the task moved to other cgroups.
-	CgroupKey                                  uint64
+	CgroupKey uint64
+	// CgroupV1ID is the kernfs id of the task's first controller cgroup
+	// that is not a root (0: none); with CgroupID (the v2 cgroup's) it is
+	// the pair the kernel filter classifies. CgroupGen is the count of
+	// cgroup renames the kernel had seen when it read them.
+	CgroupV1ID                                 uint64
+	CgroupGen                                  uint32
 	PidNS                                      uint32
 	MntNS                                      uint32
 	CapEffective, CapPermitted, CapInheritable uint64
@@ -266,7 +277,7 @@ func (r *Record) decode(raw []byte) error {
 	*r = Record{
 		Kind: Kind(h.Kind), Syscall: h.Nr, AbiNr: h.AbiNr, Timestamp: h.Ts, Pid: h.Pid, Tid: h.Tid, Ppid: h.Ppid,
 		VPid: h.Vpid, UID: h.Uid, GID: h.Gid, EUID: h.Euid, LoginUID: h.Loginuid, Ret: h.Ret,
-		CgroupID: h.CgroupId, CgroupKey: h.CgroupKey, PidNS: h.Pidns, MntNS: h.Mntns, CapEffective: h.CapEffective,
+		CgroupID: h.CgroupId, CgroupKey: h.CgroupKey, CgroupV1ID: h.CgroupV1Id, CgroupGen: h.CgroupGen, PidNS: h.Pidns, MntNS: h.Mntns, CapEffective: h.CapEffective,
 		CapPermitted: h.CapPermitted, CapInheritable: h.CapInheritable, Args: h.Args, Flags: h.Flags,
 		raw: r.raw,
 	}

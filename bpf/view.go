@@ -26,6 +26,7 @@ func (r *Record) View() (v compiler.View, ok bool) {
 		Comm:    r.CommString(), CommKnown: true,
 		Parent: r.PCommString(), ParentKnown: true,
 		UID: uint64(r.EUID), UIDKnown: true,
+		ContainerKnown: r.Flags&FlagContainerKnown != 0, InContainer: r.Flags&FlagInContainer != 0,
 	}
 	path, pathRead := r.Str(0)
 	pathRead = pathRead && r.Flags&FlagBlob0Truncated == 0

@@ -27,6 +27,9 @@ type View struct {
 	// Ports of the socket; the remote one is known when connected.
 	LocalPort, RemotePort           uint64
 	LocalPortKnown, RemotePortKnown bool
+	// InContainer tells whether the task is in a container, when the
+	// kernel knew (ContainerKnown: its cgroups were classified).
+	InContainer, ContainerKnown bool
 }
 
 // PathNormalized reports whether the kernel can match p as it is:
@@ -71,6 +74,13 @@ func (e *Encoding) Emulate(v View) Mask {
 		if d := RangeDims[i]; r.known {
 			m = m.And(e.Wildcard[d].Or(lookupRange(e.Ranges[i], r.v).And(e.Positive[d])))
 		}
+	}
+	if v.ContainerKnown {
+		listed := e.Container[0]
+		if v.InContainer {
+			listed = e.Container[1]
+		}
+		m = m.And(e.Wildcard[DimContainer].Or(listed.And(e.Positive[DimContainer])))
 	}
 	return m
 }
@@ -139,6 +149,9 @@ func ViewOf(ev *policy.Event) View {
 		if n, err := strconv.ParseInt(u, 10, 64); err == nil && n >= 0 && n <= UIDMax {
 			v.UID, v.UIDKnown = uint64(n), true
 		}
+	}
+	if id, ok := str(ev, "container.id"); ok {
+		v.InContainer, v.ContainerKnown = id != HostContainerID, true
 	}
 	if roles, ok := PortFields[v.Syscall]; ok {
 		v.LocalPort, v.LocalPortKnown = allAgreeNumber(ev, roles[0])

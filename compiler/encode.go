@@ -17,7 +17,7 @@ type Class struct {
 
 // key identifies a predicate, so identical ones share a class.
 func (p *Pred) key() string {
-	return p.Comm.String() + "|" + p.ParentComm.String() + "|" + p.Path.String() + "|" + fmt.Sprint(p.Features) + "|" + p.UID.String() + "|" + p.LocalPort.String() + "|" + p.RemotePort.String()
+	return p.Comm.String() + "|" + p.ParentComm.String() + "|" + p.Path.String() + "|" + fmt.Sprint(p.Features) + "|" + p.UID.String() + "|" + p.LocalPort.String() + "|" + p.RemotePort.String() + "|" + p.Container.String()
 }
 
 func (c *compilation) groupClasses() error {
@@ -113,6 +113,9 @@ type Encoding struct {
 	// values from its Lo up to the next one's Lo, and holds the classes
 	// that admit them. Ranges[d][0].Lo is 0.
 	Ranges [3][]UIDRange
+	// Container holds the classes that admit tasks on the host ([0]) and
+	// tasks in a container ([1]).
+	Container [2]Mask
 	// State are syscalls whose records always reach userspace (the
 	// process table needs them), whatever the masks say.
 	State map[string]bool
@@ -191,6 +194,16 @@ func (c *compilation) encodeMaps() error {
 			}
 		}
 		e.Positive[DimFeatures].Set(ci)
+		if p.Container == AllTasks {
+			e.Wildcard[DimContainer].Set(ci)
+		} else {
+			e.Positive[DimContainer].Set(ci)
+		}
+		for i, s := range []TaskSet{HostTasks, ContainerTasks} {
+			if p.Container&s != 0 {
+				e.Container[i].Set(ci)
+			}
+		}
 		for _, d := range RangeDims {
 			if p.Range(d).All {
 				e.Wildcard[d].Set(ci)
@@ -235,7 +248,7 @@ func (e *Encoding) MapEntries() map[string]int {
 	return map[string]int{
 		"syscalls": len(e.Syscalls), "comm": len(e.Comm), "parent_comm": len(e.ParentComm),
 		"paths": len(e.Paths), "suffixes": len(e.Suffixes), "features": NumFeatureVectors, "uid_ranges": len(e.Ranges[0]),
-		"local_port_ranges": len(e.Ranges[1]), "remote_port_ranges": len(e.Ranges[2]),
+		"local_port_ranges": len(e.Ranges[1]), "remote_port_ranges": len(e.Ranges[2]), "containers": len(e.Container),
 	}
 }
 

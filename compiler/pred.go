@@ -76,11 +76,35 @@ const (
 	DimUID                   // user.uid: the effective uid
 	DimLocalPort             // the socket's local port (fd.lport...)
 	DimRemotePort            // the socket's remote port, when connected (fd.rport...)
+	DimContainer             // container.id: whether the task is in a container (its cgroups)
 	NumDims
 )
 
 var dimNames = [...]string{DimComm: "comm", DimParentComm: "parent_comm", DimPath: "path", DimFeatures: "features", DimUID: "uid",
-	DimLocalPort: "local_port", DimRemotePort: "remote_port"}
+	DimLocalPort: "local_port", DimRemotePort: "remote_port", DimContainer: "container"}
+
+// TaskSet is a set of the container dimension's values: tasks on the
+// host, tasks in a container.
+type TaskSet uint8
+
+// The container dimension's values, and both.
+const (
+	HostTasks TaskSet = 1 << iota
+	ContainerTasks
+	AllTasks = HostTasks | ContainerTasks
+)
+
+func (s TaskSet) String() string {
+	switch s {
+	case HostTasks:
+		return "{host}"
+	case ContainerTasks:
+		return "{container}"
+	case AllTasks:
+		return "*"
+	}
+	return "{}"
+}
 
 func (d Dim) String() string { return dimNames[d] }
 
@@ -321,6 +345,7 @@ type Pred struct {
 	UID        IntSet
 	LocalPort  IntSet
 	RemotePort IntSet
+	Container  TaskSet
 }
 
 // Range returns the interval set of a range dimension.
@@ -340,7 +365,7 @@ var RangeDims = []Dim{DimUID, DimLocalPort, DimRemotePort}
 // Truth returns the predicate every event satisfies.
 func Truth() *Pred {
 	return &Pred{Comm: allStrings(), ParentComm: allStrings(), Path: allPaths(), Features: allFeatures(), UID: allInts(),
-		LocalPort: allInts(), RemotePort: allInts()}
+		LocalPort: allInts(), RemotePort: allInts(), Container: AllTasks}
 }
 
 func falsePred() *Pred { return &Pred{False: true} }
@@ -361,13 +386,14 @@ func andAll(ps []*Pred) *Pred {
 	// value the kernel knows, but an event the kernel could not read
 	// still passes, as an event lacking the field can still match (a
 	// negated comparison on a missing field is true).
-	out := &Pred{Features: allFeatures()}
+	out := &Pred{Features: allFeatures(), Container: AllTasks}
 	out.Comm = intersectStrs(ps, func(p *Pred) StrSet { return p.Comm })
 	out.ParentComm = intersectStrs(ps, func(p *Pred) StrSet { return p.ParentComm })
 	out.Path = allPaths()
 	for _, p := range ps {
 		out.Path = out.Path.intersect(p.Path)
 		out.Features = out.Features.intersect(p.Features)
+		out.Container &= p.Container
 	}
 	out.UID = intersectInts(ps, func(p *Pred) IntSet { return p.UID })
 	out.LocalPort = intersectInts(ps, func(p *Pred) IntSet { return p.LocalPort })
@@ -396,6 +422,7 @@ func orAll(ps []*Pred) *Pred {
 	out.Path = unionPaths(live)
 	for _, p := range live {
 		out.Features = out.Features.union(p.Features)
+		out.Container |= p.Container
 	}
 	out.UID = unionInts(live, func(p *Pred) IntSet { return p.UID })
 	out.LocalPort = unionInts(live, func(p *Pred) IntSet { return p.LocalPort })
@@ -542,6 +569,8 @@ func (p *Pred) Wildcard(d Dim) bool {
 		return p.Path.All
 	case DimUID, DimLocalPort, DimRemotePort:
 		return p.Range(d).All
+	case DimContainer:
+		return p.Container == AllTasks
 	}
 	return p.Features.all()
 }
@@ -581,6 +610,9 @@ func (p *Pred) String() string {
 		if r := p.Range(d); !r.All {
 			parts = append(parts, d.String()+" "+r.String())
 		}
+	}
+	if p.Container != AllTasks {
+		parts = append(parts, "container "+p.Container.String())
 	}
 	if len(parts) == 0 {
 		return "true"

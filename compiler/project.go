@@ -182,6 +182,9 @@ func atomExact(c *policy.Compare, neg bool, syscall string) (bool, bool, uint) {
 	case "user.uid":
 		_, ok := intAtom(c, UIDMax)
 		return true, ok, 1 << DimUID
+	case "container.id":
+		_, exact := containerValues(c)
+		return true, exact, 1 << DimContainer
 	}
 	if roles, ok := PortFields[syscall]; ok {
 		for i, d := range []Dim{DimLocalPort, DimRemotePort} {
@@ -220,8 +223,11 @@ func atom(c *policy.Compare, neg bool, syscall string) *Pred {
 	case "proc.pname":
 		return commAtom(c, neg, func(p *Pred, s StrSet) { p.ParentComm = s })
 	}
-	if name == "user.uid" {
+	switch name {
+	case "user.uid":
 		return uidPred(c, neg)
+	case "container.id":
+		return containerPred(c, neg)
 	}
 	if roles, ok := PortFields[syscall]; ok {
 		for i, d := range []Dim{DimLocalPort, DimRemotePort} {
@@ -264,6 +270,49 @@ func atom(c *policy.Compare, neg bool, syscall string) *Pred {
 		return p
 	}
 	return Truth()
+}
+
+// HostContainerID is container.id outside containers; inside one it is
+// the container's id.
+const HostContainerID = "host"
+
+// containerPred projects a comparison on container.id.
+func containerPred(c *policy.Compare, neg bool) *Pred {
+	s, exact := containerValues(c)
+	if neg {
+		if !exact {
+			return Truth() // not one container: the host, or another one
+		}
+		s = AllTasks &^ s
+	}
+	p := Truth()
+	p.Container = s
+	return p
+}
+
+// containerValues returns the tasks whose container.id can satisfy c, and
+// whether exactly those do: "host" is every task outside containers, any
+// other id some tasks in a container.
+func containerValues(c *policy.Compare) (TaskSet, bool) {
+	switch c.Op {
+	case policy.OpEq, policy.OpIn, policy.OpIntersects:
+		var s TaskSet
+		exact := true
+		for _, v := range c.Values {
+			if v == HostContainerID {
+				s |= HostTasks
+			} else {
+				s |= ContainerTasks
+				exact = false
+			}
+		}
+		return s, exact
+	case policy.OpNe:
+		if c.Values[0] == HostContainerID {
+			return ContainerTasks, true
+		}
+	}
+	return AllTasks, false
 }
 
 // uidPred projects a comparison on user.uid.

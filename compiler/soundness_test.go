@@ -311,6 +311,8 @@ func randomCondition(rng *rand.Rand, depth int) string {
 			`fd.name glob "/etc/*"`, `fd.name glob "/tmp/a"`, `fd.name glob "/var/log/*.log"`, `fd.name glob "*shadow"`,
 			`fd.name glob "/etc/sh?dow"`, `fd.name glob "/tmp/[ab]"`, `evt.arg.target glob "/etc/*"`,
 			"evt.type = openat", "evt.type in (open, openat, execve)", "evt.type != execve", "proc.name exists",
+			"container.id != host", "container.id = host", "container.id = abcdef012345", "container.id in (host, abcdef012345)",
+			"container.id != abcdef012345", "container.id startswith abc",
 		}
 		a := atoms[rng.Intn(len(atoms))]
 		if rng.Intn(4) == 0 {

@@ -51,6 +51,74 @@ var choices = struct {
 		netip.MustParseAddr("169.254.169.254"), netip.MustParseAddr("::1"), netip.MustParseAddr("2001:db8::1")},
 }
 
+// cgroupChoices are the cgroups records are made in, as the kernel names
+// them (a pair of ids) and walks them: on the host, in a Podman container
+// on a hybrid host (v1), in a Kubernetes pod on a v2 host; the first three
+// classified (classifyChoices), the last not.
+var cgroupChoices = []struct {
+	pair   bpf.CgroupPair
+	v2, v1 string
+}{
+	{bpf.CgroupPair{V2: 1, V1: 101}, "/", "/user.slice/user-0.slice"},
+	{bpf.CgroupPair{V2: 1, V1: 102}, "/", "/machine.slice/libpod-" + strings.Repeat("ab", 32) + ".scope"},
+	{bpf.CgroupPair{V2: 7, V1: 0}, "/kubepods/besteffort/pod1234/" + strings.Repeat("cd", 32), ""},
+	{bpf.CgroupPair{V2: 1, V1: 103}, "/", "/system.slice/docker-" + strings.Repeat("ef", 32) + ".scope"},
+}
+
+// walked is a path as the kernel walks it: components leaf first.
+func walked(path string) []byte {
+	var b []byte
+	comps := strings.Split(strings.Trim(path, "/"), "/")
+	for i := len(comps) - 1; i >= 0; i-- {
+		if comps[i] != "" {
+			b = append(append(b, comps[i]...), 0)
+		}
+	}
+	return b
+}
+
+// withCgroups puts r in one of cgroupChoices, the record carrying the
+// walk when the kernel did not know them (as report_cgroups does), and
+// sets what the kernel filter knew: the class userspace gave it, unless
+// the plan did not check (or the walk is about to classify them).
+func withCgroups(l *Live, r *bpf.Record, pick picker) {
+	c := cgroupChoices[pick(len(cgroupChoices))]
+	r.CgroupID, r.CgroupV1ID = c.pair.V2, c.pair.V1
+	cg, known := l.classes.of(r)
+	if !known || pick(4) == 0 {
+		r.Flags |= bpf.FlagCgroups
+		r.Blobs[4], r.Blobs[5] = walked(c.v2), nil
+		if c.v1 != "" {
+			r.Blobs[5] = walked(c.v1)
+		}
+	}
+	if known && pick(3) > 0 {
+		r.Flags |= bpf.FlagContainerKnown
+		if !isHost(cg.ContainerID) {
+			r.Flags |= bpf.FlagInContainer
+		}
+	}
+	if pick(6) == 0 {
+		r.Pid, r.Tid = 1<<30, 1<<30 // gone before userspace could read it
+	}
+}
+
+// classifyChoices classifies the first three cgroupChoices, as exec
+// records in them would.
+func classifyChoices(t testing.TB, l *Live) {
+	t.Helper()
+	for _, c := range cgroupChoices[:3] {
+		r := &bpf.Record{Kind: bpf.KindExec, CgroupID: c.pair.V2, CgroupV1ID: c.pair.V1, Flags: bpf.FlagCgroups}
+		r.Blobs[4] = walked(c.v2)
+		if c.v1 != "" {
+			r.Blobs[5] = walked(c.v1)
+		}
+		if _, ok := l.classes.learn(r); !ok {
+			t.Fatalf("cgroups %v not classified", c.pair)
+		}
+	}
+}
+
 var openFlagBits = []uint64{unix.O_CREAT, unix.O_TRUNC, unix.O_APPEND, unix.O_EXCL, unix.O_DIRECTORY, unix.O_CLOEXEC, unix.O_PATH}
 
 // picker draws choices from a source of numbers: a seeded generator for
@@ -199,6 +267,10 @@ func atomRules(t testing.TB) *policy.Ruleset {
 	for _, fl := range []string{"O_TRUNC", "O_CREAT", "O_APPEND", "O_EXCL", "O_F_CREATED", "O_RDONLY", "O_WRONLY", "O_RDWR"} {
 		add("evt.arg.flags contains " + fl)
 	}
+	for _, c := range []string{"container.id = host", "container.id != host", "container.id = " + strings.Repeat("ab", 6),
+		"container.id in (host, " + strings.Repeat("cd", 6) + ")"} {
+		add(c)
+	}
 	for _, c := range []string{"fd.typechar = f", "fd.typechar = d", "fd.nameraw contains ../", "evt.res = SUCCESS",
 		"evt.res = ENOENT", "evt.rawres >= 0", "evt.rawres = 3", "fd.num >= 0", "fd.num = 3"} {
 		add(c)
@@ -313,6 +385,7 @@ func contains(l []string, s string) bool {
 // the kernel filter passes every event a rule matches in userspace.
 func TestKernelAndUserspaceAgree(t *testing.T) {
 	l := newTestLive(t)
+	classifyChoices(t, l)
 	as := agreements(t)
 	rng := rand.New(rand.NewSource(1))
 	n := 400
@@ -324,6 +397,7 @@ func TestKernelAndUserspaceAgree(t *testing.T) {
 		failed := 0
 		for k := 0; k < n && failed < 3; k++ {
 			r := synthRecord(row, rng.Intn)
+			withCgroups(l, r, rng.Intn)
 			for j := range as {
 				if err := as[j].check(l, r); err != nil {
 					t.Errorf("%s: %v", row.Name, err)
@@ -341,6 +415,7 @@ func FuzzKernelAndUserspaceAgree(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	l := newTestLive(f)
+	classifyChoices(f, l)
 	as := agreements(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		i := 0
@@ -354,6 +429,7 @@ func FuzzKernelAndUserspaceAgree(f *testing.F) {
 		}
 		row := &syscalls.Table[pick(len(syscalls.Table))]
 		r := synthRecord(row, pick)
+		withCgroups(l, r, pick)
 		for j := range as {
 			if err := as[j].check(l, r); err != nil {
 				t.Fatal(err)

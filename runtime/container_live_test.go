@@ -13,8 +13,11 @@ import (
 	"time"
 
 	"github.com/peregrine-sec/peregrine/container"
+	"github.com/peregrine-sec/peregrine/falcocompat"
 	"github.com/peregrine-sec/peregrine/internal/containerdtest"
+	"github.com/peregrine-sec/peregrine/internal/peertest"
 	"github.com/peregrine-sec/peregrine/internal/podmantest"
+	"github.com/peregrine-sec/peregrine/policy"
 	"github.com/peregrine-sec/peregrine/runtime"
 )
 
@@ -410,5 +413,122 @@ func TestLiveContainerEvicted(t *testing.T) {
 	}
 	if s := le.live.ContainerStats(); s.Evicted == 0 {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+// containerOnlyRules is a rule set whose every rule is for containers.
+const containerOnlyRules = `
+- macro: container
+  condition: (container.id != host)
+- rule: Container process reads etc
+  desc: a process in a container opens a file under /etc for reading
+  condition: evt.type in (open, openat, openat2) and evt.is_open_read = true and container and fd.name startswith /etc/
+  output: read in a container (file=%fd.name container_id=%container.id proc=%proc.name)
+  priority: NOTICE
+- rule: Container process connects
+  desc: a process in a container connects a socket
+  condition: evt.type = connect and container
+  output: connect in a container (container_id=%container.id proc=%proc.name)
+  priority: NOTICE
+`
+
+// TestLiveContainerDimension checks the kernel's container dimension with
+// the upstream stable rules and with a container-only rule set: a host
+// process's syscalls that only container rules want are dropped in the
+// kernel (the counter says how many) and never reach userspace, while the
+// same syscalls made in a real Podman container pass and alert.
+func TestLiveContainerDimension(t *testing.T) {
+	pm := podmantest.New(t)
+	requireRoot(t)
+	pm.Build()
+	port := peertest.Closing(t)
+	const n = 200
+	// The host workload: a shell that waits until its exec record has been
+	// read (userspace then classifies its cgroups), and then opens files
+	// under /etc and connects n times each.
+	hostLoad := fmt.Sprintf("sleep 1; i=0; while [ $i -lt %d ]; do : < /etc/hostname; exec 3<>/dev/tcp/127.0.0.1/%d; exec 3>&-; i=$((i+1)); done", n, port)
+	// The container's: the same syscalls, from a shell in the container.
+	containerLoad := "sleep 1; cat /etc/hostname /etc/passwd >/dev/null; i=0; while [ $i -lt 20 ]; do busybox nc 127.0.0.1 9 </dev/null 2>/dev/null; i=$((i+1)); done"
+
+	sets := []struct {
+		name string
+		rs   func(t *testing.T) *policy.Ruleset
+		// alert is a rule the container's workload raises (none: the
+		// upstream rules have no rule for it; the events reaching
+		// userspace are counted instead).
+		alert string
+	}{
+		{"upstream", func(t *testing.T) *policy.Ruleset {
+			if _, err := os.Stat(upstreamRulesPath); err != nil {
+				if os.Getenv("CI") != "" {
+					t.Fatalf("upstream rules needed in CI: %v", err)
+				}
+				t.Skipf("upstream rules absent: %v", err)
+			}
+			res := falcocompat.LoadPaths(upstreamRulesPath)
+			if err := res.Err(); err != nil {
+				t.Fatal(err)
+			}
+			return res.Ruleset
+		}, ""},
+		{"container-only", func(t *testing.T) *policy.Ruleset {
+			return loadRules(t, "container-only.yaml", []byte(containerOnlyRules))
+		}, "Container process connects"},
+	}
+	for _, set := range sets {
+		t.Run(set.name, func(t *testing.T) {
+			le := startLive(t, set.rs(t), runtime.LiveOptions{})
+			defer le.stop()
+			before, err := le.live.Metrics()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sentBefore := le.live.SyscallEvents()["connect"]
+			host := exec.Command("/bin/bash", "-c", hostLoad)
+			if out, err := host.CombinedOutput(); err != nil {
+				t.Fatalf("host workload: %v: %s", err, out)
+			}
+			time.Sleep(time.Second) // the ring buffer's records read
+			after, err := le.live.Metrics()
+			if err != nil {
+				t.Fatal(err)
+			}
+			dropped := after.Kernel.EventsFilteredContainer - before.Kernel.EventsFilteredContainer
+			sent := le.live.SyscallEvents()["connect"] - sentBefore
+			t.Logf("host: %d syscalls dropped by the container dimension, %d connects reached userspace; cgroups %+v",
+				dropped, sent, after.Cgroups)
+			// Each round opens once and connects once (bash's dup2s of the
+			// redirections count as well with the upstream rules).
+			if dropped < 2*n {
+				t.Errorf("host: the container dimension dropped %d syscalls, want at least the workload's %d", dropped, 2*n)
+			}
+			if sent >= n/4 {
+				t.Errorf("host: %d connects reached userspace for a workload of %d that no host rule wants", sent, n)
+			}
+			if le.has(func(a runtime.Alert) bool { return field(a, "proc.pid") == fmt.Sprint(host.Process.Pid) }) {
+				t.Errorf("the host workload alerted")
+			}
+
+			name := containerName("dim")
+			sentBefore = le.live.SyscallEvents()["connect"]
+			pm.Run(name, nil, "sh", "-c", containerLoad+"; exec sleep 60")
+			in := pm.Inspect(name)
+			if set.alert != "" {
+				le.wait(t, set.alert+" in "+name, func(a runtime.Alert) bool {
+					return a.Rule.Name == set.alert && field(a, "container.id") == in.ID[:12]
+				})
+				le.wait(t, "a read of /etc in "+name, func(a runtime.Alert) bool {
+					return a.Rule.Name == "Container process reads etc" && field(a, "container.id") == in.ID[:12]
+				})
+				return
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for le.live.SyscallEvents()["connect"]-sentBefore < 20 && time.Now().Before(deadline) {
+				time.Sleep(200 * time.Millisecond)
+			}
+			if got := le.live.SyscallEvents()["connect"] - sentBefore; got < 20 {
+				t.Errorf("container: %d connects reached userspace, want the container's 20", got)
+			}
+		})
 	}
 }

@@ -354,7 +354,7 @@ func stillLoaded(ids []ebpf.ProgramID) []ebpf.ProgramID {
 func TestLiveDetach(t *testing.T) {
 	le := startLive(t, defaultRules(t), runtime.LiveOptions{})
 	ids := le.live.ProgramIDs()
-	if len(ids) != 8 || len(stillLoaded(ids)) != 8 {
+	if len(ids) != 11 || len(stillLoaded(ids)) != 11 {
 		t.Fatalf("program ids %v while running", ids)
 	}
 	le.stop()

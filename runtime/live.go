@@ -99,6 +99,9 @@ type Live struct {
 	// holds the containers asked for, lastSweep when the cache was last
 	// swept of gone containers.
 	containers *container.Resolver
+	// classes are the cgroups classified for the kernel's container
+	// dimension.
+	classes    *cgroupClasses
 	requested  map[string]bool
 	lastSweep  time.Time
 	sweepEvery time.Duration
@@ -200,6 +203,7 @@ func StartLive(opts LiveOptions) (*Live, error) {
 		return nil, err
 	}
 	l.probe = probe
+	l.classes = newCgroupClasses(probe)
 	l.envKeys.Store(envKeysOf(opts.Ruleset))
 	if err := l.apply(plan); err != nil {
 		return nil, errors.Join(err, probe.Close())
@@ -412,6 +416,9 @@ type Metrics struct {
 	Containers container.Stats `json:"containers"`
 	AlertsHeld uint64          `json:"alerts_held"`
 	AlertsLate uint64          `json:"alerts_late"`
+	// Cgroups counts the sets of cgroups classified for the kernel's
+	// container dimension, and those it could not hold.
+	Cgroups CgroupStats `json:"cgroups"`
 }
 
 // Metrics reads the kernel counters and the userspace ones.
@@ -427,6 +434,7 @@ func (l *Live) Metrics() (Metrics, error) {
 	m.Alerts = l.pipe.Raised()
 	m.Containers = l.ContainerStats()
 	m.AlertsHeld, m.AlertsLate = l.pipe.Held()
+	m.Cgroups = l.classes.stats()
 	return m, nil
 }
 
@@ -519,8 +527,29 @@ func (l *Live) event(r *bpf.Record) *policy.Event {
 	pid := int32(r.Pid)
 	p, ok := l.table.Get(pid)
 	if !ok {
-		p, _ = l.table.Refresh(pid)
-	} else if p.CgroupKey != r.CgroupKey {
+		var err error
+		p, err = l.table.Refresh(pid)
+		ok = err == nil
+	}
+	// The container is the one of the cgroups the record was made in, as
+	// the kernel filter judged it: the class of its pair (learnt now when
+	// the record carries the walk), or else read again when the task has
+	// moved.
+	cg, classified := l.classes.learn(r)
+	if !classified {
+		cg, classified = l.classes.of(r)
+	}
+	switch {
+	case !ok && classified:
+		// A process gone before userspace could read it: the event still
+		// has the container the kernel judged it by.
+		p = &proctable.Process{Pid: pid, Tid: int32(r.Tid), Ppid: int32(r.Ppid), CgroupPath: cg.Path,
+			ContainerID: cg.ContainerID, ContainerRuntime: cg.Runtime, CgroupKey: r.CgroupKey}
+	case !ok:
+	case classified && (p.CgroupPath != cg.Path || p.ContainerID != cg.ContainerID || p.CgroupKey != r.CgroupKey):
+		l.table.SetCgroup(pid, r.CgroupKey, cg)
+		p, _ = l.table.Get(pid)
+	case !classified && p.CgroupKey != r.CgroupKey:
 		l.refreshCgroup(pid, r.CgroupKey)
 		p, _ = l.table.Get(pid)
 	}
@@ -570,8 +599,8 @@ func (l *Live) exec(r *bpf.Record) {
 	// The cgroups the process execs in, walked by the kernel at exec: a
 	// process that joined a container's cgroups after its fork (as
 	// container runtimes do) is in the container from then on.
-	if v2, v1, ok := r.Cgroups(); ok {
-		l.table.SetCgroup(pid, r.CgroupKey, cgroupOf(v2, v1))
+	if cg, ok := l.classes.learn(r); ok {
+		l.table.SetCgroup(pid, r.CgroupKey, cg)
 	} else {
 		l.refreshCgroup(pid, r.CgroupKey)
 	}

@@ -38,6 +38,7 @@ func newTestLiveWith(b testing.TB, res *falcocompat.Result) *Live {
 		syscalls:     SyscallsFor(res.Ruleset),
 		execFilename: map[int32]string{},
 		pipe:         PlanPipeline(nil, MatchFirst),
+		classes:      newCgroupClasses(nil),
 	}
 	plan, err := compiler.Compile(res.Ruleset, compiler.Options{Syscalls: l.syscalls})
 	if err != nil {

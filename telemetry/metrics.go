@@ -173,7 +173,8 @@ func (t *Telemetry) RegisterMetrics(src Sources) (*Metrics, error) {
 				for _, s := range []struct {
 					state string
 					n     uint64
-				}{{"seen", k.SyscallsSeen}, {"filtered", k.EventsFiltered}, {"sent", k.EventsSent}, {"lost", k.EventsLost}, {"unsaved", k.EventsUnsaved}} {
+				}{{"seen", k.SyscallsSeen}, {"filtered", k.EventsFiltered},
+					{"filtered_container", k.EventsFilteredContainer}, {"sent", k.EventsSent}, {"lost", k.EventsLost}, {"unsaved", k.EventsUnsaved}} {
 					o.ObserveInt64(syscalls, int64(s.n), metric.WithAttributes(attribute.String("peregrine.kernel.state", s.state)))
 				}
 			}

@@ -47,6 +47,7 @@ func (m *Metrics) Snapshot(now, start time.Time, prev *SnapshotLine, version str
 			f["scap.n_drops_buffer_total"] = k.EventsLost
 			f["peregrine.kernel.syscalls_seen"] = k.SyscallsSeen
 			f["peregrine.kernel.events_filtered"] = k.EventsFiltered
+			f["peregrine.kernel.events_filtered_container"] = k.EventsFilteredContainer
 			f["falco.num_evts"] = k.EventsSent
 			if prev != nil {
 				if n, ok := prev.OutputFields["falco.num_evts"].(uint64); ok {

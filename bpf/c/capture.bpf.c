@@ -48,7 +48,8 @@ enum counter {
 	COUNTER_FILTERED = 3,
 	COUNTER_UNSAVED = 4, /* syscalls whose entry found no task storage: unrecorded */
 	COUNTER_COMPAT = 5,  /* ia32 syscalls the program ran for */
-	COUNTER_MAX = 6,
+	COUNTER_CONTAINER_FILTERED = 6, /* syscalls the container dimension dropped (counted in FILTERED too) */
+	COUNTER_MAX = 7,
 };
 
 #define ARG_NONE -1
@@ -109,6 +110,7 @@ struct record {
 	__s64 ret;
 	__u64 cgroup_id;
 	__u64 cgroup_key; /* identity of the task's set of cgroups (css_set) */
+	__u64 cgroup_v1_id; /* kernfs id of its first controller's cgroup that is not a root (0: none) */
 	__u32 pidns;
 	__u32 mntns;
 	__u64 cap_effective;
@@ -134,7 +136,7 @@ struct record {
 	__u32 flags;
 	__u32 vpid; /* pid in its own pid namespace */
 	__u32 exe_flags; /* exec records: EXE_* of the executable */
-	__u32 pad;
+	__u32 cgroup_gen; /* cgroup renames seen (cgroup_gen) when the cgroup ids were read */
 	char comm[16];  /* the task's name as the filter judged it: the name taken at exec */
 	char pcomm[16]; /* the parent's, likewise */
 	__u64 mask[MASK_WORDS]; /* the filter classes the record satisfied */
@@ -157,6 +159,8 @@ struct record {
 #define FLAG_ENV_FAILED (1 << 14)     /* the environment (blob 6 of an exec record) was unreadable */
 #define FLAG_FORKED (1 << 15)         /* an exec record of a process whose fork record was never sent: args[1] its parent, args[2] its start */
 #define FLAG_DEFERRED (1 << 16)       /* a fork record sent late, from the child, before its first record: args[1] its start */
+#define FLAG_CONTAINER_KNOWN (1 << 17) /* the filter knew whether the task is in a container */
+#define FLAG_IN_CONTAINER (1 << 18)    /* ... and it is */
 
 /* The per-CPU scratch: the record being built and its data. The data area
  * has BLOB_MAX bytes of slack past DATA_MAX so that a read of up to
@@ -221,6 +225,12 @@ struct task_state {
 	__u32 plan;
 	__u32 judged;
 	__u64 mask[MASK_WORDS];
+	__u32 container; /* CONTAINER_*: what the entry knew of the task's cgroups */
+	/* container_dim's cache: the class of the task's cgroups (cset) in
+	 * epoch cls_epoch (see cgroup_epoch); none while cls_cset is 0. */
+	__u32 cls;
+	__u64 cls_cset;
+	__u64 cls_epoch;
 	/* A new process whose fork record is not sent yet: it is sent (or
 	 * folded into the exec record) before the process's first record,
 	 * and never when the process has none. */
@@ -342,6 +352,120 @@ static __always_inline struct scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch_buf, &cpu);
 }
 
+/* Containers in the filter. The kernel knows a task's cgroups by their
+ * kernfs ids, which it never reuses: the pair of its v2 cgroup and its
+ * first controller's cgroup that is not a root, the two read_cgroups
+ * walks. Userspace classifies each pair from a walk of its paths (a record
+ * with FLAG_CGROUPS) as host or container into cgroup_classes; a pair not
+ * classified yet is unknown and satisfies every class. cgroup v1 lets a
+ * cgroup be renamed: each rename bumps cgroup_gen, and a classification
+ * made from a walk under another generation is unknown.
+ *
+ * Each task keeps its class with the css_set it was found for, valid for
+ * one epoch: the kernel's count of migrations and renames (the tracepoints
+ * below) and userspace's count of classes written, in two slots each side
+ * bumps alone. A css_set freed and another allocated at its address thus
+ * never passes for the old one, nor an unknown class for a known one. */
+#define CONTAINER_UNKNOWN 0
+#define CONTAINER_HOST 1
+#define CONTAINER_IN 2
+#define CGROUP_CLASSES 16384
+
+struct cgroup_pair {
+	__u64 v2;
+	__u64 v1;
+};
+
+struct cgroup_class {
+	__u32 gen;
+	__u32 container; /* CONTAINER_HOST or CONTAINER_IN */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CGROUP_CLASSES);
+	__type(key, struct cgroup_pair);
+	__type(value, struct cgroup_class);
+} cgroup_classes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_gen SEC(".maps");
+
+static __always_inline __u32 cgroup_generation(void)
+{
+	__u32 zero = 0;
+	__u32 *g = bpf_map_lookup_elem(&cgroup_gen, &zero);
+	return g ? *g : 0;
+}
+
+#define EPOCH_KERNEL 0 /* cgroup_epoch slots: bumped by the kernel */
+#define EPOCH_USER 1   /* ... and by userspace */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_epoch SEC(".maps");
+
+static __always_inline __u64 cgroup_epoch_now(void)
+{
+	__u32 k = EPOCH_KERNEL, u = EPOCH_USER;
+	__u32 *kv = bpf_map_lookup_elem(&cgroup_epoch, &k);
+	__u32 *uv = bpf_map_lookup_elem(&cgroup_epoch, &u);
+	return ((__u64)(kv ? *kv : 0) << 32) | (uv ? *uv : 0);
+}
+
+static __always_inline void bump(void *map, __u32 slot)
+{
+	__u32 *v = bpf_map_lookup_elem(map, &slot);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+/* first_v1_cgroup returns the cgroup of cset's first controller that is
+ * not its hierarchy's root (on hybrid hosts containers show up in the v1
+ * hierarchies), or NULL. Loads, not probe reads: the filter asks for every
+ * syscall it judges while a rule checks containers. */
+static __always_inline struct cgroup *first_v1_cgroup(struct css_set *cset)
+{
+#pragma unroll
+	for (int i = 0; i < 16; i++) {
+		if (i >= bpf_core_field_size(cset->subsys) / sizeof(void *))
+			break;
+		struct cgroup_subsys_state *css = cset->subsys[i];
+		if (!css)
+			continue;
+		struct cgroup *cg = css->cgroup;
+		if (cg && cg->level != 0)
+			return cg;
+	}
+	return NULL;
+}
+
+static __always_inline void cgroup_pair_of(struct css_set *cset, struct cgroup_pair *k)
+{
+	k->v2 = cset->dfl_cgrp->kn->id;
+	struct cgroup *cg = first_v1_cgroup(cset);
+	k->v1 = cg ? cg->kn->id : 0;
+}
+
+/* container_class returns what userspace classified the task whose
+ * cgroups are cset as: CONTAINER_HOST, CONTAINER_IN or CONTAINER_UNKNOWN. */
+static __always_inline __u32 container_class(struct css_set *cset)
+{
+	struct cgroup_pair k;
+	cgroup_pair_of(cset, &k);
+	struct cgroup_class *c = bpf_map_lookup_elem(&cgroup_classes, &k);
+	if (!c || c->gen != cgroup_generation())
+		return CONTAINER_UNKNOWN;
+	return c->container;
+}
+
 /* task_name copies the exec-time name of task t (its state, st, when it
  * has one) into name: the live comm when Peregrine has not seen it take
  * one. */
@@ -408,8 +532,14 @@ static __always_inline void fill_rest(struct record *r)
 	r->cap_effective = c->cap_effective.val;
 	r->cap_permitted = c->cap_permitted.val;
 	r->cap_inheritable = c->cap_inheritable.val;
-	r->cgroup_id = bpf_get_current_cgroup_id();
-	r->cgroup_key = (__u64)t->cgroups;
+	/* The generation first: a rename after it voids what the ids say. */
+	r->cgroup_gen = cgroup_generation();
+	struct css_set *cset = t->cgroups;
+	struct cgroup_pair k;
+	cgroup_pair_of(cset, &k);
+	r->cgroup_id = k.v2; /* bpf_get_current_cgroup_id */
+	r->cgroup_v1_id = k.v1;
+	r->cgroup_key = (__u64)cset;
 	struct nsproxy *ns = t->nsproxy;
 	if (ns) {
 		r->pidns = ns->pid_ns_for_children->ns.inum;
@@ -662,35 +792,62 @@ static __always_inline __u32 read_cgroup(struct scratch *s, __u32 off, struct cg
 	return n > BLOB_MAX ? 0 : n;
 }
 
-/* read_cgroups writes the cgroups of task t as blobs 4 and 5: its cgroup
- * in the default (v2) hierarchy, and the first controller's (v1) cgroup
- * that is not its hierarchy's root (on hybrid hosts containers show up in
- * the v1 hierarchies). Container runtimes put a container's processes
- * into cgroups named for the container. */
-static __always_inline __u32 read_cgroups(struct scratch *s, __u32 off, struct task_struct *t)
+/* read_cgroups writes the cgroups of a task, cset, as blobs 4 and 5: its
+ * cgroup in the default (v2) hierarchy, and first_v1_cgroup's. Container
+ * runtimes put a container's processes into cgroups named for the
+ * container. For the record's own task (own), the record's cgroup ids and
+ * generation are set from the same cset, so that userspace classifies the
+ * pair the paths belong to. */
+static __always_inline __u32 read_cgroups(struct scratch *s, __u32 off, struct css_set *cset, bool own)
 {
-	struct css_set *cset = BPF_CORE_READ(t, cgroups);
 	if (!cset)
 		return 0;
+	if (own) {
+		s->r.cgroup_gen = cgroup_generation();
+		struct cgroup_pair k;
+		cgroup_pair_of(cset, &k);
+		s->r.cgroup_id = k.v2;
+		s->r.cgroup_v1_id = k.v1;
+		s->r.cgroup_key = (__u64)cset;
+	}
 	s->r.flags |= FLAG_CGROUPS;
-	__u32 n = read_cgroup(s, off & DATA_MASK, BPF_CORE_READ(cset, dfl_cgrp));
+	__u32 n = read_cgroup(s, off & DATA_MASK, cset->dfl_cgrp);
 	s->r.len[4] = n;
 	off += n;
-	for (int i = 0; i < 16; i++) {
-		if (i >= bpf_core_field_size(cset->subsys) / sizeof(void *))
-			break;
-		struct cgroup_subsys_state *css = NULL;
-		bpf_probe_read_kernel(&css, sizeof(css), &cset->subsys[i]);
-		if (!css)
-			continue;
-		struct cgroup *cg = BPF_CORE_READ(css, cgroup);
-		if (!cg || BPF_CORE_READ(cg, level) == 0)
-			continue;
-		__u32 m = read_cgroup(s, off & DATA_MASK, cg);
-		s->r.len[5] = m;
-		return n + m;
-	}
-	return n;
+	struct cgroup *cg = first_v1_cgroup(cset);
+	if (!cg)
+		return n;
+	__u32 m = read_cgroup(s, off & DATA_MASK, cg);
+	s->r.len[5] = m;
+	return n + m;
+}
+
+/* task_container returns the class of current's cgroups, cset, from its
+ * state p's cache when it holds them for this epoch (see cgroup_epoch). */
+static __always_inline __u32 task_container(struct task_state *p, struct css_set *cset)
+{
+	__u64 epoch = cgroup_epoch_now(); /* before the class: a later bump voids it */
+	if (p->cls_cset == (__u64)cset && p->cls_epoch == epoch)
+		return p->cls;
+	__u32 c = container_class(cset);
+	p->cls_cset = (__u64)cset;
+	p->cls_epoch = epoch;
+	p->cls = c;
+	return c;
+}
+
+/* report_cgroups adds the cgroup walk to a syscall record of current
+ * (state p) whose cgroups are not classified (blobs 4 and 5 after off, the
+ * bytes used so far), for userspace to classify them; it returns the bytes
+ * used. A global function, as read_inputs. */
+__noinline __u32 report_cgroups(struct scratch *s, struct task_state *p, __u32 off)
+{
+	if (!s || !p)
+		return off;
+	struct css_set *cset = bpf_get_current_task_btf()->cgroups;
+	if (task_container(p, cset) != CONTAINER_UNKNOWN || off > DATA_MAX - 2 * BLOB_MAX)
+		return off;
+	return off + read_cgroups(s, off, cset, true);
 }
 
 static __always_inline __u64 arg_at(const __u64 *args, __s8 i)
@@ -789,7 +946,8 @@ static __always_inline void flush_fork(struct task_struct *t, struct task_state 
 #define DIM_UID 4
 #define DIM_LPORT 5
 #define DIM_RPORT 6
-#define NUM_DIMS 7
+#define DIM_CONTAINER 7
+#define NUM_DIMS 8
 #define NUM_RANGE_DIMS 3 /* uid, local port, remote port */
 #define UID_RANGES 256
 #define NUM_FEATURES 1024
@@ -837,6 +995,7 @@ struct filter_ctl {
 #define USE_PATH (1 << 0)    /* some class checks the path */
 #define USE_SUFFIX (1 << 1)  /* the suffix trie has entries */
 #define USE_DOTDOT (1 << 2)  /* some class checks the "../" feature */
+#define USE_CONTAINER (1 << 3) /* some class checks whether the task is in a container */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -844,6 +1003,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } filter_usage SEC(".maps");
+
+/* Per generation, the classes listing host (0) and container (1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * 2);
+	__type(key, __u32);
+	__type(value, struct mask);
+} filter_containers SEC(".maps");
 
 struct comm_key {
 	__u32 gen;
@@ -1275,6 +1442,23 @@ static __always_inline void comm_verdict(struct task_state *p, __u32 plan, struc
 	p->cache_valid = 1;
 }
 
+/* container_dim applies the container dimension, when the plan checks
+ * it, noting in p what it knew. */
+static __always_inline void container_dim(struct mask *m, __u32 gen, struct task_state *p)
+{
+	__u32 *usage = bpf_map_lookup_elem(&filter_usage, &gen);
+	if (!usage || !(*usage & USE_CONTAINER))
+		return;
+	__u32 c = task_container(p, bpf_get_current_task_btf()->cgroups);
+	p->container = c;
+	if (c == CONTAINER_UNKNOWN)
+		return;
+	__u32 k = gen * 2 + (c == CONTAINER_IN);
+	dim_apply(m, gen, DIM_CONTAINER, bpf_map_lookup_elem(&filter_containers, &k));
+	if (mask_zero(m))
+		count(COUNTER_CONTAINER_FILTERED);
+}
+
 /* judge_ids judges what the entry knows before reading anything: the
  * syscall nr, the names and the uid (unless the syscall changes it, creds),
  * leaving the classes that pass in p->mask under p->plan. It returns
@@ -1296,6 +1480,9 @@ __noinline int judge_ids(struct task_state *p, __s32 nr, __u32 creds)
 	mask_and(&m, &c);
 	if (!creds)
 		uid_dim(&m, gen, p->euid);
+	p->container = CONTAINER_UNKNOWN;
+	if (!mask_zero(&m))
+		container_dim(&m, gen, p);
 	p->plan = plan;
 	p->judged = 1;
 	__builtin_memcpy(p->mask, m.w, sizeof(p->mask));
@@ -1526,6 +1713,7 @@ static __always_inline int on_exit(struct task_struct *t, __s32 nr, __s64 ret)
 	bool judged = p->judged;
 	__u32 judged_plan = p->plan;
 	__u32 dotdot = p->dotdot;
+	__u32 container = p->container;
 	struct mask m;
 	__builtin_memcpy(m.w, p->mask, sizeof(m.w));
 	s->r.kind = RECORD_SYSCALL;
@@ -1551,6 +1739,7 @@ static __always_inline int on_exit(struct task_struct *t, __s32 nr, __s64 ret)
 		judge_ids(p, nr, 0);
 		__builtin_memcpy(m.w, p->mask, sizeof(m.w));
 		s->r.plan = p->plan;
+		container = p->container;
 		dotdot = 0;
 	} else {
 		/* A state syscall (never dropped; exec changes the name the entry
@@ -1558,11 +1747,14 @@ static __always_inline int on_exit(struct task_struct *t, __s32 nr, __s64 ret)
 		 * candidate, and userspace's rules decide. */
 		__builtin_memset(m.w, 0xff, sizeof(m.w));
 		dotdot = 0;
+		container = CONTAINER_UNKNOWN;
 	}
 	if (mask_zero(&m) && !d->state) {
 		count(COUNTER_FILTERED);
 		return 0;
 	}
+	if (container != CONTAINER_UNKNOWN)
+		s->r.flags |= FLAG_CONTAINER_KNOWN | (container == CONTAINER_IN ? FLAG_IN_CONTAINER : 0);
 
 	/* The inputs the entry read. */
 	__u32 off = s->r.len[0] + s->r.len[1] + s->r.len[2] + s->r.len[3];
@@ -1644,6 +1836,11 @@ static __always_inline int on_exit(struct task_struct *t, __s32 nr, __s64 ret)
 		return 0;
 	}
 	fill_rest(&s->r);
+	/* Cgroups the filter could not classify: the record says where the
+	 * task is, for userspace to classify them. */
+	__u32 *usage = bpf_map_lookup_elem(&filter_usage, &gen);
+	if (container == CONTAINER_UNKNOWN && usage && (*usage & USE_CONTAINER))
+		off = report_cgroups(s, p, off);
 	flush_fork(t, p);
 	emit(s, off);
 	return 0;
@@ -1831,8 +2028,8 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	if (child->pid != child->tgid)
 		return 0; /* a new thread, not a new process */
-	struct css_set *ccs = BPF_CORE_READ(child, cgroups);
-	if (cst && ccs == BPF_CORE_READ(parent, cgroups)) {
+	struct css_set *ccs = child->cgroups;
+	if (cst && ccs == parent->cgroups) {
 		/* Sent before the child's first record, folded into its exec
 		 * record, or never. */
 		cst->fork_pending = 1;
@@ -1856,8 +2053,8 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	/* A child made in other cgroups (clone3 CLONE_INTO_CGROUP) says where. */
 	__u32 off = 0;
 	s->r.args[2] = (__u64)ccs;
-	if (ccs != BPF_CORE_READ(parent, cgroups))
-		off = read_cgroups(s, 0, child);
+	if (ccs != parent->cgroups)
+		off = read_cgroups(s, 0, ccs, false);
 	emit(s, off);
 	return 0;
 }
@@ -2038,7 +2235,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	off &= (BLOB_MAX * 4 - 1);
 	off += read_cwd(s, off);
 	off &= (BLOB_MAX * 8 - 1);
-	off += read_cgroups(s, off, p);
+	off += read_cgroups(s, off, p->cgroups, true);
 	/* blob6: the environment from the new mm, as much as Falco's driver
 	 * keeps (4 KiB). */
 	start = BPF_CORE_READ(mm, env_start);
@@ -2131,6 +2328,32 @@ int BPF_PROG(sched_exit, struct task_struct *p)
  * keeps, for Peregrine as for Falco, the name it had: pin it now if it was
  * never pinned. Exec renames too, and sched_process_exec then sets the
  * new name. */
+/* A renamed cgroup (cgroup v1 allows it) voids every classification
+ * made from the paths walked before. */
+SEC("tp_btf/cgroup_rename")
+int BPF_PROG(cgroup_rename, struct cgroup *cgrp, const char *path)
+{
+	bump(&cgroup_gen, 0);
+	bump(&cgroup_epoch, EPOCH_KERNEL);
+	return 0;
+}
+
+/* A task moved to other cgroups: every task's cached class is checked
+ * again (see cgroup_epoch). */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(cgroup_attach_task, struct cgroup *dst, const char *path, struct task_struct *task, bool threadgroup)
+{
+	bump(&cgroup_epoch, EPOCH_KERNEL);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_transfer_tasks")
+int BPF_PROG(cgroup_transfer_tasks, struct cgroup *dst, const char *path, struct task_struct *task, bool threadgroup)
+{
+	bump(&cgroup_epoch, EPOCH_KERNEL);
+	return 0;
+}
+
 SEC("tp_btf/task_rename")
 int BPF_PROG(task_rename, struct task_struct *task, const char *comm)
 {

@@ -370,8 +370,13 @@ func (t *alertTally) add(r *policy.Rule) {
 // alerts by priority (most severe first) and by rule (most first).
 func printRunSummary(w io.Writer, m runtime.Metrics, t *alertTally, held map[string]noise.Counts) {
 	k := m.Kernel
-	fmt.Fprintf(w, "peregrine: syscalls seen %d (32-bit %d), filtered in the kernel %d, sent to userspace %d, lost %d, unrecorded %d; events evaluated %d\n",
-		k.SyscallsSeen, k.SyscallsSeenIA32, k.EventsFiltered, k.EventsSent, k.EventsLost, k.EventsUnsaved, m.Userspace.EventsEvaluated)
+	fmt.Fprintf(w, "peregrine: syscalls seen %d (32-bit %d), filtered in the kernel %d (%d by container/host), sent to userspace %d, lost %d, unrecorded %d; events evaluated %d\n",
+		k.SyscallsSeen, k.SyscallsSeenIA32, k.EventsFiltered, k.EventsFilteredContainer, k.EventsSent, k.EventsLost, k.EventsUnsaved,
+		m.Userspace.EventsEvaluated)
+	if c := m.Cgroups; c.Refused > 0 {
+		fmt.Fprintf(w, "peregrine: %d sets of cgroups classified for the kernel filter, %d it could not hold (their events were judged in userspace)\n",
+			c.Classified, c.Refused)
+	}
 	fmt.Fprintf(w, "peregrine: alerts %d\n", t.total)
 	if c := m.Containers; c.Engines > 0 || c.Lookups > 0 {
 		fmt.Fprintf(w, "peregrine: containers looked up %d (found %d, not found %d, errors %d, no engine %d), engines unavailable %d; alerts held for metadata %d, sent without it at the deadline %d\n",
@@ -415,24 +420,27 @@ func printRunSummary(w io.Writer, m runtime.Metrics, t *alertTally, held map[str
 // writeMetrics writes the final counters with the names the CLI documents.
 func writeMetrics(path string, m runtime.Metrics, outputs []output.Stats, held map[string]noise.Counts) error {
 	flat := map[string]uint64{
-		"kernel.syscalls_seen":           m.Kernel.SyscallsSeen,
-		"kernel.events_sent":             m.Kernel.EventsSent,
-		"kernel.events_lost":             m.Kernel.EventsLost,
-		"kernel.events_filtered":         m.Kernel.EventsFiltered,
-		"kernel.events_unsaved":          m.Kernel.EventsUnsaved,
-		"userspace.events_evaluated":     m.Userspace.EventsEvaluated,
-		"userspace.processes_tracked":    uint64(m.Userspace.Processes),
-		"alerts":                         m.Alerts,
-		"alerts.held":                    m.AlertsHeld,
-		"alerts.late":                    m.AlertsLate,
-		"containers.lookups":             m.Containers.Lookups,
-		"containers.found":               m.Containers.Found,
-		"containers.not_found":           m.Containers.NotFound,
-		"containers.errors":              m.Containers.Errors,
-		"containers.no_engine":           m.Containers.NoEngine,
-		"containers.evicted":             m.Containers.Evicted,
-		"containers.engines_unavailable": m.Containers.Unavailable,
-		"containers.lookup_max_ns":       uint64(m.Containers.LookupMax),
+		"kernel.syscalls_seen":             m.Kernel.SyscallsSeen,
+		"kernel.events_sent":               m.Kernel.EventsSent,
+		"kernel.events_lost":               m.Kernel.EventsLost,
+		"kernel.events_filtered":           m.Kernel.EventsFiltered,
+		"kernel.events_filtered_container": m.Kernel.EventsFilteredContainer,
+		"cgroups.classified":               m.Cgroups.Classified,
+		"cgroups.refused":                  m.Cgroups.Refused,
+		"kernel.events_unsaved":            m.Kernel.EventsUnsaved,
+		"userspace.events_evaluated":       m.Userspace.EventsEvaluated,
+		"userspace.processes_tracked":      uint64(m.Userspace.Processes),
+		"alerts":                           m.Alerts,
+		"alerts.held":                      m.AlertsHeld,
+		"alerts.late":                      m.AlertsLate,
+		"containers.lookups":               m.Containers.Lookups,
+		"containers.found":                 m.Containers.Found,
+		"containers.not_found":             m.Containers.NotFound,
+		"containers.errors":                m.Containers.Errors,
+		"containers.no_engine":             m.Containers.NoEngine,
+		"containers.evicted":               m.Containers.Evicted,
+		"containers.engines_unavailable":   m.Containers.Unavailable,
+		"containers.lookup_max_ns":         uint64(m.Containers.LookupMax),
 	}
 	for _, o := range outputs {
 		flat["output."+o.Name+".delivered"] = o.Delivered

@@ -59,7 +59,7 @@ func TestRunStops(t *testing.T) {
 			log := logs.text()
 			for _, re := range []string{
 				`peregrine: stopping\n`,
-				`peregrine: syscalls seen [1-9]\d* \(32-bit \d+\), filtered in the kernel \d+, sent to userspace [1-9]\d*, lost 0, unrecorded \d+; events evaluated [1-9]\d*\n`,
+				`peregrine: syscalls seen [1-9]\d* \(32-bit \d+\), filtered in the kernel \d+ \(\d+ by container/host\), sent to userspace [1-9]\d*, lost 0, unrecorded \d+; events evaluated [1-9]\d*\n`,
 				`peregrine: alerts [1-9]\d*\n`,
 				`\n  Warning: [1-9]\d*\n`,
 				`\n  ` + regexp.QuoteMeta(c.rule) + `: [1-9]\d*`,

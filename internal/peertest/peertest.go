@@ -46,6 +46,24 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// Closing listens on a loopback port and closes every connection it
+// accepts, for workloads that connect; it returns the port and stops when
+// the test ends.
+func Closing(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for c, err := l.Accept(); err == nil; c, err = l.Accept() {
+			c.Close()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 // Silent listens on a loopback port, accepts connections and neither
 // reads nor answers, as a hung collector does; it returns its address and
 // stops when the test ends.
