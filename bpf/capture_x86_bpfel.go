@@ -40,10 +40,11 @@ type captureDimMasks struct {
 }
 
 type captureExitBatch struct {
-	_   structs.HostLayout
-	N   uint32
-	Pad uint32
-	E   [32]struct {
+	_     structs.HostLayout
+	N     uint32
+	Pad   uint32
+	First uint64
+	E     [32]struct {
 		_     structs.HostLayout
 		Pid   uint32
 		Pad   uint32

@@ -115,7 +115,7 @@ const (
 )
 
 // ExitsInto appends the processes an exit record names to dst, and returns
-// dst. The capture sends exits in batches, the last the record's own task.
+// dst. The capture sends exits in batches (see EXIT_BATCH in the C program).
 func (r *Record) ExitsInto(dst []Exit) []Exit {
 	for b := r.Blobs[0]; len(b) >= int(exitSize); b = b[exitSize:] {
 		dst = append(dst, Exit{Pid: int32(binary.LittleEndian.Uint32(b[exitPidAt:])), Start: binary.LittleEndian.Uint64(b[exitStartAt:])})

@@ -889,8 +889,78 @@ static __always_inline __u64 wake_flags(__u32 size)
 	return flags;
 }
 
+/* Exits are sent in batches: a dead process's table entry only has to go
+ * before the table grows, and a pid the kernel gives again comes with its
+ * fork record first, so a late exit (which names the start time too)
+ * cannot remove the new process. A batch waits on its CPU until it is full,
+ * or until the CPU sends a record (or another exit) once its first exit
+ * has waited EXIT_WAIT_NS: sent before that record, it stays behind the
+ * exited processes' own records. */
+#define EXIT_BATCH 32
+#define EXIT_WAIT_NS (200 * 1000 * 1000ULL)
+
+struct exit_entry {
+	__u32 pid;
+	__u32 pad;
+	__u64 start;
+};
+
+struct exit_batch {
+	__u32 n;
+	__u32 pad;
+	__u64 first; /* boot ns of its first exit */
+	struct exit_entry e[EXIT_BATCH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exit_batch);
+} exit_batches SEC(".maps");
+
+/* An exit record as sent: the header, then the batch's entries. */
+struct exit_record {
+	struct record r;
+	struct exit_entry e[EXIT_BATCH];
+};
+
+/* flush_exits sends this CPU's batch of exits when it is full or its
+ * first exit has waited long enough (at time now). It reserves ring-buffer
+ * space of its own: the scratch may hold a record being built. A global
+ * function: emit, inlined everywhere, only calls it. */
+__noinline int flush_exits(__u64 now)
+{
+	__u32 zero = 0;
+	struct exit_batch *b = bpf_map_lookup_elem(&exit_batches, &zero);
+	if (!b)
+		return 0;
+	__u32 n = b->n;
+	if (n == 0 || n > EXIT_BATCH || (n < EXIT_BATCH && now - b->first < EXIT_WAIT_NS))
+		return 0;
+	b->n = 0;
+	struct exit_record *x = bpf_ringbuf_reserve(&events, sizeof(struct exit_record), 0);
+	if (!x) {
+		count(COUNTER_LOST);
+		return 0;
+	}
+	__builtin_memset(&x->r, 0, sizeof(x->r));
+	x->r.ts = now;
+	x->r.kind = RECORD_EXIT;
+	x->r.nr = -1;
+	x->r.abi_nr = -1;
+	/* blob0: the batch's (pid, pad, start) entries. */
+	x->r.len[0] = n * sizeof(struct exit_entry);
+	x->r.size = sizeof(struct record) + n * sizeof(struct exit_entry);
+	__builtin_memcpy(x->e, b->e, sizeof(x->e));
+	bpf_ringbuf_submit(x, wake_flags(sizeof(struct exit_record)));
+	count(COUNTER_SENT);
+	return 0;
+}
+
 static __always_inline void emit(struct scratch *s, __u32 data_len)
 {
+	flush_exits(bpf_ktime_get_boot_ns());
 	__u32 size = sizeof(struct record) + data_len;
 	if (size > sizeof(struct scratch))
 		size = sizeof(struct scratch);
@@ -2260,32 +2330,6 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	return 0;
 }
 
-/* Exits are sent in batches: a dead process's table entry only has to go
- * before the table grows, and a pid the kernel gives again comes with its
- * fork record first, so a late exit (which names the start time too)
- * cannot remove the new process. A batch waits on its CPU until full:
- * at most EXIT_BATCH - 1 dead entries per CPU linger. */
-#define EXIT_BATCH 32
-
-struct exit_entry {
-	__u32 pid;
-	__u32 pad;
-	__u64 start;
-};
-
-struct exit_batch {
-	__u32 n;
-	__u32 pad;
-	struct exit_entry e[EXIT_BATCH];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct exit_batch);
-} exit_batches SEC(".maps");
-
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sched_exit, struct task_struct *p)
 {
@@ -2298,29 +2342,16 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	struct exit_batch *b = bpf_map_lookup_elem(&exit_batches, &zero);
 	if (!b)
 		return 0;
+	__u64 now = bpf_ktime_get_boot_ns();
 	__u32 i = b->n;
 	if (i >= EXIT_BATCH)
 		i = 0;
+	if (i == 0)
+		b->first = now;
 	b->e[i].pid = p->tgid;
 	b->e[i].start = BPF_CORE_READ(p, start_boottime);
 	b->n = i + 1;
-	if (b->n < EXIT_BATCH)
-		return 0;
-	b->n = 0;
-	struct scratch *s = get_scratch();
-	if (!s)
-		return 0;
-	__builtin_memset(&s->r, 0, sizeof(s->r));
-	s->r.ts = bpf_ktime_get_boot_ns();
-	fill_task(&s->r);
-	s->r.kind = RECORD_EXIT;
-	s->r.nr = -1;
-	s->r.abi_nr = -1;
-	s->r.ret = p->exit_code;
-	/* blob0: the batch's (pid, pad, start) entries, the last this one. */
-	__builtin_memcpy(s->data, b->e, sizeof(b->e));
-	s->r.len[0] = sizeof(b->e);
-	emit(s, sizeof(b->e));
+	flush_exits(now);
 	return 0;
 }
 
