@@ -117,7 +117,7 @@ func TestKernelMatchesEmulator(t *testing.T) {
 			// The workload's cgroups (this process's) classified as the
 			// host, as userspace does from an exec record in them: the
 			// judged capture then checks the container dimension too.
-			host, warmup := classifyOwnCgroups(t, judged, jud)
+			host, warmup := classifyOwnCgroups(t, judged, jud, false)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -200,9 +200,10 @@ func TestKernelMatchesEmulator(t *testing.T) {
 }
 
 // classifyOwnCgroups runs /bin/true to learn, from its exec record in c,
-// the cgroups this process is in, and classifies them as the host's in p.
-// It returns them and the pid of /bin/true, whose records came before.
-func classifyOwnCgroups(t testing.TB, p *Probe, c *recorder) (CgroupPair, uint32) {
+// the cgroups this process is in, and classifies them in p as the host's
+// or (container) a container's. It returns them and the pid of /bin/true,
+// whose records came before.
+func classifyOwnCgroups(t testing.TB, p *Probe, c *recorder, container bool) (CgroupPair, uint32) {
 	t.Helper()
 	warmup := exec.Command("/bin/true")
 	if err := warmup.Run(); err != nil {
@@ -214,7 +215,7 @@ func classifyOwnCgroups(t testing.TB, p *Probe, c *recorder) (CgroupPair, uint32
 		pair, gen, ok := c.execCgroups, c.execGen, c.hasExec
 		c.mu.Unlock()
 		if ok {
-			if err := p.ClassifyCgroups(pair, gen, false); err != nil {
+			if err := p.ClassifyCgroups(pair, gen, container); err != nil {
 				t.Fatal(err)
 			}
 			return pair, uint32(warmup.Process.Pid)

@@ -9,13 +9,12 @@ import (
 )
 
 // What the kernel filter knows of a task's cgroups (CONTAINER_* in the C
-// program), and how many pairs of cgroups it holds a class for.
+// program).
 const (
 	containerUnknown = 0
 	containerHost    = 1
 	containerIn      = 2
-	cgroupClasses    = 16384 // CGROUP_CLASSES
-	epochUser        = 1     // EPOCH_USER: userspace's slot of cgroup_epoch
+	epochUser        = 1 // EPOCH_USER: userspace's slot of cgroup_epoch
 )
 
 // CgroupPair names a task's cgroups as the kernel filter knows them: the
@@ -32,8 +31,8 @@ func (r *Record) CgroupPair() CgroupPair { return CgroupPair{V2: r.CgroupID, V1:
 var ErrCgroupClassesFull = errors.New("bpf: the kernel's table of cgroup classes is full")
 
 // CgroupClassCapacity is how many pairs of cgroups the kernel can hold a
-// class for.
-const CgroupClassCapacity = cgroupClasses
+// class for (CGROUP_CLASSES).
+const CgroupClassCapacity = 16384
 
 // ClassifyCgroups tells the kernel filter whether the tasks in the cgroups
 // pair are in a container, as userspace judged from the paths of a record
@@ -68,14 +67,4 @@ func (p *Probe) ForgetCgroups(pair CgroupPair) error {
 		return fmt.Errorf("forget cgroups %d/%d: %w", pair.V2, pair.V1, err)
 	}
 	return nil
-}
-
-// CgroupGen returns the count of cgroup renames the kernel has seen since
-// the capture was loaded.
-func (p *Probe) CgroupGen() (uint32, error) {
-	var g uint32
-	if err := p.objs.CgroupGen.Lookup(uint32(0), &g); err != nil {
-		return 0, fmt.Errorf("read cgroup generation: %w", err)
-	}
-	return g, nil
 }

@@ -69,7 +69,7 @@ func TestConstantsAgree(t *testing.T) {
 		"FLAG_FORKED": FlagForked, "FLAG_DEFERRED": FlagDeferred,
 		"FLAG_CONTAINER_KNOWN": FlagContainerKnown, "FLAG_IN_CONTAINER": FlagInContainer,
 		"CONTAINER_UNKNOWN": containerUnknown, "CONTAINER_HOST": containerHost, "CONTAINER_IN": containerIn,
-		"CGROUP_CLASSES": cgroupClasses, "EPOCH_USER": epochUser,
+		"CGROUP_CLASSES": CgroupClassCapacity, "EPOCH_USER": epochUser,
 		"EXE_WRITABLE": ExeWritable, "EXE_UPPER_LAYER": ExeUpperLayer, "EXE_FROM_MEMFD": ExeFromMemfd,
 		"EXE_LOWER_LAYER": ExeLowerLayer, "FMODE_CREATED": FModeCreated,
 		// The filter's dimensions, features and usage flags.

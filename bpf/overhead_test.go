@@ -246,16 +246,22 @@ func BenchmarkProgramCost(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			enter := runCost(b, p.objs.TpSysEnter, "ns/enter")
-			exit := runCost(b, p.objs.TpSysExit, "ns/exit")
-			b.ResetTimer()
-			ns := runLoadgen(b, "openat")
-			b.StopTimer()
-			enter()
-			exit()
-			b.ReportMetric(ns, "ns/call")
+			openatCost(b, p)
 		})
 	}
+}
+
+// openatCost runs the load generator's openat loop under p and reports
+// what the entry and exit programs cost per call (BPF run-time stats).
+func openatCost(b *testing.B, p *Probe) {
+	enter := runCost(b, p.objs.TpSysEnter, "ns/enter")
+	exit := runCost(b, p.objs.TpSysExit, "ns/exit")
+	b.ResetTimer()
+	ns := runLoadgen(b, "openat")
+	b.StopTimer()
+	enter()
+	exit()
+	b.ReportMetric(ns, "ns/call")
 }
 
 // BenchmarkContainerCost reports what the container dimension costs the
@@ -284,23 +290,9 @@ func BenchmarkContainerCost(b *testing.B) {
 				b.Fatal(err)
 			}
 			if mode == "host" || mode == "container" {
-				pair, _ := classifyOwnCgroups(b, p, c)
-				gen, err := p.CgroupGen()
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := p.ClassifyCgroups(pair, gen, mode == "container"); err != nil {
-					b.Fatal(err)
-				}
+				classifyOwnCgroups(b, p, c, mode == "container")
 			}
-			enter := runCost(b, p.objs.TpSysEnter, "ns/enter")
-			exit := runCost(b, p.objs.TpSysExit, "ns/exit")
-			b.ResetTimer()
-			ns := runLoadgen(b, "openat")
-			b.StopTimer()
-			enter()
-			exit()
-			b.ReportMetric(ns, "ns/call")
+			openatCost(b, p)
 		})
 	}
 }

@@ -151,7 +151,7 @@ func ViewOf(ev *policy.Event) View {
 		}
 	}
 	if id, ok := str(ev, "container.id"); ok {
-		v.InContainer, v.ContainerKnown = id != HostContainerID, true
+		v.InContainer, v.ContainerKnown = id != policy.Host, true
 	}
 	if roles, ok := PortFields[v.Syscall]; ok {
 		v.LocalPort, v.LocalPortKnown = allAgreeNumber(ev, roles[0])

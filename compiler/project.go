@@ -272,10 +272,6 @@ func atom(c *policy.Compare, neg bool, syscall string) *Pred {
 	return Truth()
 }
 
-// HostContainerID is container.id outside containers; inside one it is
-// the container's id.
-const HostContainerID = "host"
-
 // containerPred projects a comparison on container.id.
 func containerPred(c *policy.Compare, neg bool) *Pred {
 	s, exact := containerValues(c)
@@ -299,7 +295,7 @@ func containerValues(c *policy.Compare) (TaskSet, bool) {
 		var s TaskSet
 		exact := true
 		for _, v := range c.Values {
-			if v == HostContainerID {
+			if v == policy.Host {
 				s |= HostTasks
 			} else {
 				s |= ContainerTasks
@@ -308,7 +304,7 @@ func containerValues(c *policy.Compare) (TaskSet, bool) {
 		}
 		return s, exact
 	case policy.OpNe:
-		if c.Values[0] == HostContainerID {
+		if c.Values[0] == policy.Host {
 			return ContainerTasks, true
 		}
 	}

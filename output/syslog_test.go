@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-sec/peregrine/internal/peertest"
 	"github.com/peregrine-sec/peregrine/policy"
 )
 
@@ -55,23 +56,13 @@ func freeUDP(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
-func freeTCP(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startRsyslogd configures and starts an rsyslogd; it is stopped when
 // the test ends.
 func startRsyslogd(t *testing.T) *rsyslogd {
 	t.Helper()
 	dir := t.TempDir()
 	r := &rsyslogd{t: t, bin: rsyslogBinary(t), dir: dir, udp: fmt.Sprintf("127.0.0.1:%d", freeUDP(t)),
-		tcp: fmt.Sprintf("127.0.0.1:%d", freeTCP(t)), sock: filepath.Join(dir, "log.sock")}
+		tcp: fmt.Sprintf("127.0.0.1:%d", peertest.FreePort(t)), sock: filepath.Join(dir, "log.sock")}
 	_, udpPort, _ := net.SplitHostPort(r.udp)
 	_, tcpPort, _ := net.SplitHostPort(r.tcp)
 	conf := fmt.Sprintf(`global(workDirectory="%[1]s")

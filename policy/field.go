@@ -262,7 +262,7 @@ var catalog = []Field{
 	f("fs.path.target", TypeString, "target path of a link, rename or mount, normalised"),
 	f("fs.path.targetraw", TypeString, "target path, as given"),
 
-	// container.*
+	// container.*: Host outside containers
 	f("container.id", TypeString, "container id (12 characters); host for processes outside containers"),
 	f("container.full_id", TypeString, "full container id; host for processes outside containers"),
 	f("container.name", TypeString, "container name, from the container runtime; host outside containers"),
@@ -336,3 +336,8 @@ func SplitDottedArg(name string) (*Field, string) {
 	}
 	return nil, ""
 }
+
+// Host is what the container fields (container.id, .full_id, .name, .type)
+// hold for a process outside containers, as Falco's container plugin gives
+// them.
+const Host = "host"

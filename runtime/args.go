@@ -72,7 +72,7 @@ var hostContainerFields = func() []struct {
 		}{name, v})
 	}
 	for _, n := range []string{"container.id", "container.full_id", "container.name", "container.type"} {
-		add(n, policy.Text("host"))
+		add(n, policy.Text(policy.Host))
 	}
 	for _, n := range empty {
 		add(n, policy.Text(""))
@@ -84,4 +84,4 @@ var hostContainerFields = func() []struct {
 }()
 
 // isHost tells whether a container id names the host.
-func isHost(id string) bool { return id == "" || strings.EqualFold(id, "host") }
+func isHost(id string) bool { return id == "" || strings.EqualFold(id, policy.Host) }

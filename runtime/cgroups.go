@@ -76,10 +76,11 @@ func (c *cgroupClasses) learn(r *bpf.Record) (proctable.Cgroup, bool) {
 	}
 	cg := cgroupOf(v2, v1)
 	pair := r.CgroupPair()
-	if old, known := c.pairs[pair]; known && old.gen == r.CgroupGen && old.cg == cg {
+	old, known := c.pairs[pair]
+	if known && old.gen == r.CgroupGen && old.cg == cg {
 		return cg, true
 	}
-	if _, known := c.pairs[pair]; !known && len(c.pairs) >= c.max {
+	if !known && len(c.pairs) >= c.max {
 		c.evictOne()
 	}
 	// Userspace first: a record the kernel judges by the class finds it

@@ -97,11 +97,7 @@ func TestLiveContainerMetadata(t *testing.T) {
 			"container.type":             "podman",
 			"container.privileged":       "false",
 		}
-		for f, w := range want {
-			if got := field(a, f); got != w {
-				t.Errorf("%s: %s = %q, want %q (podman inspect)", a.Rule.Name, f, got, w)
-			}
-		}
+		wantFields(t, a, want) // podman inspect's
 		if !strings.Contains(a.Output, "container_name="+in.Name) {
 			t.Errorf("%s: output %q does not name the container %s", a.Rule.Name, a.Output, in.Name)
 		}
@@ -272,11 +268,7 @@ func TestLiveContainerdMetadata(t *testing.T) {
 		"proc.exepath": "/bin/busybox",
 		"fd.name":      "/etc/shadow",
 	}
-	for f, w := range want {
-		if got := field(a, f); got != w {
-			t.Errorf("%s = %q, want %q", f, got, w)
-		}
-	}
+	wantFields(t, a, want)
 	if !strings.Contains(a.Output, "container_name="+pod.Container) {
 		t.Errorf("output %q", a.Output)
 	}

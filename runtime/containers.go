@@ -119,9 +119,9 @@ func containerFields() map[string]liveField {
 			return policy.Value{}, false
 		}
 		if isHost(s.p.ContainerID) {
-			return policy.Text("host"), true
+			return policy.Text(policy.Host), true
 		}
-		if full, rt := proctable.ParseFullContainerID(s.p.CgroupPath); rt != "host" {
+		if full, rt := proctable.ParseFullContainerID(s.p.CgroupPath); rt != policy.Host {
 			return policy.Text(full), true
 		}
 		return policy.Value{}, false
@@ -262,7 +262,7 @@ func (l *Live) requestContainer(p *proctable.Process) {
 	}
 	l.requested[p.ContainerID] = true
 	full, _ := proctable.ParseFullContainerID(p.CgroupPath)
-	if full == "host" {
+	if full == policy.Host {
 		full = ""
 	}
 	l.containers.Request(p.ContainerID, full, p.ContainerRuntime)

@@ -38,11 +38,7 @@ func TestLiveShadowRead(t *testing.T) {
 		"evt.type":     "openat",
 		"container.id": "host",
 	}
-	for f, w := range want {
-		if got := field(a, f); got != w {
-			t.Errorf("%s = %q, want %q", f, got, w)
-		}
-	}
+	wantFields(t, a, want)
 	if !strings.Contains(field(a, "evt.arg.flags"), "O_RDONLY") || field(a, "evt.is_open_read") != "true" {
 		t.Errorf("flags %q, is_open_read %q", field(a, "evt.arg.flags"), field(a, "evt.is_open_read"))
 	}

@@ -619,7 +619,7 @@ func (l *Live) exec(r *bpf.Record) {
 // that names a container, or else the one /proc/PID/cgroup shows first.
 func cgroupOf(v2, v1 string) proctable.Cgroup {
 	for _, path := range []string{v2, v1} {
-		if id, rt := proctable.ParseContainerID(path); rt != "host" {
+		if id, rt := proctable.ParseContainerID(path); rt != policy.Host {
 			return proctable.Cgroup{Path: path, ContainerID: id, Runtime: rt}
 		}
 	}
@@ -627,7 +627,7 @@ func cgroupOf(v2, v1 string) proctable.Cgroup {
 	if path == "/" && v1 != "" {
 		path = v1
 	}
-	return proctable.Cgroup{Path: path, ContainerID: "host", Runtime: "host"}
+	return proctable.Cgroup{Path: path, ContainerID: policy.Host, Runtime: policy.Host}
 }
 
 // refreshCgroup reads the cgroups of pid again when the kernel says they

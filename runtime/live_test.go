@@ -162,6 +162,16 @@ func field(a runtime.Alert, name string) string {
 	return strings.Join(vals, " ")
 }
 
+// wantFields reports each field of a's event that differs from want's.
+func wantFields(t *testing.T, a runtime.Alert, want map[string]string) {
+	t.Helper()
+	for f, w := range want {
+		if got := field(a, f); got != w {
+			t.Errorf("%s: %s = %q, want %q", a.Rule.Name, f, got, w)
+		}
+	}
+}
+
 // fieldRef parses "proc.aname[2]" or "evt.arg.target" into a reference.
 func fieldRef(name string) *policy.FieldRef {
 	base, arg, hasArg := name, "", false

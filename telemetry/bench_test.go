@@ -57,13 +57,7 @@ func benchRuleset(b *testing.B) *policy.Ruleset {
 //	go test -run '^$' -bench Evaluate -count 6 ./telemetry
 func BenchmarkEvaluate(b *testing.B) {
 	rs := benchRuleset(b)
-	events := make([]*policy.Event, len(benchEvents))
-	for i, line := range benchEvents {
-		events[i] = policy.NewEvent()
-		if err := policy.DecodeEventInto(events[i], []byte(line), uint64(i+1)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	events := benchDecoded(b)
 	for _, mode := range []string{"off", "on"} {
 		b.Run(mode, func(b *testing.B) {
 			pipe := benchPipeline(b, rs, mode == "on")
@@ -106,6 +100,18 @@ func benchPipeline(b *testing.B, rs *policy.Ruleset, on bool) *runtime.Pipeline 
 	return pipe
 }
 
+// benchDecoded returns benchEvents decoded.
+func benchDecoded(b *testing.B) []*policy.Event {
+	events := make([]*policy.Event, len(benchEvents))
+	for i, line := range benchEvents {
+		events[i] = policy.NewEvent()
+		if err := policy.DecodeEventInto(events[i], []byte(line), uint64(i+1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return events
+}
+
 // BenchmarkEvaluatePaired is BenchmarkEvaluate's two cases interleaved in
 // batches of 2,000 events within one run, each first in every other round, so that both see the same
 // machine (on a shared machine the separate runs of BenchmarkEvaluate
@@ -115,13 +121,7 @@ func benchPipeline(b *testing.B, rs *policy.Ruleset, on bool) *runtime.Pipeline 
 // clock and by the benchmark thread's CPU time.
 func BenchmarkEvaluatePaired(b *testing.B) {
 	rs := benchRuleset(b)
-	events := make([]*policy.Event, len(benchEvents))
-	for i, line := range benchEvents {
-		events[i] = policy.NewEvent()
-		if err := policy.DecodeEventInto(events[i], []byte(line), uint64(i+1)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	events := benchDecoded(b)
 	pipes := [2]*runtime.Pipeline{benchPipeline(b, rs, false), benchPipeline(b, rs, true)}
 	// The thread's CPU time, besides the wall clock: other processes on
 	// the machine take the CPU from the benchmark, not its CPU time.

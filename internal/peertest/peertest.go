@@ -35,13 +35,20 @@ func need(t testing.TB, what, install string) {
 	t.Skipf("no %s: %s to run this test (under CI it fails)", what, install)
 }
 
-// FreePort returns a loopback port nothing listens on now.
-func FreePort(t testing.TB) int {
+// listen listens on a free loopback TCP port.
+func listen(t testing.TB) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// FreePort returns a loopback port nothing listens on now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l := listen(t)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
@@ -51,10 +58,7 @@ func FreePort(t testing.TB) int {
 // the test ends.
 func Closing(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := listen(t)
 	t.Cleanup(func() { l.Close() })
 	go func() {
 		for c, err := l.Accept(); err == nil; c, err = l.Accept() {
@@ -69,10 +73,7 @@ func Closing(t testing.TB) int {
 // stops when the test ends.
 func Silent(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := listen(t)
 	var mu sync.Mutex
 	var conns []net.Conn
 	go func() {

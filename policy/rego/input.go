@@ -340,14 +340,7 @@ func inputNeeds(modules []*ast.Module, bodies []ast.Body) func(string) bool {
 		if !r[0].Equal(ast.InputRootDocument) {
 			return false
 		}
-		var keys []string
-		for _, t := range r[1:] {
-			s, ok := t.Value.(ast.String)
-			if !ok {
-				break
-			}
-			keys = append(keys, string(s))
-		}
+		keys := stringKeys(r)
 		if len(keys) == 0 {
 			whole = true
 		}

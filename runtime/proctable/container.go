@@ -1,6 +1,10 @@
 package proctable
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/peregrine-sec/peregrine/policy"
+)
 
 // containerPrefixes maps the prefixes of systemd scope (or cgroupfs) names
 // that wrap a 64-hex-char container id to the runtime that creates them:
@@ -24,7 +28,7 @@ var containerPrefixes = []struct{ prefix, runtime string }{
 // It never fails.
 func ParseContainerID(cgroupPath string) (id, runtime string) {
 	full, runtime := ParseFullContainerID(cgroupPath)
-	if runtime == "host" {
+	if runtime == policy.Host {
 		return full, runtime
 	}
 	return full[:12], runtime
@@ -60,7 +64,7 @@ func ParseFullContainerID(cgroupPath string) (id, runtime string) {
 			}
 		}
 	}
-	return "host", "host"
+	return policy.Host, policy.Host
 }
 
 // isContainerID reports whether s is a full container id: 64 lowercase hex chars.

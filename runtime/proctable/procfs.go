@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/peregrine-sec/peregrine/policy"
 )
 
 // ErrMalformed is wrapped by errors about /proc files whose contents do not
@@ -265,13 +267,13 @@ func parseCgroup(data []byte) (path, id, runtime string) {
 			v1 = append(v1, f[2])
 		}
 	}
-	id, runtime = "host", "host"
+	id, runtime = policy.Host, policy.Host
 	candidates := v1
 	if haveV2 {
 		candidates = append([]string{v2}, v1...)
 	}
 	for _, c := range candidates {
-		if i, r := ParseContainerID(c); r != "host" {
+		if i, r := ParseContainerID(c); r != policy.Host {
 			id, runtime = i, r
 			break
 		}
@@ -383,7 +385,7 @@ func (r *reader) read(pid int32) (*Process, error) {
 		LoginUID:     -1,
 		CapEffective: st.CapEff, CapPermitted: st.CapPrm, CapInheritable: st.CapInh,
 		StartTime:   ticksToNs(sf.StartTime),
-		ContainerID: "host", ContainerRuntime: "host",
+		ContainerID: policy.Host, ContainerRuntime: policy.Host,
 	}
 	if st.Tgid > 0 {
 		p.Pid = st.Tgid

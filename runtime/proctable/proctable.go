@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peregrine-sec/peregrine/policy"
 	"golang.org/x/sys/unix"
 )
 
@@ -380,7 +381,7 @@ func visited(chain []*Process, seen map[int32]bool, pid int32) bool {
 func minimal(pid, tid, ppid int32) *Process {
 	return &Process{
 		Pid: pid, Tid: tid, Ppid: ppid, VPid: 0,
-		LoginUID: -1, ContainerID: "host", ContainerRuntime: "host",
+		LoginUID: -1, ContainerID: policy.Host, ContainerRuntime: policy.Host,
 	}
 }
 
@@ -530,7 +531,7 @@ func (t *Table) Containers() map[string]*Process {
 	defer t.mu.RUnlock()
 	out := map[string]*Process{}
 	for _, p := range t.procs {
-		if p.ContainerID != "host" && p.ContainerID != "" {
+		if p.ContainerID != policy.Host && p.ContainerID != "" {
 			out[p.ContainerID] = p
 		}
 	}
